@@ -1,0 +1,3 @@
+"""health-report-archive: collect, clean, archive and search Chinese health-work reports."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,388 @@
+"""The `hra` command line (click + rich). Thin: every command calls archive/, search/, crawler/.
+
+Errors are one line on stderr and a non-zero exit; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from archive import __version__
+from archive.config import data_dir as resolve_data_dir
+from archive.store import Store, StoreError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print a one-line error and exit."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+class Ctx:
+    def __init__(self, data_dir: str | None) -> None:
+        self.data_dir = resolve_data_dir(data_dir)
+
+    @contextmanager
+    def store(self, *, readonly: bool = False) -> Iterator[Store]:
+        try:
+            store = Store(self.data_dir, readonly=readonly)
+        except StoreError as exc:
+            fail(str(exc))
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def progress_bar(transient: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold blue]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[current]}", style="dim"),
+        console=err_console,
+        transient=transient,
+        disable=not err_console.is_terminal,
+    )
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar="HRA_DATA_DIR",
+    help="Archive directory (default: $HRA_DATA_DIR, else the platform's user data dir).",
+)
+@click.version_option(__version__, prog_name="hra")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: str | None) -> None:
+    """health-report-archive: collect, clean, archive and search Chinese health-work reports.
+
+    \b
+    Examples:
+      hra import ~/Downloads/reports/          # archive saved report pages
+      hra stats                                # what is in the archive
+      hra list --limit 5                       # the newest documents
+      hra export --format jsonl -o all.jsonl   # every document as JSON lines
+    """
+    ctx.obj = Ctx(data_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# import / reprocess
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--all", "keep_all", is_flag=True,
+              help="Archive off-topic pages too (flagged is_health_report: false).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_ctx
+def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, as_json: bool) -> None:
+    """Import saved HTML pages (.html/.htm files or directories, recursively) or JSONL exports.
+
+    Pages that are not health-work reports are skipped and counted (unless --all); list pages
+    and empty pages are skipped too. Importing the same files again changes nothing.
+
+    \b
+    Examples:
+      hra import page.html other.htm
+      hra import ~/saved-pages/ --all
+      hra import export.jsonl                  # an `hra export --format jsonl` file
+    """
+    from archive.importer import import_paths
+
+    with ctx.store() as store, progress_bar() as bar:
+        task = bar.add_task("importing", total=None, current="")
+        try:
+            summary = import_paths(
+                store, paths, keep_all=keep_all,
+                total_cb=lambda n: bar.update(task, total=n),
+                progress=lambda p, _o: bar.update(task, advance=1, current=Path(p).name[-40:]),
+                on_error=lambda m: err_console.print(f"[yellow]failed:[/] {m}", highlight=False),
+            )
+        except KeyboardInterrupt:
+            fail("interrupted; everything imported so far is kept (run the same command again)",
+                 130)
+    c = summary.counts
+    data = {
+        "run": summary.run_id, "files": c.pages, "new": c.new, "changed": c.changed,
+        "unchanged": c.unchanged, "skipped": c.skipped, "skipped_by_reason": summary.skipped,
+        "failed": c.failed, "errors": summary.errors, "data_dir": str(ctx.data_dir),
+    }
+    if as_json:
+        print_json(data)
+    else:
+        reasons = ", ".join(f"{n} {r}" for r, n in sorted(summary.skipped.items()))
+        console.print(
+            f"imported {c.pages} item(s): [green]{c.new} new[/], {c.changed} changed, "
+            f"{c.unchanged} unchanged, {c.skipped} skipped{f' ({reasons})' if reasons else ''}, "
+            f"[red]{c.failed} failed[/] -> {ctx.data_dir}",
+            highlight=False,
+        )
+    stored = c.new + c.changed + c.unchanged
+    if c.failed and stored == 0 and c.skipped == 0:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--all", "keep_all", is_flag=True,
+              help="Keep pages that now read as off-topic as flagged documents.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@pass_ctx
+def reprocess(ctx: Ctx, keep_all: bool, as_json: bool) -> None:
+    """Re-run the text pipeline over every stored raw page (after an extractor change).
+
+    \b
+    Example:
+      hra reprocess
+    """
+    from archive.importer import reprocess as run
+
+    with ctx.store() as store, progress_bar() as bar:
+        task = bar.add_task("reprocessing", total=store.count_latest_pages(), current="")
+        summary = run(store, keep_all=keep_all,
+                      progress=lambda url, _o: bar.update(task, advance=1, current=url[-40:]))
+    c = summary.counts
+    data = {"pages": c.pages, "new": c.new, "changed": c.changed, "unchanged": c.unchanged,
+            "removed": c.skipped, "failed": c.failed, "errors": summary.errors}
+    if as_json:
+        print_json(data)
+    else:
+        for message in summary.errors:
+            err_console.print(f"[yellow]failed:[/] {message}", highlight=False)
+        console.print(
+            f"reprocessed {c.pages} page(s): {c.changed} changed, {c.unchanged} unchanged, "
+            f"{c.new} new, {c.skipped} removed, {c.failed} failed", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# list / show / stats / runs
+
+
+def _resolve_id(store: Store, did: str) -> str:
+    if store.get(did):
+        return did
+    found = store.find_ids(did)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        fail(f"no document with id {did!r} (see `hra list`)")
+    fail(f"id {did!r} is ambiguous: {', '.join(found)}")
+    raise AssertionError
+
+
+@cli.command("list")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="One JSON record per line (no text).")
+@pass_ctx
+def list_cmd(ctx: Ctx, limit: int, as_json: bool) -> None:
+    """List documents, newest first.
+
+    \b
+    Example:
+      hra list --limit 5
+    """
+    with ctx.store(readonly=True) as store:
+        records = list(store.iter_documents(order="published IS NULL, published DESC, id"))[:limit]
+        total = store.count_documents()
+    if as_json:
+        for r in records:
+            data = r.to_json()
+            data.pop("text")
+            click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    table = Table(show_lines=False, title=f"{len(records)} of {total} document(s)")
+    for col in ("id", "published", "type", "region", "site", "title", "flags"):
+        table.add_column(col, overflow="fold")
+    for r in records:
+        table.add_row(r.id, r.published or "", r.doc_type, r.region or "", r.site or "",
+                      r.title or "", _flags(r))
+    console.print(table)
+
+
+def _flags(r: Any) -> str:
+    flags = []
+    if r.truncated:
+        flags.append(f"截断{f'(全文{r.full_length}字)' if r.full_length else ''}")
+    if r.placeholders:
+        flags.append("含占位符")
+    if r.mojibake:
+        flags.append("乱码")
+    if r.source_script == "traditional":
+        flags.append("原为繁体")
+    if not r.is_health_report:
+        flags.append("非卫生健康报告")
+    return " ".join(flags)
+
+
+@cli.command()
+@click.argument("doc_id")
+@click.option("--raw", is_flag=True, help="Print the stored raw bytes of the newest version.")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+@pass_ctx
+def show(ctx: Ctx, doc_id: str, raw: bool, as_json: bool) -> None:
+    """Show one document (an id prefix is enough).
+
+    \b
+    Examples:
+      hra show 3f2a9c
+      hra show 3f2a9c --raw > page.html
+    """
+    with ctx.store(readonly=True) as store:
+        did = _resolve_id(store, doc_id)
+        record = store.get(did)
+        assert record is not None
+        if raw:
+            page = store.latest_page(did)
+            if page is None:
+                fail(f"document {did} has no stored raw page (it came from a JSONL import)")
+            sys.stdout.buffer.write(page.body)
+            return
+        versions = store.page_versions(did)
+    if as_json:
+        data = record.to_json() | {"attachments": record.attachments, "versions": len(versions)}
+        print_json(data)
+        return
+    console.print(f"[bold]{record.title or '(no title)'}[/]", highlight=False)
+    meta = [
+        ("id", record.id), ("url", record.url), ("published", record.published),
+        ("year", record.year), ("type", record.doc_type), ("region", record.region),
+        ("site", record.site), ("column", record.column), ("source", record.content_source),
+        ("flags", _flags(record)), ("versions", len(versions)),
+        ("attachments", ", ".join(record.attachments)),
+    ]
+    for key, value in meta:
+        if value not in (None, ""):
+            console.print(f"[dim]{key:>11}[/] {value}", highlight=False)
+    console.print()
+    for para in record.text.split("\n"):
+        console.print(para, highlight=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+@pass_ctx
+def stats(ctx: Ctx, as_json: bool) -> None:
+    """Counts by year, document type, province, site and flags.
+
+    \b
+    Examples:
+      hra stats
+      hra stats --json | jq .by_year
+    """
+    with ctx.store(readonly=True) as store:
+        data = store.stats()
+    data["data_dir"] = str(ctx.data_dir)
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"[bold]{data['documents']}[/] documents from {data['pages']} stored page version(s) "
+        f"({data['raw_bytes'] / 1e6:.1f} MB raw, {data['stored_bytes'] / 1e6:.1f} MB stored) "
+        f"in {data['data_dir']}", highlight=False)
+    for key, label in (("by_year", "year"), ("by_doc_type", "type"), ("by_region", "province"),
+                       ("by_site", "site"), ("flags", "flag")):
+        table = Table(title=f"by {label}", title_justify="left", show_header=False)
+        table.add_column(label)
+        table.add_column("n", justify="right")
+        for k, n in list(data[key].items())[:15]:
+            table.add_row(str(k), str(n))
+        console.print(table)
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Print runs as JSON.")
+@pass_ctx
+def runs(ctx: Ctx, limit: int, as_json: bool) -> None:
+    """Recent import, crawl and reprocess runs with their counts.
+
+    \b
+    Example:
+      hra runs --limit 5
+    """
+    with ctx.store(readonly=True) as store:
+        items = store.runs(limit)
+    if as_json:
+        print_json(items)
+        return
+    table = Table(title="runs")
+    for col in ("id", "kind", "trigger", "started", "ended", "status", "pages", "new",
+                "changed", "unchanged", "skipped", "failed"):
+        table.add_column(col)
+    for r in items:
+        table.add_row(*(str(r[k] if r[k] is not None else "") for k in (
+            "id", "kind", "trigger", "started_at", "ended_at", "status", "pages", "new",
+            "changed", "unchanged", "skipped", "failed")))
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl",
+              show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file (default: stdout).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@pass_ctx
+def export(ctx: Ctx, fmt: str, output: str | None, force: bool) -> None:
+    """Export every document, one JSON object per line (the record shape).
+
+    \b
+    Examples:
+      hra export --format jsonl > all.jsonl
+      hra export --format jsonl -o all.jsonl
+    """
+    from archive.export import ExportError, write_jsonl
+
+    with ctx.store(readonly=True) as store:
+        try:
+            n = write_jsonl(store.iter_documents(order="id"), output, force=force)
+        except ExportError as exc:
+            fail(str(exc))
+    if output:
+        err_console.print(f"exported {n} document(s) to {output}", highlight=False)
+
+
+def main() -> None:
+    try:
+        cli(prog_name="hra")
+    except StoreError as exc:
+        fail(str(exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+"""Bringing pages into the archive: local HTML files, JSONL exports, and `reprocess`.
+
+Each page is one transaction (raw bytes + record), so a killed import keeps every page it
+finished and no half record; running it again skips what is already there ("unchanged").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archive.pipeline import PageError, PageResult, process_page
+from archive.record import Record
+from archive.store import RunCounts, Store
+
+HTML_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+MAX_FILE_BYTES = 64 * 1024 * 1024  # we refuse to even read more than this
+
+_CANONICAL = re.compile(
+    rb"""<link[^>]+rel=["']?canonical["']?[^>]*href=["']?(https?://[^"'\s>]+)"""
+    rb"""|<link[^>]+href=["']?(https?://[^"'\s>]+)["']?[^>]*rel=["']?canonical"""
+    rb"""|<meta[^>]+property=["']og:url["'][^>]*content=["']?(https?://[^"'\s>]+)""",
+    re.IGNORECASE,
+)
+
+Progress = Callable[[str, str], None]  # (path or url, outcome)
+
+
+@dataclass
+class ImportSummary:
+    counts: RunCounts = field(default_factory=RunCounts)
+    errors: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> n
+    run_id: int | None = None
+    on_error: Callable[[str], None] | None = None
+
+    def fail(self, message: str) -> None:
+        self.errors.append(message)
+        self.counts.failed += 1
+        if self.on_error:
+            self.on_error(message)
+
+
+def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
+    """Expand files and directories (recursively) into importable files; report bad paths."""
+    files: list[Path] = []
+    errors: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            errors.append(f"{raw}: no such file or directory")
+        elif path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in HTML_SUFFIXES + JSONL_SUFFIXES
+            )
+            if not found:
+                errors.append(f"{raw}: no .html, .htm or .jsonl files in this directory")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            errors.append(f"{raw}: not a regular file")
+    return files, errors
+
+
+def page_url(data: bytes, path: Path) -> str:
+    """The page's own canonical URL when it names one, else the file's URI."""
+    m = _CANONICAL.search(data[:65536])
+    if m:
+        found = next(g for g in m.groups() if g)
+        return found.decode("ascii", "replace")
+    return path.resolve().as_uri()
+
+
+def _mtime(path: Path) -> str:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(microsecond=0).isoformat()
+
+
+def store_result(
+    store: Store,
+    result: PageResult,
+    *,
+    url: str,
+    body: bytes,
+    fetched_at: str,
+    keep_all: bool,
+    final_url: str | None = None,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> str:
+    """Archive a processed page; returns the outcome ("new", "changed", "unchanged",
+    "skipped:list", "skipped:off-topic", "skipped:empty")."""
+    if result.record is None:
+        return f"skipped:{result.kind}"
+    if result.kind == "off-topic" and not keep_all:
+        return "skipped:off-topic"
+    return store.save_page(
+        url=url, body=body, record=result.record, fetched_at=fetched_at,
+        final_url=final_url, status=status, headers=headers,
+    )
+
+
+def import_html_file(store: Store, path: Path, keep_all: bool) -> str:
+    """Import one HTML file; raises PageError/OSError with a one-line message."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise PageError(f"file too large ({size / 1e6:.0f} MB)")
+    data = path.read_bytes()
+    url = page_url(data, path)
+    fetched_at = _mtime(path)
+    result = process_page(data, url, fetched_at=fetched_at)
+    return store_result(store, result, url=url, body=data, fetched_at=fetched_at,
+                        keep_all=keep_all)
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, Record | str]]:
+    """Records of a JSONL export, or an error message per bad line."""
+    with path.open("r", encoding="utf-8-sig") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                if not isinstance(data, dict) or not data.get("id") or "text" not in data:
+                    raise ValueError("not a record (needs id and text)")
+                yield number, Record.from_json(data)
+            except (ValueError, TypeError) as exc:
+                yield number, f"{path}:{number}: {exc}"
+
+
+def import_paths(
+    store: Store,
+    paths: Iterable[str | Path],
+    *,
+    keep_all: bool = False,
+    progress: Progress | None = None,
+    total_cb: Callable[[int], None] | None = None,
+    on_error: Callable[[str], None] | None = None,
+) -> ImportSummary:
+    """Import files and directories into the archive, recording the run.
+
+    `on_error` hears each per-file error as it happens, while the rest goes on.
+    """
+    summary = ImportSummary(on_error=on_error)
+    files, errors = collect_files(paths)
+    for message in errors:
+        summary.fail(message)
+    if total_cb:
+        total_cb(len(files))
+    run_id = store.start_run("import", " ".join(str(p) for p in paths))
+    summary.run_id = run_id
+    status = "failed"
+    try:
+        for path in files:
+            if path.suffix.lower() in JSONL_SUFFIXES:
+                _import_jsonl(store, path, summary)
+                outcome = "jsonl"
+            else:
+                outcome = _import_one(store, path, keep_all, summary)
+            if progress:
+                progress(str(path), outcome)
+            if summary.counts.pages % 50 == 0:
+                store.update_run(run_id, summary.counts)
+        status = "ok" if summary.counts.failed == 0 else "partial"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        store.finish_run(run_id, summary.counts, status, summary.errors)
+    return summary
+
+
+def _import_one(store: Store, path: Path, keep_all: bool, summary: ImportSummary) -> str:
+    summary.counts.pages += 1
+    try:
+        outcome = import_html_file(store, path, keep_all)
+    except (PageError, OSError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        summary.fail(f"{path}: {message}")
+        return "failed"
+    if outcome.startswith("skipped:"):
+        reason = outcome.split(":", 1)[1]
+        summary.skipped[reason] = summary.skipped.get(reason, 0) + 1
+        summary.counts.skipped += 1
+    else:
+        summary.counts.add(outcome)
+    return outcome
+
+
+def _import_jsonl(store: Store, path: Path, summary: ImportSummary) -> None:
+    try:
+        for _, item in iter_jsonl(path):
+            summary.counts.pages += 1
+            if isinstance(item, str):
+                summary.fail(item)
+                continue
+            summary.counts.add(store.put_document(item))
+    except (OSError, UnicodeDecodeError) as exc:
+        summary.fail(f"{path}: cannot read ({exc})")
+
+
+def reprocess(
+    store: Store, *, keep_all: bool = False, progress: Progress | None = None
+) -> ImportSummary:
+    """Re-run the text pipeline over the newest stored version of every page.
+
+    A page that now reads as off-topic keeps its document (flagged) if it had one; a page
+    that no longer yields any article loses its derived document (its bytes stay).
+    """
+    summary = ImportSummary()
+    run_id = store.start_run("reprocess")
+    summary.run_id = run_id
+    status = "failed"
+    try:
+        for page in store.iter_latest_pages():
+            summary.counts.pages += 1
+            charset = _charset_from_headers(page.headers)
+            try:
+                result = process_page(
+                    page.body, page.url, http_charset=charset, fetched_at=page.fetched_at
+                )
+            except PageError as exc:
+                summary.fail(f"{page.url}: {exc}")
+                continue
+            before = store.get(page.doc_id)
+            off_topic = result.kind == "off-topic" and before is None and not keep_all
+            if result.record is None or off_topic:
+                # The page no longer yields a report: its derived document goes, the bytes stay.
+                if before is not None:
+                    store.delete_document(page.doc_id)
+                summary.counts.skipped += 1
+                outcome = "skipped"
+            else:
+                record = result.record
+                if before is not None:
+                    record.duplicate_of = before.duplicate_of
+                if before is not None and before.to_json() == record.to_json():
+                    outcome = "unchanged"
+                else:
+                    store.update_document(record, page.id)
+                    outcome = "changed" if before is not None else "new"
+                summary.counts.add(outcome)
+            if progress:
+                progress(page.url, outcome)
+        status = "ok"
+    finally:
+        store.finish_run(run_id, summary.counts, status, summary.errors)
+    return summary
+
+
+def _charset_from_headers(headers: dict[str, str]) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == "content-type":
+            m = re.search(r"charset=([\w-]+)", value, re.IGNORECASE)
+            if m:
+                return m.group(1)
+    return None

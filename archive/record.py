@@ -1,0 +1,51 @@
+"""The Record: what a page becomes, and the JSON shape used by export, import and search."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+#: Field order of the exported JSON object (the public record shape).
+RECORD_FIELDS = (
+    "id", "url", "title", "published", "year", "site", "column", "region", "doc_type", "text",
+    "truncated", "full_length", "placeholders", "mojibake", "source_script", "is_health_report",
+    "fetched_at", "duplicate_of",
+)
+
+
+@dataclass
+class Record:
+    id: str
+    url: str
+    title: str | None
+    published: str | None  # YYYY-MM-DD
+    year: int | None
+    site: str | None
+    column: str | None
+    region: str | None  # "贵州省遵义市" (province + city [+ county])
+    doc_type: str
+    text: str  # paragraphs joined by "\n"
+    truncated: bool = False
+    full_length: int | None = None
+    placeholders: bool = False
+    mojibake: bool = False
+    source_script: str = "simplified"
+    is_health_report: bool = True
+    fetched_at: str | None = None
+    duplicate_of: str | None = None
+    # Beyond the public shape: kept in the archive, exported only where useful.
+    region_province: str | None = None
+    region_city: str | None = None
+    region_county: str | None = None
+    attachments: list[str] = field(default_factory=list)
+    content_source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The public record shape, in `RECORD_FIELDS` order."""
+        data = asdict(self)
+        return {name: data[name] for name in RECORD_FIELDS}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

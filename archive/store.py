@@ -1,0 +1,465 @@
+"""The archive: one SQLite database (WAL) in the data dir.
+
+Tables
+* ``pages``: every fetched version of a page: url, final url, HTTP status and headers,
+  fetched_at, sha256 and the zstd-compressed bytes. Never deleted: a changed page adds a row.
+* ``documents``: the derived Record of each document (its latest page version). Rebuildable from
+  ``pages`` with `hra reprocess`.
+* ``runs``: every import or crawl with its start, end, status and counts.
+
+Every page is written in one transaction together with its document, so a killed process leaves
+either both or neither. The schema version lives in ``PRAGMA user_version``; `MIGRATIONS` moves
+an older archive forward.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+from archive.record import Record
+from archive.urls import canonical_url, doc_id
+
+DB_NAME = "archive.sqlite3"
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: pages, documents, runs
+    """
+    CREATE TABLE pages (
+        id INTEGER PRIMARY KEY,
+        doc_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        final_url TEXT,
+        status INTEGER,
+        headers TEXT NOT NULL DEFAULT '{}',
+        fetched_at TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        codec TEXT NOT NULL,
+        body BLOB NOT NULL,
+        UNIQUE (doc_id, sha256)
+    );
+    CREATE INDEX pages_doc ON pages (doc_id, id);
+    CREATE TABLE documents (
+        id TEXT PRIMARY KEY,
+        page_id INTEGER REFERENCES pages (id),
+        url TEXT NOT NULL,
+        canonical_url TEXT NOT NULL,
+        title TEXT,
+        published TEXT,
+        year INTEGER,
+        site TEXT,
+        column_name TEXT,
+        region TEXT,
+        region_province TEXT,
+        region_city TEXT,
+        region_county TEXT,
+        doc_type TEXT NOT NULL,
+        text TEXT NOT NULL,
+        truncated INTEGER NOT NULL DEFAULT 0,
+        full_length INTEGER,
+        placeholders INTEGER NOT NULL DEFAULT 0,
+        mojibake INTEGER NOT NULL DEFAULT 0,
+        source_script TEXT NOT NULL DEFAULT 'simplified',
+        is_health_report INTEGER NOT NULL DEFAULT 1,
+        fetched_at TEXT,
+        duplicate_of TEXT,
+        attachments TEXT NOT NULL DEFAULT '[]',
+        content_source TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX documents_year ON documents (year);
+    CREATE INDEX documents_published ON documents (published);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        trigger TEXT NOT NULL DEFAULT 'manual',
+        args TEXT NOT NULL DEFAULT '',
+        pid INTEGER,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        status TEXT NOT NULL DEFAULT 'running',
+        pages INTEGER NOT NULL DEFAULT 0,
+        new INTEGER NOT NULL DEFAULT 0,
+        changed INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        errors TEXT NOT NULL DEFAULT '[]'
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_DOC_COLUMNS = (
+    "id", "page_id", "url", "canonical_url", "title", "published", "year", "site", "column_name",
+    "region", "region_province", "region_city", "region_county", "doc_type", "text", "truncated",
+    "full_length", "placeholders", "mojibake", "source_script", "is_health_report", "fetched_at",
+    "duplicate_of", "attachments", "content_source", "updated_at",
+)
+_BOOL_FIELDS = ("truncated", "placeholders", "mojibake", "is_health_report")
+
+
+class StoreError(RuntimeError):
+    """The archive cannot be opened or written; the message is one line for the user."""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class RawPage:
+    id: int
+    doc_id: str
+    url: str
+    final_url: str | None
+    status: int | None
+    headers: dict[str, str]
+    fetched_at: str
+    sha256: str
+    body: bytes
+
+
+@dataclass
+class RunCounts:
+    pages: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def add(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+class Store:
+    """The archive database. Use as a context manager or call `close()`."""
+
+    def __init__(self, data_dir: Path, *, readonly: bool = False) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / DB_NAME
+        if readonly and not self.path.exists():
+            raise StoreError(f"no archive at {self.data_dir} (run `hra import` or `hra crawl`)")
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise StoreError(f"cannot open archive at {self.path}: {exc}") from exc
+        self._zc = zstandard.ZstdCompressor(level=6)
+        self._zd = zstandard.ZstdDecompressor()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"archive schema v{version} is newer than this hra (v{SCHEMA_VERSION}): upgrade hra"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    # -- pages and documents ---------------------------------------------------------------
+
+    def save_page(
+        self,
+        *,
+        url: str,
+        body: bytes,
+        record: Record | None,
+        fetched_at: str,
+        final_url: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        """Store a fetched page and its record in one transaction.
+
+        Returns "new" (first version of a document), "changed" (a new version of a known
+        document) or "unchanged" (these exact bytes are already archived).
+        """
+        did = record.id if record else doc_id(url)
+        sha = hashlib.sha256(body).hexdigest()
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT id FROM pages WHERE doc_id = ? AND sha256 = ?", (did, sha)
+            ).fetchone()
+            if row is not None:
+                return "unchanged"
+            known = self.db.execute("SELECT 1 FROM documents WHERE id = ?", (did,)).fetchone()
+            had_pages = self.db.execute(
+                "SELECT 1 FROM pages WHERE doc_id = ? LIMIT 1", (did,)
+            ).fetchone()
+            cur = self.db.execute(
+                "INSERT INTO pages (doc_id, url, final_url, status, headers, fetched_at, sha256,"
+                " size, codec, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'zstd', ?)",
+                (did, url, final_url, status, json.dumps(headers or {}, ensure_ascii=False),
+                 fetched_at, sha, len(body), self._zc.compress(body)),
+            )
+            if record is not None:
+                self._upsert_document(record, cur.lastrowid)
+            return "changed" if (known or had_pages) else "new"
+
+    def put_document(self, record: Record) -> str:
+        """Insert or update a document without a raw page (JSONL import). Returns the outcome."""
+        with self.transaction():
+            row = self.db.execute("SELECT * FROM documents WHERE id = ?", (record.id,)).fetchone()
+            if row is not None and self._row_to_record(row).to_json() == record.to_json():
+                return "unchanged"
+            page_id = row["page_id"] if row is not None else None
+            self._upsert_document(record, page_id)
+            return "changed" if row is not None else "new"
+
+    def update_document(self, record: Record, page_id: int) -> None:
+        with self.transaction():
+            self._upsert_document(record, page_id)
+
+    def _upsert_document(self, record: Record, page_id: int | None) -> None:
+        values = {
+            "id": record.id, "page_id": page_id, "url": record.url,
+            "canonical_url": canonical_url(record.url), "title": record.title,
+            "published": record.published, "year": record.year, "site": record.site,
+            "column_name": record.column, "region": record.region,
+            "region_province": record.region_province, "region_city": record.region_city,
+            "region_county": record.region_county, "doc_type": record.doc_type,
+            "text": record.text, "truncated": int(record.truncated),
+            "full_length": record.full_length, "placeholders": int(record.placeholders),
+            "mojibake": int(record.mojibake), "source_script": record.source_script,
+            "is_health_report": int(record.is_health_report), "fetched_at": record.fetched_at,
+            "duplicate_of": record.duplicate_of,
+            "attachments": json.dumps(record.attachments, ensure_ascii=False),
+            "content_source": record.content_source, "updated_at": utc_now(),
+        }
+        cols = ", ".join(_DOC_COLUMNS)
+        marks = ", ".join(f":{c}" for c in _DOC_COLUMNS)
+        self.db.execute(f"INSERT OR REPLACE INTO documents ({cols}) VALUES ({marks})", values)
+
+    def delete_document(self, did: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM documents WHERE id = ?", (did,))
+
+    @staticmethod
+    def _row_to_record(row: sqlite3.Row) -> Record:
+        data: dict[str, Any] = dict(row)
+        data["column"] = data.pop("column_name")
+        data["attachments"] = json.loads(data["attachments"] or "[]")
+        for name in _BOOL_FIELDS:
+            data[name] = bool(data[name])
+        return Record.from_json(data)
+
+    def get(self, did: str) -> Record | None:
+        row = self.db.execute("SELECT * FROM documents WHERE id = ?", (did,)).fetchone()
+        return self._row_to_record(row) if row else None
+
+    def find_ids(self, prefix: str) -> list[str]:
+        """Document ids starting with `prefix` (so users can type a short id)."""
+        rows = self.db.execute(
+            "SELECT id FROM documents WHERE id >= ? AND id < ? ORDER BY id LIMIT 5",
+            (prefix, prefix + "\uffff"),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def iter_documents(
+        self, where: str = "1", params: tuple[Any, ...] = (), order: str = "published DESC, id"
+    ) -> Iterator[Record]:
+        """Stream documents (bounded memory) matching a SQL condition."""
+        cur = self.db.execute(f"SELECT * FROM documents WHERE {where} ORDER BY {order}", params)
+        while rows := cur.fetchmany(500):
+            for row in rows:
+                yield self._row_to_record(row)
+
+    def count_documents(self, where: str = "1", params: tuple[Any, ...] = ()) -> int:
+        return self.db.execute(f"SELECT count(*) FROM documents WHERE {where}", params).fetchone()[0]
+
+    def latest_page(self, did: str) -> RawPage | None:
+        row = self.db.execute(
+            "SELECT * FROM pages WHERE doc_id = ? ORDER BY id DESC LIMIT 1", (did,)
+        ).fetchone()
+        return self._row_to_page(row) if row else None
+
+    def page_versions(self, did: str) -> list[tuple[int, str, str, int]]:
+        rows = self.db.execute(
+            "SELECT id, fetched_at, sha256, size FROM pages WHERE doc_id = ? ORDER BY id", (did,)
+        ).fetchall()
+        return [tuple(r) for r in rows]
+
+    def iter_latest_pages(self) -> Iterator[RawPage]:
+        """The newest version of every archived page, one at a time."""
+        cur = self.db.execute(
+            "SELECT * FROM pages WHERE id IN (SELECT max(id) FROM pages GROUP BY doc_id) ORDER BY id"
+        )
+        while rows := cur.fetchmany(100):
+            for row in rows:
+                yield self._row_to_page(row)
+
+    def count_latest_pages(self) -> int:
+        return self.db.execute("SELECT count(DISTINCT doc_id) FROM pages").fetchone()[0]
+
+    def _row_to_page(self, row: sqlite3.Row) -> RawPage:
+        return RawPage(
+            id=row["id"], doc_id=row["doc_id"], url=row["url"], final_url=row["final_url"],
+            status=row["status"], headers=json.loads(row["headers"] or "{}"),
+            fetched_at=row["fetched_at"], sha256=row["sha256"],
+            body=self._zd.decompress(row["body"]),
+        )
+
+    def has_url(self, url: str) -> bool:
+        return (
+            self.db.execute("SELECT 1 FROM pages WHERE doc_id = ? LIMIT 1", (doc_id(url),))
+            .fetchone() is not None
+        )
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def start_run(self, kind: str, args: str = "", trigger: str = "manual") -> int:
+        self._close_dead_runs()
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO runs (kind, trigger, args, pid, started_at) VALUES (?, ?, ?, ?, ?)",
+                (kind, trigger, args, os.getpid(), utc_now()),
+            )
+            return int(cur.lastrowid)
+
+    def update_run(self, run_id: int, counts: RunCounts) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE runs SET pages=?, new=?, changed=?, unchanged=?, skipped=?, failed=?"
+                " WHERE id=?",
+                (counts.pages, counts.new, counts.changed, counts.unchanged, counts.skipped,
+                 counts.failed, run_id),
+            )
+
+    def finish_run(
+        self, run_id: int, counts: RunCounts, status: str, errors: list[str] | None = None
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE runs SET ended_at=?, status=?, pages=?, new=?, changed=?, unchanged=?,"
+                " skipped=?, failed=?, errors=? WHERE id=?",
+                (utc_now(), status, counts.pages, counts.new, counts.changed, counts.unchanged,
+                 counts.skipped, counts.failed,
+                 json.dumps((errors or [])[:200], ensure_ascii=False), run_id),
+            )
+
+    def _close_dead_runs(self) -> None:
+        """Runs left 'running' by a killed process become 'interrupted'."""
+        rows = self.db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+        for row in rows:
+            if row["pid"] and not _pid_alive(row["pid"]):
+                with self.transaction():
+                    self.db.execute(
+                        "UPDATE runs SET status='interrupted', ended_at=coalesce(ended_at, ?)"
+                        " WHERE id=?",
+                        (utc_now(), row["id"]),
+                    )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        self._close_dead_runs()
+        rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["errors"] = json.loads(item["errors"] or "[]")
+            out.append(item)
+        return out
+
+    # -- statistics ------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        def by(column: str) -> dict[str, int]:
+            rows = self.db.execute(
+                f"SELECT coalesce({column}, '(none)') AS k, count(*) FROM documents"
+                " GROUP BY k ORDER BY count(*) DESC, k"
+            ).fetchall()
+            return {str(k): n for k, n in rows}
+
+        one = self.db.execute
+        return {
+            "documents": one("SELECT count(*) FROM documents").fetchone()[0],
+            "pages": one("SELECT count(*) FROM pages").fetchone()[0],
+            "raw_bytes": one("SELECT coalesce(sum(size), 0) FROM pages").fetchone()[0],
+            "stored_bytes": one("SELECT coalesce(sum(length(body)), 0) FROM pages").fetchone()[0],
+            "by_year": by("year"),
+            "by_doc_type": by("doc_type"),
+            "by_region": by("region_province"),
+            "by_site": by("site"),
+            "flags": {
+                name: one(f"SELECT count(*) FROM documents WHERE {name}").fetchone()[0]
+                for name in ("truncated", "placeholders", "mojibake")
+            }
+            | {
+                "traditional_source": one(
+                    "SELECT count(*) FROM documents WHERE source_script = 'traditional'"
+                ).fetchone()[0],
+                "not_health_report": one(
+                    "SELECT count(*) FROM documents WHERE NOT is_health_report"
+                ).fetchone()[0],
+                "duplicates": one(
+                    "SELECT count(*) FROM documents WHERE duplicate_of IS NOT NULL"
+                ).fetchone()[0],
+            },
+        }
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.depth_owner = False
+
+    def __enter__(self) -> None:
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.depth_owner = True
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if not self.depth_owner:
+            return
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,133 @@
+"""Flags and classification over normalized (simplified) text: plain functions, no I/O.
+
+* `has_placeholders`: anonymized figures and names (xx, XX, x个, **).
+* `has_mojibake`: U+FFFD, ``?`` inside a run of CJK characters, private-use characters.
+* `is_health_report`: a health-work document (工作总结/要点/讲话/汇报/计划… of the health sector),
+  not a 五四 speech, an internship report, a recipe or another sector's report.
+* `doc_type`: one of `DOC_TYPES`.
+* `report_year`: the year the report is about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from archive.text.normalize import CJK
+
+DOC_TYPES = {
+    "speech": "讲话、致辞、发言、主持词 (会议讲话)",
+    "summary": "工作总结、年终总结、工作回顾",
+    "plan": "工作要点、工作计划、实施方案、规划、工作安排",
+    "report": "工作汇报、进展情况报告、述职报告、调研报告",
+    "interview": "访谈、答记者问、局长谈工作",
+    "notice": "通知、通报、公告、公示",
+    "other": "其他卫生健康工作文稿",
+}
+
+_PLACEHOLDER = re.compile(
+    r"(?<![A-Za-z])(?:[xX]{2,}|[xX](?=[个名家例次所大类项条万亿余%.\d]))(?![A-Za-z])|\*{2,}"
+)
+_MOJIBAKE = re.compile(rf"\ufffd|[\ue000-\uf8ff]|(?<=[{CJK}])\?+(?=[{CJK}])")
+
+# Health-sector vocabulary, weighted.
+_HEALTH_TERMS = {
+    "卫生健康": 3, "卫健": 3, "医共体": 3, "医联体": 3, "公共卫生": 3, "疾控": 3, "疾病预防控制": 3,
+    "医改": 3, "医药卫生体制": 3, "家庭医生": 3, "分级诊疗": 3, "基层医疗": 3, "卫生院": 2,
+    "医疗机构": 2, "公立医院": 2, "中医药": 2, "妇幼": 2, "计生": 2, "计划生育": 2, "爱国卫生": 3,
+    "健康中国": 3, "疫情防控": 2, "传染病": 2, "慢性病": 2, "医养结合": 3, "卫生监督": 3,
+    "医疗服务": 2, "医疗卫生": 2, "医院": 1, "医疗": 1, "健康": 1, "卫生": 1, "疫苗": 1,
+    "医保": 1, "药品": 1, "诊疗": 1, "医务人员": 2, "医护": 1, "患者": 1, "就医": 1, "村医": 2,
+    "乡村医生": 2, "卫生室": 2, "健康扶贫": 3, "老龄": 1, "托育": 1, "婴幼儿照护": 2, "职业病": 2,
+}
+_HEALTH_RE = re.compile("|".join(sorted(_HEALTH_TERMS, key=len, reverse=True)))
+_TITLE_HEALTH = re.compile(
+    r"卫生|卫健|健康|医疗|医院|医共体|医联体|医改|疾控|疾病|中医|妇幼|计生|疫情|防疫|医保|药|"
+    r"爱卫|爱国卫生|公卫|传染病|老龄|托育|保健|护理|诊疗|医养|医务|医师|卫监|血站|急救|"
+    r"计划生育|人口|职业病"
+)
+_GENRE = re.compile(
+    r"总结|要点|计划|讲话|致辞|发言|主持词|汇报|报告|方案|规划|情况|工作|会议|访谈|答记者问|"
+    r"谈|通知|通报|意见|述职|安排|思路|打算|部署|回顾|举措|经验|做法|成效|进展|年报"
+)
+_NOT_WORK_REPORT = re.compile(
+    r"实习|见习|五四|青年节|演讲稿|征文|作文|读后感|观后感|心得体会|学习心得|自我鉴定|个人简历|"
+    r"求职|食谱|做法大全|怎么做|小窍门|辟谣|谣言|养生|减肥|减重|护肤|广告|招聘|招标|中标|采购公告|"
+    r"手抄报|黑板报|主题班会|教案|课件|试题|考试题|答案"
+)
+_SPEECH_OPENERS = re.compile(r"^(?:同志们|各位(?:领导|代表|来宾|同志)|尊敬的)")
+
+_TYPE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("interview", re.compile(r"访谈|答记者问|专访|局长谈|主任谈|书记谈|县区市.*谈|谈.{0,12}工作|对话")),
+    ("plan", re.compile(r"印发.{0,40}(?:要点|计划|方案|规划)")),
+    ("speech", re.compile(r"讲话|致辞|发言|主持词|讲稿|报告会上|会议上的|动员会上|座谈会上")),
+    ("notice", re.compile(r"通知|通报|公告|公示|通告|简报")),
+    ("summary", re.compile(r"总结|回顾|年终|工作情况(?!汇报|报告)|年度工作(?!计划|要点|安排)")),
+    ("plan", re.compile(r"要点|计划|方案|规划|安排|思路|打算|部署")),
+    ("report", re.compile(r"汇报|报告|述职|进展|调研|情况")),
+)
+
+_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+
+
+def has_placeholders(text: str) -> bool:
+    return bool(_PLACEHOLDER.search(text))
+
+
+def has_mojibake(text: str) -> bool:
+    return bool(_MOJIBAKE.search(text))
+
+
+def health_score(title: str, text: str) -> float:
+    """Weighted health-sector terms per 1,000 characters of text, plus title evidence."""
+    hits = sum(_HEALTH_TERMS[m.group(0)] for m in _HEALTH_RE.finditer(text[:20000]))
+    per_k = hits * 1000 / max(len(text[:20000]), 200)
+    return per_k + (15 if _TITLE_HEALTH.search(title or "") else 0)
+
+
+def is_health_report(title: str, text: str) -> bool:
+    """A health-sector work document (report, summary, plan, speech...), not other genres."""
+    title = title or ""
+    if _NOT_WORK_REPORT.search(title):
+        return False
+    if len(text) < 200:
+        return False
+    score = health_score(title, text)
+    genre = bool(_GENRE.search(title)) or bool(
+        re.search(r"同志们|现将.{0,20}(?:汇报|报告)如下|工作总结|工作要点|今年以来|年以来", text[:3000])
+    )
+    if not genre:
+        return False
+    if _TITLE_HEALTH.search(title):
+        return score >= 20
+    return score >= 30
+
+
+def doc_type(title: str, text: str) -> str:
+    """Classify into DOC_TYPES from the title, then the opening of the text."""
+    title = title or ""
+    for name, pattern in _TYPE_RULES:
+        if pattern.search(title):
+            return name
+    head = text[:300]
+    if _SPEECH_OPENERS.search(head):
+        return "speech"
+    for name, pattern in _TYPE_RULES:
+        if pattern.search(head[:80]):
+            return name
+    return "other"
+
+
+def report_year(title: str, text: str, published: str | None = None) -> int | None:
+    """The year the report is about: the title's year, else the text's most named recent year."""
+    m = _YEAR.search(title or "")
+    if m:
+        return int(m.group(1))
+    years = Counter(int(y) for y in _YEAR.findall(text[:6000]))
+    if years:
+        top = max(years.values())
+        # Among the most frequent, the earliest is usually the year reported on.
+        return min(y for y, n in years.items() if n == top)
+    if published:
+        return int(published[:4])
+    return None
