@@ -377,7 +377,19 @@ def export(ctx: Ctx, fmt: str, output: str | None, force: bool) -> None:
         err_console.print(f"exported {n} document(s) to {output}", highlight=False)
 
 
+COMMAND_MODULES = ("crawl", "search")
+
+
+def _register_command_modules() -> None:
+    """Add the command groups of archive/commands/ (crawl, search, ...) to `hra`."""
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"archive.commands.{name}").register(cli)
+
+
 def main() -> None:
+    _register_command_modules()
     try:
         cli(prog_name="hra")
     except StoreError as exc:

@@ -6,6 +6,8 @@ Tables
 * ``documents``: the derived Record of each document (its latest page version). Rebuildable from
   ``pages`` with `hra reprocess`.
 * ``runs``: every import or crawl with its start, end, status and counts.
+* ``doc_changes``: an append-only log of document upserts and deletes, written in the same
+  transaction; derived indexes (search, duplicates) follow it from their last applied seq.
 
 Every page is written in one transaction together with its document, so a killed process leaves
 either both or neither. The schema version lives in ``PRAGMA user_version``; `MIGRATIONS` moves
@@ -96,6 +98,16 @@ MIGRATIONS: tuple[str, ...] = (
         failed INTEGER NOT NULL DEFAULT 0,
         errors TEXT NOT NULL DEFAULT '[]'
     );
+    """,
+    # 2: a change log of documents, the queue that derived indexes (search, duplicates) follow
+    """
+    CREATE TABLE doc_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_id TEXT NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('upsert', 'delete'))
+    );
+    CREATE INDEX doc_changes_doc ON doc_changes (doc_id);
+    INSERT INTO doc_changes (doc_id, op) SELECT id, 'upsert' FROM documents ORDER BY id;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -269,10 +281,30 @@ class Store:
         cols = ", ".join(_DOC_COLUMNS)
         marks = ", ".join(f":{c}" for c in _DOC_COLUMNS)
         self.db.execute(f"INSERT OR REPLACE INTO documents ({cols}) VALUES ({marks})", values)
+        self._log_change(record.id, "upsert")
+
+    def _log_change(self, did: str, op: str) -> None:
+        """Append to the change log (same transaction as the change itself)."""
+        self.db.execute("INSERT INTO doc_changes (doc_id, op) VALUES (?, ?)", (did, op))
+
+    def changes_since(self, seq: int, limit: int = 1000) -> list[tuple[int, str, str]]:
+        """(seq, doc_id, op) of document changes after `seq`, oldest first.
+
+        Derived indexes keep the last seq they applied; everything after it is their queue.
+        """
+        rows = self.db.execute(
+            "SELECT seq, doc_id, op FROM doc_changes WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def last_change(self) -> int:
+        return self.db.execute("SELECT coalesce(max(seq), 0) FROM doc_changes").fetchone()[0]
 
     def delete_document(self, did: str) -> None:
         with self.transaction():
             self.db.execute("DELETE FROM documents WHERE id = ?", (did,))
+            self._log_change(did, "delete")
 
     @staticmethod
     def _row_to_record(row: sqlite3.Row) -> Record:
