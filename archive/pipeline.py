@@ -12,7 +12,7 @@ from archive.record import Record
 from archive.text import classify
 from archive.text.decode import decode_html
 from archive.text.extract import ExtractError, extract
-from archive.text.normalize import normalize_line, normalize_text, source_script
+from archive.text.normalize import normalize_line, normalize_markup, source_script
 from archive.text.region import detect_region
 from archive.text.truncation import strip_truncation
 from archive.urls import doc_id
@@ -53,16 +53,18 @@ def process_page(
     if _looks_binary(data):
         raise PageError("not an HTML page (binary content)")
     decoded = decode_html(data, http_charset)
+    script = source_script(decoded.text)
     try:
-        page = extract(decoded.text, url)
+        # The whole page is normalized first (simplified script, no pinyin annotations), so
+        # the extractor's vocabulary is simplified only and its output is already clean.
+        page = extract(normalize_markup(decoded.text), url)
     except ExtractError as exc:
         raise PageError(str(exc)) from exc
 
-    raw_text = "\n".join(page.paragraphs)
     paragraphs = [p for p in (normalize_line(p) for p in page.paragraphs) if p]
     cut = strip_truncation(paragraphs)
     text = "\n".join(cut.paragraphs)
-    title = normalize_line(page.title) if page.title else None
+    title = page.title
     if page.is_list_page:
         return PageResult(None, "list", decoded.encoding)
     if len(text) < MIN_TEXT_CHARS:
@@ -75,8 +77,8 @@ def process_page(
         title=title,
         published=page.published,
         year=classify.report_year(title or "", text, page.published),
-        site=normalize_line(page.site) if page.site else None,
-        column=normalize_line(page.column) if page.column else None,
+        site=page.site,
+        column=page.column,
         region=str(region) if region else None,
         doc_type=classify.doc_type(title or "", text),
         text=text,
@@ -84,14 +86,14 @@ def process_page(
         full_length=cut.full_length,
         placeholders=classify.has_placeholders(text) or classify.has_placeholders(title or ""),
         mojibake=not decoded.clean or classify.has_mojibake(text),
-        source_script=source_script(raw_text + (page.title or "")),
+        source_script=script,
         is_health_report=classify.is_health_report(title or "", text),
         fetched_at=fetched_at,
         region_province=region.province if region else None,
         region_city=region.city if region else None,
         region_county=region.county if region else None,
         attachments=page.attachments,
-        content_source=normalize_text(page.content_source) if page.content_source else None,
+        content_source=page.content_source,
     )
     return PageResult(record, "report" if record.is_health_report else "off-topic",
                       decoded.encoding)

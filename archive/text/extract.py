@@ -34,9 +34,7 @@ from archive.text.normalize import CJK
 # Vocabulary
 
 _BLOCK_TAGS = frozenset(
-    "address article aside blockquote body center dd details dialog div dl dt fieldset figcaption "
-    "figure footer form h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre section table tbody "
-    "td tfoot th thead tr ul caption summary".split()
+    ["address", "article", "aside", "blockquote", "body", "center", "dd", "details", "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "html", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "caption", "summary"]
 )
 _DROP_TAGS = (
     "script", "style", "noscript", "iframe", "template", "svg", "canvas", "select", "option",
@@ -71,8 +69,9 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 _XIAOBIAN = re.compile(
-    r"(?:下面|以下|这里|這裡|本文)是?(?:小编|小編|本站|编辑|我)[^。！!\n]{0,80}?"
-    r"(?:参考|參考|借鉴|借鑒|阅读|閱讀|帮助|幫助|收藏|分享)[^。！!\n]{0,30}?[。！!]?"
+    r"(?:下面|以下|这里|本文)是?(?:小编|本站|本网)[^。!\n]{0,60}?"
+    r"(?:整理|收集|搜集|精心|准备|带来|分享|推荐|编辑)[^。!\n]{0,60}?"
+    r"(?:参考|借鉴|阅读|帮助|收藏|分享|欢迎)[^。!\n]{0,30}?[。!]?"
 )
 # Markers after which nothing belongs to the article.
 _END_MARKERS = re.compile(
@@ -81,6 +80,8 @@ _END_MARKERS = re.compile(
     r"|延伸阅读|更多(?:相关|精彩|范文)|文章搜索|文章搜尋|精彩推荐|为你推荐|大家都在看|最新文章"
     r"|本文链接|本文鏈接|版权声明|版權聲明|留言与评论|留言與評論)\s*[】\]]?\s*[:：]?\s*$"
 )
+_OUTLINE = re.compile(r"^(?:目录|提纲|目录/提纲|内容提要)\s*[:：]?\s*[.…·]*$")
+_SOURCE_LINE = re.compile(r"^[|｜\s]*(?:来源|作者|发布者|发布机构|信息来源|文章来源|发布单位)\s*[:：]")
 _SENTENCE_MARKS = "，。；：！？、,;!?"
 _CJK_RE = re.compile(f"[{CJK}]")
 
@@ -364,9 +365,9 @@ def _find_date(
                 return found
     # An unlabelled date in a short line just above the article text.
     for line in lines[max(0, first_body - 6) : first_body]:
-        if len(line.text) <= 60 and not line.in_list and line.link_chars == 0:
-            if found := parse_date(line.text):
-                return found
+        short = len(line.text) <= 60 and not line.in_list and line.link_chars == 0
+        if short and (found := parse_date(line.text)):
+            return found
     if found := date_from_url(url):
         return found
     return None
@@ -537,10 +538,20 @@ _GOV_METAS = {"sitename", "sitedomain", "columnname", "columntype", "articletitl
 def _clean_body(lines: list[Line], title: str | None) -> list[str]:
     out: list[str] = []
     prose_seen = 0
-    for line in lines:
+    skip_to = -1
+    for i, line in enumerate(lines):
         text = line.text
+        if i <= skip_to:
+            continue
         if _END_MARKERS.match(text) and prose_seen >= 200:
             break
+        if _OUTLINE.match(text):
+            # A 目录/提纲 block repeats the headings of the text: skip it to its closing dots.
+            for j in range(i + 1, min(i + 40, len(lines))):
+                if re.fullmatch(r"[.…·]{2,}", lines[j].text):
+                    skip_to = j
+                    break
+            continue
         if line.in_unlikely and _prose_score(line) == 0:
             continue
         if _BOILERPLATE.search(text) and len(text) < 200:
@@ -554,7 +565,7 @@ def _clean_body(lines: list[Line], title: str | None) -> list[str]:
             continue
         if _DATE_LABEL.match(text) and len(text) < 80:
             continue
-        if re.match(r"^(?:来源|來源|作者|发布者|信息来源|文章来源)\s*[:：]", text) and len(text) < 60:
+        if _SOURCE_LINE.match(text) and len(text) < 60:
             continue
         out.append(text)
         prose_seen += line.cjk

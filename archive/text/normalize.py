@@ -22,12 +22,14 @@ OPENCC_CONFIG = "t2s"
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
-# A CJK character followed by "(pinyin)" where the pinyin carries at least one tone mark.
-# Real parentheticals such as (试行), (IARC), (区、市), (2023年版) never match.
+# "(pinyin)" right after a character (normally a CJK one; on damaged pages a stray byte),
+# where the pinyin is one syllable carrying a tone mark. Real parentheticals such as (试行),
+# (IARC), (区、市), (2023年版) never match.
 _PINYIN = re.compile(
-    rf"(?<=[{CJK}])\((?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}\)"
+    rf"(?<=[^\s(])\(\s?(?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}\s?\)"
 )
 _SEPARATOR_IN_WORD = re.compile(rf"(?<=[{CJK}])[_＿]+(?=[{CJK}])")
+_CJK_RUN = re.compile(rf"[{CJK}]+")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000\ufeff]+")
 _SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{CJK}，。、；：！？”“]) (?=[{CJK}，。、；：！？”“])")
 
@@ -46,14 +48,18 @@ def to_simplified(text: str) -> str:
     return _converter().convert(text)
 
 
-def normalize_line(text: str) -> str:
-    """Normalize one paragraph (no newlines expected)."""
+def normalize_markup(text: str) -> str:
+    """NFKC, pinyin annotations removed, t2s; whitespace, markup and separators left alone
+    (safe on a whole HTML page, where ``_`` still separates a title from the site name)."""
     text = unicodedata.normalize("NFKC", text)
     text = strip_pinyin(text)
-    text = to_simplified(text)
-    text = _SEPARATOR_IN_WORD.sub("", text)
-    text = _SPACES.sub(" ", text).strip()
-    return text
+    return to_simplified(text)
+
+
+def normalize_line(text: str) -> str:
+    """Normalize one paragraph (no newlines expected)."""
+    text = _SEPARATOR_IN_WORD.sub("", normalize_markup(text))
+    return _SPACES.sub(" ", text).strip()
 
 
 def normalize_text(text: str) -> str:
@@ -69,7 +75,7 @@ def search_key(text: str) -> str:
 
 def traditional_ratio(text: str) -> float:
     """Share of CJK characters that t2s changes (about 0 for simplified, 0.2-0.4 traditional)."""
-    sample = "".join(re.findall(rf"[{CJK}]", text[:30000]))
+    sample = "".join(_CJK_RUN.findall(text[:60000]))[:20000]
     if not sample:
         return 0.0
     converted = to_simplified(sample)

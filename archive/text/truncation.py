@@ -73,5 +73,7 @@ def strip_truncation(paragraphs: list[str]) -> TruncationResult:
 
 
 def _looks_cut(last: str) -> bool:
-    """A long last paragraph that ends without closing punctuation was cut off."""
-    return len(last) >= 60 and not _SENTENCE_END.search(last)
+    """A last paragraph of prose (it has sentence marks inside) that ends without closing
+    punctuation was cut off; signatures and dates (no inner marks) are not."""
+    inner = sum(last.count(c) for c in "，,。、；;")
+    return len(last) >= 30 and inner >= 1 and not _SENTENCE_END.search(last)
