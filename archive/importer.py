@@ -127,8 +127,9 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Record | str]]:
                 continue
             try:
                 data = json.loads(line)
-                if not isinstance(data, dict) or not data.get("id") or "text" not in data:
-                    raise ValueError("not a record (needs id and text)")
+                if not isinstance(data, dict) or not all(data.get(k) for k in ("id", "url")) \
+                        or not isinstance(data.get("text"), str):
+                    raise ValueError("not a record (needs id, url and text)")
                 yield number, Record.from_json(data)
             except (ValueError, TypeError) as exc:
                 yield number, f"{path}:{number}: {exc}"

@@ -47,5 +47,9 @@ class Record:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
+        """A Record from its JSON shape; absent optional fields take their empty values."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = dict.fromkeys(("title", "published", "year", "site", "column", "region"))
+        values["doc_type"] = "other"
+        values.update({k: v for k, v in data.items() if k in known})
+        return cls(**values)
