@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from archive.record import Record
 from archive.text import classify
 from archive.text.decode import decode_html
-from archive.text.extract import ExtractError, extract
+from archive.text.extract import ExtractError, extract, strip_non_content
 from archive.text.normalize import normalize_line, normalize_markup, source_script
 from archive.text.region import detect_region
 from archive.text.truncation import strip_truncation
@@ -57,7 +57,7 @@ def process_page(
     try:
         # The whole page is normalized first (simplified script, no pinyin annotations), so
         # the extractor's vocabulary is simplified only and its output is already clean.
-        page = extract(normalize_markup(decoded.text), url)
+        page = extract(normalize_markup(strip_non_content(decoded.text)), url)
     except ExtractError as exc:
         raise PageError(str(exc)) from exc
 

@@ -42,7 +42,7 @@ def pages(tmp_path: Path) -> Path:
     (root / "sub").mkdir(parents=True)
     (root / "report.html").write_text(report_page("滨江市卫生健康委员会2023年工作总结", REPORT),
                                       encoding="utf-8")
-    gbk = report_page("滨江市2024年卫生健康工作要点", REPORT[1:] + [REPORT[0]], charset_meta=None)
+    gbk = report_page("滨江市2024年卫生健康工作要点", [*REPORT[1:], REPORT[0]], charset_meta=None)
     (root / "sub" / "plan-gbk.htm").write_bytes(gbk.encode("gbk"))
     (root / "speech.html").write_text(report_page("五四青年节演讲稿", OFF_TOPIC), encoding="utf-8")
     (root / "empty.html").write_bytes(b"")

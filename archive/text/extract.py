@@ -20,12 +20,12 @@ Title, date, site name and column come from the 政府网站发展指引 meta ta
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
 from lxml import etree
 
 from archive.text.normalize import CJK
@@ -82,6 +82,8 @@ _END_MARKERS = re.compile(
 )
 _OUTLINE = re.compile(r"^(?:目录|提纲|目录/提纲|内容提要)\s*[:：]?\s*[.…·]*$")
 _SOURCE_LINE = re.compile(r"^[|｜\s]*(?:来源|作者|发布者|发布机构|信息来源|文章来源|发布单位)\s*[:：]")
+_WS = re.compile(r"\s+")
+_DATE_HINTS = ("时间", "日期", "发布", "更新", "date", "Date", "DATE", "时间")
 _SENTENCE_MARKS = "，。；：！？、,;!?"
 _CJK_RE = re.compile(f"[{CJK}]")
 
@@ -157,6 +159,21 @@ class ExtractError(ValueError):
 # ----------------------------------------------------------------------------------------------
 # Parsing and lines
 
+_NON_CONTENT = re.compile(
+    r"<script\b.*?</script\s*>|<style\b.*?</style\s*>|<!--.*?-->|<noscript\b.*?</noscript\s*>",
+    re.DOTALL | re.IGNORECASE,
+)
+
+
+def strip_non_content(html: str) -> str:
+    """Drop scripts, styles, comments and noscript blocks (often most of a page's bytes)
+    before the page is normalized and parsed. Meta tags and the <title> stay."""
+    return _NON_CONTENT.sub("", html)
+
+
+
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+
 
 def parse_html(html: str) -> etree._Element:
     """Parse HTML with lxml; fall back to beautifulsoup4's lxml tree builder on odd input."""
@@ -166,15 +183,19 @@ def parse_html(html: str) -> etree._Element:
     # lxml refuses str input with an XML encoding declaration.
     html = re.sub(r"^\s*<\?xml[^>]*\?>", "", html)
     try:
-        root = lxml.html.document_fromstring(html)
-    except (etree.ParserError, ValueError):
+        root = etree.fromstring(html, _PARSER)
+    except (etree.XMLSyntaxError, etree.ParserError, ValueError):
+        root = None
+    if root is None or (root.find("body") is None and not len(root)):
         from bs4 import BeautifulSoup
 
         soup = BeautifulSoup(html, "lxml")
         try:
-            root = lxml.html.document_fromstring(str(soup) or "<html></html>")
-        except (etree.ParserError, ValueError) as exc:
+            root = etree.fromstring(str(soup) or "<html></html>", _PARSER)
+        except (etree.XMLSyntaxError, etree.ParserError, ValueError) as exc:
             raise ExtractError(f"cannot parse HTML: {exc}") from exc
+        if root is None:
+            raise ExtractError("cannot parse HTML")
     return root
 
 
@@ -189,14 +210,11 @@ def _metas(root: etree._Element) -> dict[str, str]:
 
 
 def _clean_tree(root: etree._Element) -> None:
-    for el in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
+    for el in root.xpath(" | ".join(f"//{t}" for t in _DROP_TAGS)):
         _drop(el)
-    for el in list(root.iter(*_DROP_TAGS)):
+    for el in root.xpath("//*[@hidden or contains(translate(@style, ' ', ''), 'display:none')"
+                         " or contains(translate(@style, ' ', ''), 'visibility:hidden')]"):
         _drop(el)
-    for el in list(root.iter()):
-        style = (el.get("style") or "").replace(" ", "").lower()
-        if "display:none" in style or "visibility:hidden" in style or el.get("hidden") is not None:
-            _drop(el)
 
 
 def _drop(el: etree._Element) -> None:
@@ -204,15 +222,29 @@ def _drop(el: etree._Element) -> None:
     parent = el.getparent()
     if parent is None:
         return
-    el.drop_tree() if isinstance(el, lxml.html.HtmlElement) else parent.remove(el)
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def text_content(el: etree._Element) -> str:
+    return "".join(el.itertext())
 
 
 def _is_unlikely(el: etree._Element) -> bool:
-    attrs = " ".join(filter(None, (el.get("class"), el.get("id"))))
     if el.tag in ("nav", "footer", "aside", "header"):
         return True
-    if not attrs:
-        return False
+    attrs = " ".join(filter(None, (el.get("class"), el.get("id"))))
+    return _unlikely_attrs(attrs) if attrs else False
+
+
+@functools.lru_cache(maxsize=4096)
+def _unlikely_attrs(attrs: str) -> bool:
+    """class/id names of navigation, sidebars, footers, comment and share boxes."""
     return bool(_UNLIKELY.search(attrs)) and not _LIKELY.search(attrs)
 
 
@@ -227,7 +259,7 @@ def iter_lines(root: etree._Element) -> list[Line]:
         buf.clear()
         link = state["link"]
         state["link"] = 0
-        text = re.sub(r"\s+", " ", text)
+        text = _WS.sub(" ", text)
         if text:
             lines.append(Line(text, holder, min(link, len(text)), unlikely, in_list))
 
@@ -360,6 +392,8 @@ def _find_date(
                 continue
             if prefer_outside_list and line.in_list:
                 continue
+            if not any(h in line.text for h in _DATE_HINTS):
+                continue
             m = _DATE_LABEL.search(line.text)
             if m and (found := _ymd(*m.groups())):
                 return found
@@ -375,7 +409,7 @@ def _find_date(
 
 def clean_title(title: str) -> str:
     """Drop decorations (【精选推荐】, (全文完整)) and site-name suffixes from a title."""
-    title = re.sub(r"\s+", " ", title).strip()
+    title = _WS.sub(" ", title).strip()
     parts = [p for p in _TITLE_SEP.split(title) if p and p.strip()]
     if len(parts) > 1:
         # The title is the first substantial part; later parts are site names and columns.
@@ -413,7 +447,7 @@ def _heading_candidates(root: etree._Element) -> list[tuple[int, int, etree._Ele
             priority = 2
         else:
             continue
-        text = re.sub(r"\s+", " ", el.text_content()).strip()
+        text = _WS.sub(" ", text_content(el)).strip()
         if 4 <= len(text) <= 120 and not _END_MARKERS.match(text):
             out.append((priority, pos, el, text))
     return out
@@ -491,7 +525,7 @@ def extract(html: str, url: str | None = None) -> Extracted:
     metas = _metas(root)
     title_el = root.find(".//title")
     page_title = (
-        re.sub(r"\s+", " ", title_el.text_content()).strip() if title_el is not None else None
+        _WS.sub(" ", text_content(title_el)).strip() if title_el is not None else None
     )
     _clean_tree(root)
     lines = iter_lines(root)
@@ -505,7 +539,8 @@ def extract(html: str, url: str | None = None) -> Extracted:
 
     body_lines: list[tuple[int, Line]] = []
     if container is not None:
-        body_lines = [(i, ln) for i, ln in enumerate(lines) if _inside(ln.holder, container)]
+        members = set(container.iter())
+        body_lines = [(i, ln) for i, ln in enumerate(lines) if ln.holder in members]
     first_body = body_lines[0][0] if body_lines else len(lines)
     paragraphs = _clean_body([ln for _, ln in body_lines], title)
 

@@ -28,6 +28,7 @@ _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 _PINYIN = re.compile(
     rf"(?<=[^\s(])\(\s?(?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}\s?\)"
 )
+_HAS_TONE = re.compile(rf"[{_TONED}]")
 _SEPARATOR_IN_WORD = re.compile(rf"(?<=[{CJK}])[_＿]+(?=[{CJK}])")
 _CJK_RUN = re.compile(rf"[{CJK}]+")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000\ufeff]+")
@@ -41,6 +42,8 @@ def _converter() -> opencc.OpenCC:
 
 def strip_pinyin(text: str) -> str:
     """Remove tone-marked pinyin annotations after characters: ``衛(wèi)生`` -> ``衛生``."""
+    if not _HAS_TONE.search(text):
+        return text
     return _PINYIN.sub("", text)
 
 
