@@ -64,30 +64,32 @@ def process_page(
     paragraphs = [p for p in (normalize_line(p) for p in page.paragraphs) if p]
     cut = strip_truncation(paragraphs)
     text = "\n".join(cut.paragraphs)
-    title = page.title
+    # Entities (&egrave;) are decoded only by the parser: normalize the short fields again.
+    title = normalize_line(page.title) if page.title else None
     if page.is_list_page:
         return PageResult(None, "list", decoded.encoding)
     if len(text) < MIN_TEXT_CHARS:
         return PageResult(None, "empty", decoded.encoding)
 
     region = detect_region(title or "", text)
+    health = classify.is_health_report(title or "", text)
     record = Record(
         id=doc_id(url),
         url=url,
         title=title,
         published=page.published,
-        year=classify.report_year(title or "", text, page.published),
-        site=page.site,
-        column=page.column,
+        year=classify.report_year(title or "", text),
+        site=normalize_line(page.site) if page.site else None,
+        column=normalize_line(page.column) if page.column else None,
         region=str(region) if region else None,
-        doc_type=classify.doc_type(title or "", text),
+        doc_type=classify.doc_type(title or "", text, health),
         text=text,
         truncated=cut.truncated,
         full_length=cut.full_length,
         placeholders=classify.has_placeholders(text) or classify.has_placeholders(title or ""),
         mojibake=not decoded.clean or classify.has_mojibake(text),
         source_script=script,
-        is_health_report=classify.is_health_report(title or "", text),
+        is_health_report=health,
         fetched_at=fetched_at,
         region_province=region.province if region else None,
         region_city=region.city if region else None,

@@ -55,3 +55,8 @@ def test_labels():
     assert normalize_label("Big5") == "big5hkscs"
     assert normalize_label("UTF8") == "utf-8"
     assert normalize_label("no-such-charset") is None
+
+
+def test_latin1_header_on_gbk_bytes_is_not_believed():
+    d = decode_html(page(None).encode("gbk"), http_charset="iso-8859-1")
+    assert TEXT in d.text and d.encoding == "gb18030"

@@ -222,3 +222,12 @@ def test_divisions_table() -> None:
         assert row["level"] in ("province", "city", "county")
         assert (row["parent_code"] == "") == (row["level"] == "province")
         assert row["parent_code"] == "" or row["parent_code"] in rows
+
+
+def test_speech_for_a_county_named_once_with_its_city_and_province() -> None:
+    text = (
+        "今天，我们召开全县中医药工作推进会，主要任务是贯彻落实全省和赣州市中医药工作会议精神。"
+        "近年来，于都县中医药事业发展取得了长足进步，全县中医医疗服务网络不断完善。"
+        "我们要以更加务实的作风推动全县中医药事业高质量发展，为建设健康江西贡献力量。"
+    )
+    assert str(detect_region("在2024年全县中医药工作推进会上的讲话", text)) == "江西省赣州市于都县"

@@ -103,8 +103,12 @@ def is_health_report(title: str, text: str) -> bool:
     return score >= 30
 
 
-def doc_type(title: str, text: str) -> str:
-    """Classify into DOC_TYPES from the title, then the opening of the text."""
+def doc_type(title: str, text: str, health_report: bool = True) -> str:
+    """Classify into DOC_TYPES from the title, then the opening of the text.
+
+    The types are those of health-work documents: anything else is "other"."""
+    if not health_report:
+        return "other"
     title = title or ""
     for name, pattern in _TYPE_RULES:
         if pattern.search(title):
@@ -118,16 +122,19 @@ def doc_type(title: str, text: str) -> str:
     return "other"
 
 
-def report_year(title: str, text: str, published: str | None = None) -> int | None:
-    """The year the report is about: the title's year, else the text's most named recent year."""
+def report_year(title: str, text: str) -> int | None:
+    """The year the report is about: the title's year, else the year the text names most
+    (in its opening or more than once). Never guessed from the publication date."""
     m = _YEAR.search(title or "")
     if m:
         return int(m.group(1))
-    years = Counter(int(y) for y in _YEAR.findall(text[:6000]))
+    years = Counter(int(m.group(1)) for m in _YEAR.finditer(text[:6000])
+                    if not text.startswith("版", m.end()))
+    head = {int(y) for y in _YEAR.findall(text[:300])}
+    # Named in the opening or more than once: a passing mention (a 2023年版 catalogue) is not.
+    years = Counter({y: n for y, n in years.items() if n >= 2 or y in head})
     if years:
         top = max(years.values())
         # Among the most frequent, the earliest is usually the year reported on.
         return min(y for y, n in years.items() if n == top)
-    if published:
-        return int(published[:4])
     return None

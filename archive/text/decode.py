@@ -3,7 +3,9 @@
 Order of trust:
 1. a byte-order mark;
 2. a clean (strict) UTF-8 decode: many pages declare gb2312 but are UTF-8;
-3. the declared charset (HTTP header, then ``<meta>``) when the bytes decode cleanly with it;
+3. the declared charset (HTTP header, then ``<meta>``) when it is a multi-byte one and the
+   bytes decode cleanly with it (a Western single-byte label such as iso-8859-1 decodes any
+   bytes, so it proves nothing);
 4. detection among GB18030, Big5 and UTF-8 (charset-normalizer when both CJK codecs fit);
 5. the best guess with replacement characters (the record is then flagged ``mojibake``).
 
@@ -36,6 +38,10 @@ _SUPERSETS = {
     "cp950": "big5hkscs",
     "x-x-big5": "big5hkscs",
 }
+
+_MULTIBYTE = frozenset(
+    {"gb18030", "big5hkscs", "euc_jp", "shift_jis", "euc_kr", "utf-16", "utf-32", "iso2022_jp"}
+)
 
 # A few very frequent characters in each script, to break ties between codecs that both decode.
 _COMMON_CJK = set(
@@ -106,7 +112,9 @@ def decode_html(data: bytes, http_charset: str | None = None) -> Decoded:
         return Decoded(text, "utf-8", declared, True)
 
     codec = normalize_label(declared)
-    if codec and codec not in ("utf-8", "ascii"):
+    # A single-byte Western label (often a server's default "iso-8859-1") decodes any bytes,
+    # so it proves nothing about a Chinese page: only multi-byte declarations are trusted.
+    if codec in _MULTIBYTE:
         text = _try(data, codec)
         if text is not None:
             return Decoded(text, codec, declared, True)

@@ -36,6 +36,10 @@ from archive.text.normalize import CJK
 _BLOCK_TAGS = frozenset(
     ["address", "article", "aside", "blockquote", "body", "center", "dd", "details", "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "html", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "caption", "summary"]
 )
+_CONTAINER_TAGS = frozenset(
+    ("div", "td", "th", "article", "section", "main", "body", "blockquote", "center", "form", "dd",
+     "li", "table")
+)
 _DROP_TAGS = (
     "script", "style", "noscript", "iframe", "template", "svg", "canvas", "select", "option",
     "button", "input", "textarea", "object", "embed", "video", "audio", "map", "head",
@@ -338,7 +342,12 @@ def _pick_container(lines: list[Line]) -> etree._Element | None:
         bonus = 1.1 if _LIKELY.search(" ".join(filter(None, (el.get("class"), el.get("id"))))) else 1
         return scores[el] * (1.0 - density) * bonus
 
-    return max(scores, key=final)
+    best = max(scores, key=final)
+    # Paragraphs and inline wrappers are not containers: broken nesting (unclosed <p>/<font>)
+    # can make one look like the best; the article is the block that holds them.
+    while best.tag not in _CONTAINER_TAGS and best.getparent() is not None:
+        best = best.getparent()
+    return best
 
 
 def _inside(el: etree._Element, container: etree._Element) -> bool:
@@ -398,8 +407,8 @@ def _find_date(
             if m and (found := _ymd(*m.groups())):
                 return found
     # An unlabelled date in a short line just above the article text.
-    for line in lines[max(0, first_body - 6) : first_body]:
-        short = len(line.text) <= 60 and not line.in_list and line.link_chars == 0
+    for line in lines[max(0, first_body - 8) : first_body]:
+        short = len(line.text) <= 80 and not line.in_list and line.link_chars <= len(line.text) / 2
         if short and (found := parse_date(line.text)):
             return found
     if found := date_from_url(url):
@@ -432,6 +441,24 @@ def _site_from_title(title: str | None) -> str | None:
     for part in reversed(parts[1:]):
         if _SITE_WORDS.search(part) and len(part) <= 20:
             return part
+    return None
+
+
+_BRAND = re.compile(r"site-?_?name|site-?_?title|webname|logo|brand", re.IGNORECASE)
+
+
+def _site_from_brand(root: etree._Element) -> str | None:
+    """The site's name from its header brand: an element named logo/sitename (text or alt)."""
+    for el in root.xpath("//*[@class or @id]"):
+        attrs = " ".join(filter(None, (el.get("class"), el.get("id"))))
+        if not _BRAND.search(attrs):
+            continue
+        text = _WS.sub(" ", text_content(el)).strip()
+        if not text:
+            img = next(el.iter("img"), None)
+            text = (img.get("alt") or "").strip() if img is not None else ""
+        if 2 <= len(text) <= 20 and _CJK_RE.search(text):
+            return text
     return None
 
 
@@ -550,6 +577,7 @@ def extract(html: str, url: str | None = None) -> Extracted:
     site = (
         metas.get("sitename")
         or metas.get("og:site_name")
+        or _site_from_brand(root)
         or _site_from_title(page_title)
         or (urlsplit(url).hostname if url else None)
     )

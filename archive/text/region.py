@@ -24,7 +24,8 @@ divisions from the other mentions, and weighs the mentions:
   and outweigh the province's own mentions (or ``全市`` outnumbers ``全省``), and ``全省`` must
   not outnumber ``全市``/``全州``. The county is kept only when the title names it or it dominates
   the text: >= 3 mentions, >= 60 % of the city's county mentions, at least as many as the city's
-  own, and ``全市`` not outnumbering ``全县``/``全区``.
+  own, and ``全市`` not outnumbering ``全县``/``全区`` (one mention is enough when ``全县``/``全区``
+  outnumber both ``全市`` and ``全省``: the text speaks for a county).
 
 Districts of 北京/天津/上海/重庆 have ``city=None``; county-level units directly under a
 province (仙桃市, 济源市, 石河子市 ...) take the city slot: ``Region("湖北省", "仙桃市", None)``.
@@ -373,7 +374,7 @@ def detect_region(title: str, text: str) -> Region | None:
             titled = any(title_n.get(c) for c in first if divs[c].base == best)
             if titled:
                 base = best
-            elif not title_n.get(province) and prov_words <= city_words:
+            elif not title_n.get(province) and prov_words <= max(city_words, county_words):
                 share = 2 * city_score[best] >= sum(city_score.values())
                 strong = city_score[best] > weight(province) or city_words > prov_words
                 if share and strong:
@@ -389,8 +390,11 @@ def detect_region(title: str, text: str) -> Region | None:
         best_k = max(counties, key=lambda c: (weight(c), -first[c]))
         n = text_n.get(best_k, 0)
         total = sum(text_n.get(c, 0) for c in counties)
+        # A text that speaks for a county (全县 outnumbers 全市/全省) needs fewer mentions.
+        speaks_for_county = county_words >= 2 and county_words > max(higher_words, prov_words)
+        enough = n >= 3 or (speaks_for_county and n >= 1)
         if title_n.get(best_k) or (
-            n >= 3 and n >= 0.6 * total and n >= text_n.get(base, 0)
+            enough and n >= 0.6 * total and n >= text_n.get(base, 0)
             and higher_words <= county_words
         ):
             county = divs[best_k].name
