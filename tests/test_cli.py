@@ -158,3 +158,23 @@ def test_data_dir_from_environment_and_bad_data_dir(pages: Path, tmp_path: Path)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     empty = hra("stats", data_dir=tmp_path / "nothing-here")
     assert empty.returncode == 1 and "no archive" in empty.stderr
+
+
+def test_import_eval_pages_then_stats_counts_match_the_cases(tmp_path: Path):
+    cases = [json.loads(p.read_text(encoding="utf-8"))
+             for p in (ROOT / "tests" / "eval" / "cases").glob("*.json")]
+    reports = [c for c in cases if c["meta"]["is_health_report"]]
+    data = tmp_path / "data"
+    summary = json.loads(hra("import", str(ROOT / "tests" / "eval" / "pages"), "--json",
+                             data_dir=data).stdout)
+    assert summary["new"] == len(reports)
+    assert summary["skipped_by_reason"] == {"list": 1, "off-topic": len(cases) - len(reports) - 1}
+    stats = json.loads(hra("stats", "--json", data_dir=data).stdout)
+    assert stats["documents"] == len(reports)
+    by_type: dict[str, int] = {}
+    for c in reports:
+        by_type[c["meta"]["doc_type"]] = by_type.get(c["meta"]["doc_type"], 0) + 1
+    assert stats["by_doc_type"] == by_type
+    assert stats["flags"]["truncated"] == sum(c["meta"]["truncated"] for c in reports)
+    assert stats["flags"]["traditional_source"] == sum(
+        c["meta"]["source_script"] == "traditional" for c in reports)
