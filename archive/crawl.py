@@ -1,10 +1,39 @@
-"""Running crawls from `hra`: the child process, its progress, the live display, the run record."""
+"""Running crawls from `hra`: the child process, its progress, the live display, the run record.
+
+Scrapy's reactor cannot be restarted inside one process, so `run_crawl` starts
+``python -m crawler.runner`` as a child, sends it the plan as JSON on stdin and reads its
+progress events (JSON lines, see `crawler.progress`) from a pipe. The parent records the run
+(kind "crawl") with its counts, shows a live display on a terminal or plain log lines
+otherwise (cron), and writes the child's Scrapy log to ``<data_dir>/logs/crawl-<run>.log``.
+
+The child runs in its own process group: Ctrl-C reaches the parent, which asks the child to
+stop gracefully (its jobs are kept: run the same command again to resume); a second Ctrl-C
+kills it. If the parent dies, the child notices the broken pipe and stops gracefully too.
+
+Nothing here imports Scrapy.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 from archive.store import Store
+from crawler.progress import Tally, parse_event
+from crawler.sources import Source
+
+#: Seconds between run-record updates while a crawl runs.
+RUN_UPDATE_EVERY = 2.0
 
 
 def update_search_index(store: Store, log: logging.Logger | None = None) -> int:
@@ -19,3 +48,211 @@ def update_search_index(store: Store, log: logging.Logger | None = None) -> int:
         if log:
             log.debug("search index not updated: %s", exc)
         return 0
+
+
+@dataclass
+class CrawlPlan:
+    """What to crawl and how (the options of `hra crawl`)."""
+
+    sources: list[Source]
+    depth: int | None = None
+    max_pages: int | None = None
+    refresh: bool = False
+    keep_off_topic: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
+    trigger: str = "manual"
+    contact: str | None = None
+    parallel: int = 4
+
+
+@dataclass
+class CrawlResult:
+    """How a crawl went."""
+
+    run_id: int
+    status: str  # ok, partial, interrupted, failed
+    tally: Tally
+    sources: dict[str, str]  # name -> close reason ("finished", "shutdown", ...)
+    warnings: list[str]
+    elapsed: float
+    log_path: Path
+    exit_code: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.tally.counts
+        return {
+            "run": self.run_id, "status": self.status, "pages": c.pages,
+            "fetched": self.tally.fetched, "new": c.new, "changed": c.changed,
+            "unchanged": c.unchanged, "skipped": c.skipped,
+            "skipped_by_reason": dict(sorted(self.tally.skipped.items())), "failed": c.failed,
+            "errors": self.tally.errors, "warnings": self.warnings, "sources": self.sources,
+            "elapsed_seconds": round(self.elapsed, 1), "log": str(self.log_path),
+        }
+
+
+class Display(Protocol):
+    def start(self, plan: CrawlPlan, data_dir: Path, run_id: int) -> None: ...
+    def event(self, event: dict[str, Any], tally: Tally) -> None: ...
+    def note(self, message: str) -> None: ...
+    def stop(self) -> None: ...
+
+
+class NullDisplay:
+    def start(self, plan: CrawlPlan, data_dir: Path, run_id: int) -> None:
+        pass
+
+    def event(self, event: dict[str, Any], tally: Tally) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+def describe_args(plan: CrawlPlan) -> str:
+    """The run's args text (what `hra runs` shows)."""
+    parts = [s.name for s in plan.sources]
+    for name, value in (("--depth", plan.depth), ("--max-pages", plan.max_pages)):
+        if value is not None:
+            parts.append(f"{name} {value}")
+    if plan.refresh:
+        parts.append("--refresh")
+    if plan.keep_off_topic:
+        parts.append("--keep-off-topic")
+    return " ".join(parts)
+
+
+def child_command() -> list[str]:
+    return [sys.executable, "-m", "crawler.runner"]
+
+
+class _Child:
+    """The crawl child process and the read end of its event pipe."""
+
+    def __init__(self, spec: dict[str, Any], log_path: Path) -> None:
+        read_fd, write_fd = os.pipe()
+        spec = {**spec, "progress_fd": write_fd}
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            self.proc = subprocess.Popen(
+                child_command(), stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,), env=env, process_group=0,
+            )
+        os.close(write_fd)
+        self.pipe = os.fdopen(read_fd, "rb")
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps(spec, ensure_ascii=False).encode("utf-8"))
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the child died at once; its log says why
+
+    def interrupt(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGINT)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+
+
+def run_crawl(
+    data_dir: Path,
+    plan: CrawlPlan,
+    *,
+    display: Display | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> CrawlResult:
+    """Crawl the plan's sources in a child process, recording the run; see the module doc."""
+    display = display or NullDisplay()
+    data_dir = Path(data_dir)
+    tally = Tally()
+    warnings: list[str] = []
+    sources: dict[str, str] = {}
+    started = time.monotonic()
+    with Store(data_dir) as store:
+        run_id = store.start_run("crawl", describe_args(plan), plan.trigger)
+        log_path = data_dir / "logs" / f"crawl-{run_id}.log"
+        spec = {
+            "data_dir": str(data_dir), "sources": [s.to_json() for s in plan.sources],
+            "depth": plan.depth, "max_pages": plan.max_pages, "refresh": plan.refresh,
+            "keep_off_topic": plan.keep_off_topic, "settings": plan.settings,
+            "run_id": run_id, "trigger": plan.trigger, "contact": plan.contact,
+            "parallel": plan.parallel,
+        }
+        status = "failed"
+        exit_code: int | None = None
+        interrupts = 0
+        display.start(plan, data_dir, run_id)
+        child = _Child(spec, log_path)
+        last_update = time.monotonic()
+
+        def handle(line: bytes) -> None:
+            nonlocal last_update
+            event = parse_event(line)
+            if event is None:
+                return
+            kind = event["e"]
+            if kind == "page":
+                tally.add(event.get("outcome", "failed"), url=event.get("url", ""),
+                          message=event.get("message", ""),
+                          fetched=bool(event.get("fetched", True)))
+            elif kind == "warn":
+                warnings.append(event.get("message", ""))
+            elif kind == "source" and event.get("state") == "finished":
+                sources[event.get("source", "?")] = event.get("reason", "?")
+            display.event(event, tally)
+            if on_event:
+                on_event(event)
+            now = time.monotonic()
+            if now - last_update >= RUN_UPDATE_EVERY:
+                last_update = now
+                store.update_run(run_id, tally.counts)
+
+        try:
+            while True:
+                try:
+                    for line in child.pipe:
+                        handle(line)
+                    break
+                except KeyboardInterrupt:
+                    interrupts += 1
+                    if interrupts == 1:
+                        display.note("stopping after the pages in flight (Ctrl-C again to kill); "
+                                     "run the same command again to resume")
+                        child.interrupt()
+                    else:
+                        child.kill()
+            exit_code = child.proc.wait()
+        finally:
+            child.pipe.close()
+            if child.proc.poll() is None:
+                child.kill()
+                exit_code = child.proc.wait()
+            display.stop()
+            finished = bool(sources) and all(r == "finished" for r in sources.values()) \
+                and len(sources) >= len(plan.sources)
+            if finished and exit_code == 0:
+                status = "partial" if tally.counts.failed else "ok"
+            elif interrupts or (exit_code is not None and exit_code in (2, -signal.SIGKILL)):
+                status = "interrupted"
+            else:
+                status = "failed"
+                if exit_code not in (0, None) and not sources:
+                    tally.errors.append(f"the crawl process exited with status {exit_code}; "
+                                        f"see {log_path}")
+            store.finish_run(run_id, tally.counts, status, tally.errors)
+    return CrawlResult(run_id, status, tally, sources, warnings, time.monotonic() - started,
+                       log_path, exit_code)
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a crawl log (shown when the child fails)."""
+    try:
+        data = path.read_bytes()[-20000:].decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])

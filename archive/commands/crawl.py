@@ -1,7 +1,449 @@
-"""`hra crawl`, `hra sources`, `hra demo` (filled in by the crawl work)."""
+"""`hra crawl`, `hra sources`, `hra demo`.
+
+Scrapy is never imported here: crawls run in a child process (`archive.crawl.run_crawl`), so
+`hra` starts fast whatever command runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
+#: Settings that lift politeness for a site on this machine (demo, bench, tests).
+LOCALHOST_SETTINGS = {
+    "AUTOTHROTTLE_ENABLED": False,
+    "DOWNLOAD_DELAY": 0,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
+    "HRA_RETRY_BACKOFF": 0.2,
+    "DOWNLOAD_TIMEOUT": 10,
+}
+DEMO_MARKER = ".hra-demo"
+DEMO_QUERY = "医共体"
+
 
 def register(cli: click.Group) -> None:
-    """Nothing registered yet."""
+    """Add crawl, sources and demo to `hra`."""
+    cli.add_command(crawl_cmd)
+    cli.add_command(sources_cmd)
+    cli.add_command(demo_cmd)
+
+
+# ---------------------------------------------------------------------------------------------
+# displays
+
+
+class PlainDisplay:
+    """Log lines (not a terminal, e.g. cron): reports archived, errors, warnings, progress."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        self.every = every
+        self._last = time.monotonic()
+
+    def _line(self, text: str) -> None:
+        click.echo(text)
+
+    def start(self, plan: Any, data_dir: Path, run_id: int) -> None:
+        names = ", ".join(s.name for s in plan.sources[:8])
+        more = f" (+{len(plan.sources) - 8} more)" if len(plan.sources) > 8 else ""
+        self._line(f"crawl run {run_id}: {names}{more} -> {data_dir}")
+
+    def event(self, event: dict[str, Any], tally: Any) -> None:
+        kind = event["e"]
+        if kind == "page":
+            outcome = event.get("outcome", "")
+            if outcome in ("new", "changed"):
+                self._line(f"{outcome:<8} {event.get('title') or '(no title)'}  {event.get('url')}")
+            elif outcome == "failed":
+                self._line(f"failed   {event.get('url')}: {event.get('message')}")
+        elif kind == "warn":
+            self._line(f"warning  {event.get('message')}")
+        elif kind == "source" and event.get("state") == "finished":
+            self._line(f"source   {event.get('source')}: {event.get('reason')}")
+        if time.monotonic() - self._last >= self.every:
+            self._last = time.monotonic()
+            self._line(f"progress {_counts_line(tally)}")
+
+    def note(self, message: str) -> None:
+        self._line(message)
+
+    def stop(self) -> None:
+        pass
+
+
+class LiveDisplay:
+    """A rich live panel: pages fetched, reports archived, skips, errors, current host."""
+
+    def __init__(self) -> None:
+        from rich.live import Live
+
+        from archive.cli import console
+
+        self.console = console
+        self.live = Live(console=console, refresh_per_second=4, transient=True)
+        self.tally: Any = None
+        self.host = ""
+        self.last = ""
+        self.started = time.monotonic()
+        self.title = ""
+        self.sources_done = 0
+        self.sources_total = 0
+
+    def start(self, plan: Any, data_dir: Path, run_id: int) -> None:
+        self.sources_total = len(plan.sources)
+        self.title = f"crawl run {run_id} -> {data_dir}"
+        self.live.start()
+        self.live.update(self._render())
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        from crawler.progress import SKIP_LABELS
+
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", justify="right")
+        grid.add_column()
+        elapsed = time.monotonic() - self.started
+        grid.add_row("", f"[bold]{self.title}[/]  {elapsed:.0f}s")
+        if self.tally is not None:
+            t, c = self.tally, self.tally.counts
+            rate = t.fetched / elapsed if elapsed > 0 else 0.0
+            grid.add_row("pages fetched", f"{t.fetched}  ({rate:.1f}/s)")
+            grid.add_row("reports archived",
+                         f"[green]{c.new} new[/] · {c.changed} changed · {c.unchanged} unchanged")
+            skipped = ", ".join(f"{n} {SKIP_LABELS.get(r, r)}" for r, n in
+                                sorted(t.skipped.items(), key=lambda kv: -kv[1])) or "0"
+            grid.add_row("skipped", skipped)
+            grid.add_row("errors", f"[red]{c.failed}[/]" if c.failed else "0")
+        grid.add_row("sources", f"{self.sources_done}/{self.sources_total} done")
+        grid.add_row("current host", self.host or "-")
+        if self.last:
+            grid.add_row("last", self.last)
+        return grid
+
+    def event(self, event: dict[str, Any], tally: Any) -> None:
+        from rich.markup import escape
+
+        self.tally = tally
+        kind = event["e"]
+        if kind == "request":
+            self.host = event.get("host", "")
+        elif kind == "page":
+            outcome = event.get("outcome", "")
+            if outcome in ("new", "changed"):
+                self.last = escape(f"[{outcome}] {event.get('title') or ''}"[:90])
+            elif outcome == "failed":
+                self.console.print(f"[yellow]failed:[/] {escape(str(event.get('url')))}: "
+                                   f"{escape(str(event.get('message')))}", highlight=False)
+        elif kind == "warn":
+            self.console.print(f"[yellow]warning:[/] {escape(str(event.get('message')))}",
+                               highlight=False)
+        elif kind == "source" and event.get("state") == "finished":
+            self.sources_done += 1
+        self.live.update(self._render())
+
+    def note(self, message: str) -> None:
+        self.console.print(f"[bold]{message}[/]", highlight=False)
+
+    def stop(self) -> None:
+        self.live.stop()
+
+
+def _counts_line(tally: Any) -> str:
+    c = tally.counts
+    return (f"{tally.fetched} fetched: {c.new} new, {c.changed} changed, {c.unchanged} unchanged, "
+            f"{c.skipped} skipped, {c.failed} failed")
+
+
+def make_display(as_json: bool) -> Any:
+    from archive.cli import console
+    from archive.crawl import NullDisplay
+
+    if as_json:
+        return NullDisplay()
+    return LiveDisplay() if console.is_terminal else PlainDisplay()
+
+
+def print_summary(result: Any) -> None:
+    from rich.markup import escape
+
+    from archive.cli import console
+
+    t, c = result.tally, result.tally.counts
+    skipped = t.skipped_text()
+    console.print(
+        f"crawl run {result.run_id} [bold]{result.status}[/] in {result.elapsed:.1f}s: "
+        f"{t.fetched} page(s) fetched, [green]{c.new} new[/], {c.changed} changed, "
+        f"{c.unchanged} unchanged, {c.skipped} skipped{f' ({skipped})' if skipped else ''}, "
+        f"[red]{c.failed} failed[/]", highlight=False)
+    unfinished = {n: r for n, r in result.sources.items() if r != "finished"}
+    for name, reason in unfinished.items():
+        console.print(f"  source {name}: {reason}", highlight=False)
+    for message in result.warnings[:10]:
+        console.print(f"  [yellow]warning:[/] {escape(message)}", highlight=False)
+    for message in t.errors[:10]:
+        console.print(f"  [red]failed:[/] {escape(message)}", highlight=False)
+    if len(t.errors) > 10:
+        console.print(f"  ... {len(t.errors) - 10} more (hra runs --json)", highlight=False)
+    if result.status == "interrupted":
+        console.print("  interrupted: run the same command again to resume", highlight=False)
+    console.print(f"  log: {result.log_path}", style="dim", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# hra crawl
+
+
+def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    from archive.cli import fail
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            fail(f"--set expects NAME=VALUE, not {pair!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+@click.command("crawl")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_sources", is_flag=True, help="Crawl every source (`hra sources`).")
+@click.option("--url", "urls", multiple=True, metavar="URL",
+              help="Crawl from this URL instead of named sources (repeatable).")
+@click.option("--spider", type=click.Choice(["site", "gov"]), default="site", show_default=True,
+              help="Spider for --url: site (generic) or gov (government CMS columns).")
+@click.option("--depth", type=click.IntRange(0), help="Link hops from a start page [default: 3].")
+@click.option("--max-pages", type=click.IntRange(0),
+              help="Requests per source in this run, 0 = no limit [default: 1000].")
+@click.option("--refresh", is_flag=True,
+              help="Refetch archived pages (conditional requests; only changed bytes add a "
+                   "version).")
+@click.option("--keep-off-topic", is_flag=True,
+              help="Archive off-topic articles too (flagged is_health_report: false).")
+@click.option("--contact", envvar="HRA_CONTACT", metavar="EMAIL|URL",
+              help="Your contact for site operators, sent in the User-Agent [env: HRA_CONTACT].")
+@click.option("--set", "-s", "overrides", multiple=True, metavar="NAME=VALUE",
+              help="A Scrapy setting, e.g. -s DOWNLOAD_DELAY=5 (repeatable).")
+@click.option("--parallel", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Sources crawled at the same time.")
+@click.option("--trigger", default="manual", show_default=True,
+              help="Recorded with the run (e.g. cron, schedule).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
+              urls: tuple[str, ...], spider: str, depth: int | None, max_pages: int | None,
+              refresh: bool, keep_off_topic: bool, contact: str | None,
+              overrides: tuple[str, ...], parallel: int, trigger: str, as_json: bool) -> None:
+    """Crawl named sources, all of them, or URLs, into the archive.
+
+    Polite by default: robots.txt, AutoThrottle, 2 requests at a time per host. Pages already
+    archived are not fetched again (unless --refresh); list pages always are, so new reports
+    are found. Interrupted crawls (Ctrl-C, kill -9) resume when you run the same command again.
+
+    \b
+    Examples:
+      hra crawl wtabcd                          # a source from `hra sources`
+      hra crawl --url https://example.org/fanwen/ --depth 2 --max-pages 200
+      hra crawl --all --trigger cron            # every source (e.g. from cron)
+      hra crawl hc-wjw-sm --refresh             # re-check archived pages for changes
+    """
+    from archive.cli import fail, print_json
+    from archive.crawl import CrawlPlan, run_crawl
+    from crawler.sources import SourceError, adhoc_source, load_sources, select_sources
+
+    data_dir: Path = ctx.obj.data_dir
+    if sum(bool(x) for x in (names, all_sources, urls)) != 1:
+        fail("name sources (see `hra sources`), or use --all, or --url URL (one of the three)",
+             2)
+    try:
+        if urls:
+            sources = [adhoc_source(list(urls), spider=spider)]
+        else:
+            known = load_sources(data_dir)
+            sources = known if all_sources else select_sources(known, list(names))
+    except SourceError as exc:
+        fail(str(exc), 2)
+    plan = CrawlPlan(sources=sources, depth=depth, max_pages=max_pages, refresh=refresh,
+                     keep_off_topic=keep_off_topic, settings=_parse_settings(overrides),
+                     trigger=trigger, contact=contact, parallel=parallel)
+    result = run_crawl(data_dir, plan, display=make_display(as_json))
+    if as_json:
+        print_json(result.to_json())
+    else:
+        print_summary(result)
+        if result.status == "failed" and not result.sources:
+            from archive.crawl import log_tail
+
+            tail = log_tail(result.log_path)
+            if tail:
+                click.echo(tail, err=True)
+    if result.status == "failed":
+        sys.exit(1)
+    if result.status == "interrupted":
+        sys.exit(130)
+
+
+# ---------------------------------------------------------------------------------------------
+# hra sources
+
+
+@click.command("sources")
+@click.option("--json", "as_json", is_flag=True, help="Print the sources as JSON.")
+@click.pass_context
+def sources_cmd(ctx: click.Context, as_json: bool) -> None:
+    """List the crawl sources: shipped ones and yours (<data dir>/sources.toml).
+
+    \b
+    Examples:
+      hra sources
+      hra sources --json | jq '.[].name'
+    """
+    from rich.table import Table
+
+    from archive.cli import console, fail, print_json
+    from crawler.sources import SHIPPED, USER_FILE, SourceError, load_sources
+
+    data_dir: Path = ctx.obj.data_dir
+    try:
+        sources = load_sources(data_dir)
+    except SourceError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json([s.to_json() for s in sources])
+        return
+    table = Table(title=f"{len(sources)} source(s)", title_justify="left")
+    for col in ("name", "spider", "schedule", "verified", "start URL", "title"):
+        table.add_column(col, overflow="fold")
+    for s in sources:
+        start = s.start_urls[0] + (f" (+{len(s.start_urls) - 1})" if len(s.start_urls) > 1 else "")
+        table.add_row(s.name, s.spider, s.schedule, "yes" if s.verified else "no", start,
+                      s.title or "")
+    console.print(table)
+    user = data_dir / USER_FILE
+    console.print(f"shipped: {SHIPPED}\nyours:   {user}"
+                  f"{'' if user.is_file() else ' (not there; same format, see the README)'}",
+                  highlight=False, style="dim")
+
+
+# ---------------------------------------------------------------------------------------------
+# hra demo
+
+
+def default_demo_dir(data_dir: Path) -> Path:
+    """``hra-demo`` beside the archive directory (never inside the real archive)."""
+    return data_dir.expanduser().resolve().parent / "hra-demo"
+
+
+def prepare_demo_dir(path: Path) -> None:
+    """An empty demo directory, marked as such; refuses to empty anything else."""
+    from archive.cli import fail
+
+    if path.exists() and any(path.iterdir()) and not (path / DEMO_MARKER).exists():
+        fail(f"{path} exists and is not an hra demo directory; choose another with --data-dir")
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (path / DEMO_MARKER).write_text("made by `hra demo`; it empties this directory on each run\n")
+
+
+def demo_sources(base: str) -> list[Any]:
+    from crawler.sources import parse_source
+
+    return [
+        parse_source({"name": "demo-wjw", "spider": "gov", "title": "demo: city health commission",
+                      "start_urls": [f"{base}/wjw/xxgk/gzdt/index.html"]}, "demo", "demo"),
+        parse_source({"name": "demo", "spider": "site", "title": "demo: report sites",
+                      "start_urls": [f"{base}/"]}, "demo", "demo"),
+    ]
+
+
+def _search_available(root: click.Group) -> bool:
+    if "search" not in root.commands:
+        return False
+    try:
+        import search.query  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@click.command("demo")
+@click.option("--data-dir", "demo_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Demo archive directory [default: hra-demo beside your archive directory].")
+@click.option("--serve", is_flag=True,
+              help="Keep the demo site running after the crawl (Ctrl-C stops it).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="Port of the demo site [default: a free one].")
+@click.pass_context
+def demo_cmd(ctx: click.Context, demo_dir: Path | None, serve: bool, port: int) -> None:
+    """Crawl the bundled demo site (offline) into a demo archive and show what to try next.
+
+    Starts the demo site on 127.0.0.1, crawls it with the real spiders (robots.txt obeyed, an
+    encoding-less GBK page, a truncated page, Traditional script with pinyin, off-topic pages,
+    reposts, paginated lists), indexes it and runs a sample search.
+
+    \b
+    Examples:
+      hra demo
+      hra demo --data-dir /tmp/hra-demo --serve
+    """
+    from archive.cli import console, fail
+    from archive.crawl import CrawlPlan, run_crawl
+    from archive.store import Store
+    from crawler.demo import DemoServer
+
+    target = (demo_dir or default_demo_dir(ctx.obj.data_dir)).expanduser()
+    prepare_demo_dir(target)
+    try:
+        server = DemoServer(port)
+    except OSError as exc:
+        fail(f"cannot start the demo site on 127.0.0.1:{port}: {exc.strerror or exc}")
+    with server:
+        console.print(f"demo site: {server.url}/  (bundled pages, served on this machine only)",
+                      highlight=False)
+        plan = CrawlPlan(sources=demo_sources(server.url), settings=dict(LOCALHOST_SETTINGS),
+                         trigger="demo", parallel=1)
+        result = run_crawl(target, plan, display=make_display(False))
+        print_summary(result)
+        if result.status == "failed":
+            sys.exit(1)
+        with Store(target) as store:
+            first = next(store.iter_documents(order="published IS NULL, published DESC, id"),
+                         None)
+            ndocs = store.count_documents()
+        console.print(f"\n[bold]{ndocs} documents[/] archived in {target}", highlight=False)
+        root = ctx.find_root().command
+        searchable = isinstance(root, click.Group) and _search_available(root)
+        if searchable:
+            console.print(f"\n$ hra --data-dir {target} search {DEMO_QUERY} --limit 3",
+                          highlight=False)
+            with contextlib.suppress(SystemExit):
+                root.main(args=["--data-dir", str(target), "search", DEMO_QUERY, "--limit", "3"],
+                          prog_name="hra", standalone_mode=False)
+        hra = f"hra --data-dir {target}"
+        console.print("\nwhat to try next:", style="bold")
+        lines = [f"{hra} stats", f"{hra} list", f"{hra} runs"]
+        if first is not None:
+            lines.append(f"{hra} show {first.id[:8]}")
+        if searchable:
+            lines.append(f"{hra} search 卫生健康 --limit 5")
+        lines.append(f"{hra} crawl --url {server.url}/   # again: only lists are refetched"
+                     if serve else "hra demo --serve   # keep the site up to try crawls by hand")
+        for line in lines:
+            console.print(f"  {line}", highlight=False)
+        if serve:
+            host = urlsplit(server.url).netloc
+            console.print(f"\nserving the demo site at {server.url}/ (Ctrl-C to stop)",
+                          highlight=False)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                console.print(f"stopped {host}", highlight=False)

@@ -1,0 +1,109 @@
+"""What spiders hand to the item pipeline: raw pages, failures, and "done" marks.
+
+Spiders never extract anything: a `PageItem` is the raw response (bytes, headers, final URL,
+status). The pipeline turns it into a record and tells the spider what kind of page it was
+(report, off-topic, list, empty) through `PageItem.kind`, which the spider awaits before it
+decides which links to follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scrapy.http import Response
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def header_charset(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header value."""
+    if not content_type:
+        return None
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip().strip("\"'")
+    return None
+
+
+@dataclass
+class PageItem:
+    """A fetched page, as the server sent it."""
+
+    url: str  # the final URL (after redirects): the document's address
+    request_url: str  # the URL that was requested first
+    status: int
+    headers: dict[str, str]
+    body: bytes = field(repr=False)
+    source: str = ""
+    depth: int = 0
+    fetched_at: str = field(default_factory=utc_now)
+    redirect_urls: list[str] = field(default_factory=list)
+    _kind: asyncio.Future[str] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_response(cls, response: Response, source: str, depth: int) -> PageItem:
+        redirects = list(response.request.meta.get("redirect_urls", [])) if response.request \
+            else []
+        return cls(
+            url=response.url,
+            request_url=redirects[0] if redirects else response.url,
+            status=response.status,
+            headers=dict(response.headers.to_unicode_dict()),
+            body=response.body,
+            source=source,
+            depth=depth,
+            redirect_urls=redirects,
+        )
+
+    @property
+    def http_charset(self) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == "content-type":
+                return header_charset(value)
+        return None
+
+    @property
+    def chain(self) -> list[str]:
+        """Every URL that led to this page (for marking the requests done)."""
+        return [*self.redirect_urls, self.url]
+
+    def _future(self) -> asyncio.Future[str]:
+        if self._kind is None:
+            self._kind = asyncio.get_event_loop().create_future()
+        return self._kind
+
+    def set_kind(self, kind: str) -> None:
+        """Called by the pipeline once the page is processed (report/off-topic/list/empty/error)."""
+        future = self._future()
+        if not future.done():
+            future.set_result(kind)
+
+    async def kind(self) -> str:
+        """The kind the pipeline found; awaited by the spider."""
+        return await self._future()
+
+
+@dataclass
+class FailureItem:
+    """A URL that produced no page: failed, skipped before fetching, or not modified (304)."""
+
+    url: str
+    outcome: str  # "failed", "unchanged" or "skipped:<reason>"
+    message: str = ""
+    source: str = ""
+    fetched: bool = False  # True when a response came back (an HTTP error, a 304)
+    chain: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DoneItem:
+    """The last output for a response: its request and its redirect chain are done."""
+
+    urls: list[str]

@@ -1,0 +1,138 @@
+"""Link discovery for the spiders: which links are pagination, which lead to articles.
+
+Pure functions over a parsel `Selector` and the page URL; nothing here reads article text.
+
+Pagination is recognised by the link (text 下一页 / 下页 / 后页 / next / › / », or a page
+number whose URL looks like a page: index_1.html, list_2.shtml, page=2, /page/3/, _2.html on a
+list URL) and by the JavaScript pager of common government CMSs::
+
+    createPageHTML(10, 0, "index", "html")    // TRS WCM: page 0 is index.html, then index_1.html
+    var countPage = 10; var currentPage = 2; createPageHTML(countPage, currentPage, "index", "shtml")
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from parsel import Selector
+
+#: Links to files we never fetch (attachments are recorded on the record by the extractor).
+SKIP_EXTENSIONS = frozenset(
+    ["pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "wps", "et", "ofd", "zip", "rar", "7z", "gz", "tar", "bz2", "xz", "exe", "apk", "dmg", "iso", "jpg", "jpeg", "png", "gif", "bmp", "webp", "svg", "ico", "tif", "tiff", "mp3", "mp4", "avi", "mov", "wmv", "flv", "wav", "m4a", "swf", "css", "js", "json", "xml", "txt", "csv"]
+)
+_NEXT_TEXT = re.compile(
+    r"^\s*(?:下一页|下一頁|下页|下頁|后页|後頁|后一页|下一页\s*[>»›]+|next(?:\s*page)?|[›»]|>|>>|＞)\s*$",
+    re.IGNORECASE,
+)
+_PAGE_TEXT = re.compile(r"^\s*(?:\[?\d{1,4}\]?|第\s*\d{1,4}\s*页)\s*$")
+_PAGE_URL = re.compile(
+    r"(?:/|^)(?:index|list|default|more|news|page)[_-]\d{1,4}\.s?html?$"
+    r"|[?&](?:page|pageno|pageindex|pagenum|p|pn|pg|curpage|currpage|start)=\d+"
+    r"|/page/\d+/?$|/p/\d+/?$|_\d{1,3}\.s?html?$",
+    re.IGNORECASE,
+)
+_CREATE_PAGE = re.compile(
+    r"createPageHTML\s*\(\s*([\w$]+)\s*,\s*([\w$]+)\s*,\s*[\"']([\w\-]*)[\"']\s*,\s*"
+    r"[\"'](\w+)[\"']"
+)
+_JS_VAR = r"(?:var|let|const)?\s*{name}\s*=\s*(\d+)"
+_BAD_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "about:", "#")
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    text: str
+
+
+def base_url(sel: Selector, url: str) -> str:
+    """The page's <base href> resolved against its URL."""
+    href = sel.xpath("//base/@href").get()
+    return urljoin(url, href.strip()) if href else url
+
+
+def is_fetchable(url: str) -> bool:
+    """An http(s) URL that is not a file we never fetch (PDF, DOC, images, ...)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    last = parts.path.rsplit("/", 1)[-1]
+    ext = last.rsplit(".", 1)[-1].lower() if "." in last else ""
+    return ext not in SKIP_EXTENSIONS
+
+
+def anchors(sel: Selector, url: str, css: str | None = None) -> list[Link]:
+    """Absolute, fetchable links of the page (or of the elements `css` selects), in order."""
+    base = base_url(sel, url)
+    nodes = sel.css(css) if css else sel.css("a")
+    out: dict[str, Link] = {}
+    for node in nodes:
+        tag = getattr(node.root, "tag", None)
+        if not isinstance(tag, str):
+            continue  # a text or comment node
+        # A selector may pick the <a> elements or their containers.
+        for a in [node] if tag == "a" else node.css("a"):
+            href = (a.attrib.get("href") or "").strip()
+            if not href or href.lower().startswith(_BAD_SCHEMES):
+                continue
+            full = urldefrag(urljoin(base, href))[0]
+            if full and is_fetchable(full) and full not in out:
+                text = " ".join(" ".join(a.css("::text").getall()).split())
+                out[full] = Link(full, text or (a.attrib.get("title") or "").strip())
+    return list(out.values())
+
+
+def js_pagination(html: str, url: str) -> list[str]:
+    """The next page announced by a createPageHTML(count, current, prefix, ext) pager."""
+    m = _CREATE_PAGE.search(html)
+    if not m:
+        return []
+
+    def value(token: str) -> int | None:
+        if token.isdigit():
+            return int(token)
+        found = re.search(_JS_VAR.format(name=re.escape(token)), html)
+        return int(found.group(1)) if found else None
+
+    count, current = value(m.group(1)), value(m.group(2))
+    prefix, ext = m.group(3) or "index", m.group(4)
+    if count is None or current is None or current + 1 >= count:
+        return []
+    return [urljoin(url, f"{prefix}_{current + 1}.{ext}")]
+
+
+def pagination_links(sel: Selector, url: str, html: str | None = None) -> list[str]:
+    """URLs of further pages of this list (next-page links, page numbers, JS pagers)."""
+    found: list[str] = []
+    here = urldefrag(url)[0]
+    for link in anchors(sel, url):
+        if link.url == here:
+            continue
+        if _NEXT_TEXT.match(link.text) or (
+            _PAGE_TEXT.match(link.text) and _PAGE_URL.search(link.url)
+        ):
+            found.append(link.url)
+    found.extend(js_pagination(html if html is not None else sel.get(), url))
+    return list(dict.fromkeys(u for u in found if u != here))
+
+
+def looks_like_page_url(url: str) -> bool:
+    """A URL shaped like a further page of a list (index_2.html, ?page=3, ...)."""
+    return bool(_PAGE_URL.search(url))
+
+
+#: URL shapes of article pages on Chinese government CMSs (TRS, Hanweb, ...).
+_GOV_ARTICLE = re.compile(
+    r"/t\d{8}_\d+\.s?html?$|/art/\d{4}/|/art_\d+_\d+\.html$|content_\d+\.s?html?$"
+    r"|/\d{6,8}/[\w-]+\.s?html?$|/\d{4}-\d{2}/\d{2}/[\w-]+\.s?html?$"
+    r"|/(?:detail|article|show|content|view|info)[/_-]?[\w-]*\d+"
+    r"|[?&](?:id|articleid|newsid|contentid|docid|infoid)=\w+",
+    re.IGNORECASE,
+)
+
+
+def looks_like_gov_article(url: str) -> bool:
+    """A URL shaped like an article on a government CMS (t20231008_123.html, /art/2023/...)."""
+    return bool(_GOV_ARTICLE.search(url))

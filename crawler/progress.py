@@ -1,0 +1,129 @@
+"""Crawl progress as JSON lines: the crawl child writes them, `hra crawl` reads them.
+
+One event per line on a pipe the parent passes to the child (``HRA_PROGRESS_FD``)::
+
+    {"e": "request", "source": "demo", "url": "http://127.0.0.1:8765/a.html"}
+    {"e": "page", "source": "demo", "url": "...", "outcome": "new", "title": "...", "status": 200}
+    {"e": "warn", "source": "gov", "message": "www.nhc.gov.cn answers with HTTP 412 ..."}
+    {"e": "source", "source": "demo", "state": "started"|"finished", "reason": "finished"}
+
+``outcome`` is one of "new", "changed", "unchanged", "failed" or "skipped:<reason>" (reasons:
+list, off-topic, empty, archived, robots, offsite, challenge, non-html, budget, duplicate).
+Every URL the crawl handles ends in exactly one "page" event, so the run's counts satisfy
+``pages == new + changed + unchanged + skipped + failed``.
+
+No Scrapy import here: the parent imports this module too.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from archive.store import RunCounts
+
+#: Human labels of skip reasons, in display order.
+SKIP_LABELS = {
+    "list": "list pages",
+    "off-topic": "off-topic",
+    "empty": "no article",
+    "archived": "already archived",
+    "robots": "robots.txt",
+    "challenge": "JS challenge",
+    "non-html": "not HTML",
+    "offsite": "off-site",
+    "budget": "over --max-pages",
+    "duplicate": "duplicate",
+}
+
+
+@dataclass
+class Tally:
+    """Counts of one crawl (all sources), built from "page" events."""
+
+    counts: RunCounts = field(default_factory=RunCounts)
+    skipped: dict[str, int] = field(default_factory=dict)
+    fetched: int = 0  # responses actually downloaded (not skipped before fetching)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, outcome: str, *, url: str = "", message: str = "", fetched: bool = True) -> None:
+        """Count one handled URL."""
+        self.counts.pages += 1
+        if fetched:
+            self.fetched += 1
+        if outcome.startswith("skipped:"):
+            reason = outcome.split(":", 1)[1]
+            self.skipped[reason] = self.skipped.get(reason, 0) + 1
+            self.counts.skipped += 1
+        elif outcome in ("new", "changed", "unchanged", "failed"):
+            self.counts.add(outcome)
+            if outcome == "failed" and len(self.errors) < 200:
+                self.errors.append(f"{url}: {message}" if url else message)
+        else:  # an unknown outcome is a bug: count it as a failure, never lose it
+            self.counts.failed += 1
+            self.errors.append(f"{url}: unexpected outcome {outcome!r}")
+
+    def skipped_text(self) -> str:
+        parts = [f"{n} {SKIP_LABELS.get(r, r)}" for r, n in sorted(
+            self.skipped.items(), key=lambda kv: (list(SKIP_LABELS).index(kv[0])
+                                                  if kv[0] in SKIP_LABELS else 99, kv[0]))]
+        return ", ".join(parts)
+
+
+class Events:
+    """Writes events as JSON lines to a file descriptor (or nowhere).
+
+    When the reader is gone (EPIPE: the parent was killed) `on_broken` is called once, so the
+    crawl can stop gracefully and keep its job for the next run.
+    """
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+        self.on_broken: Callable[[], None] | None = None
+        self._broken = False
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.fd is not None and not self._broken
+
+    def emit(self, kind: str, **data: Any) -> None:
+        if not self.enabled:
+            return
+        line = (json.dumps({"e": kind, **data}, ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock:
+            try:
+                view = memoryview(line)
+                while view:
+                    written = os.write(self.fd, view)  # type: ignore[arg-type]
+                    view = view[written:]
+            except OSError as exc:
+                if exc.errno not in (errno.EPIPE, errno.EBADF):
+                    raise
+                self._broken = True
+                if self.on_broken:
+                    self.on_broken()
+
+
+_EVENTS: dict[int | None, Events] = {}
+
+
+def events_for(fd: int | None) -> Events:
+    """The process-wide emitter for this descriptor (all crawlers of a child share it)."""
+    if fd not in _EVENTS:
+        _EVENTS[fd] = Events(fd)
+    return _EVENTS[fd]
+
+
+def parse_event(line: str | bytes) -> dict[str, Any] | None:
+    """One event from a line, or None for a line that is not an event."""
+    try:
+        data = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("e"), str) else None
