@@ -71,6 +71,16 @@ def progress_bar(transient: bool = False) -> Progress:
     )
 
 
+def update_derived(store: Store, *, recluster: bool = False) -> None:
+    """Bring duplicate clusters and the search index up to date, with a progress bar."""
+    from archive.derived import update_derived as run
+
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task("clustering and indexing", total=None, current="")
+        run(store, lambda done, total: bar.update(task, completed=done, total=total),
+            recluster=recluster)
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -133,6 +143,7 @@ def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, as_json: bool) 
         except KeyboardInterrupt:
             fail("interrupted; everything imported so far is kept (run the same command again)",
                  130)
+        update_derived(store)
     c = summary.counts
     data = {
         "run": summary.run_id, "files": c.pages, "new": c.new, "changed": c.changed,
@@ -160,7 +171,8 @@ def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, as_json: bool) 
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_ctx
 def reprocess(ctx: Ctx, keep_all: bool, as_json: bool) -> None:
-    """Re-run the text pipeline over every stored raw page (after an extractor change).
+    """Re-run the text pipeline over every stored raw page (after an extractor change), then
+    redo duplicate clustering and bring the search index up to date.
 
     \b
     Example:
@@ -172,6 +184,8 @@ def reprocess(ctx: Ctx, keep_all: bool, as_json: bool) -> None:
         task = bar.add_task("reprocessing", total=store.count_latest_pages(), current="")
         summary = run(store, keep_all=keep_all,
                       progress=lambda url, _o: bar.update(task, advance=1, current=url[-40:]))
+    with ctx.store() as store:
+        update_derived(store, recluster=True)
     c = summary.counts
     data = {"pages": c.pages, "new": c.new, "changed": c.changed, "unchanged": c.unchanged,
             "removed": c.skipped, "failed": c.failed, "errors": summary.errors}
@@ -345,6 +359,69 @@ def runs(ctx: Ctx, limit: int, as_json: bool) -> None:
             "id", "kind", "trigger", "started_at", "ended_at", "status", "pages", "new",
             "changed", "unchanged", "skipped", "failed")))
     console.print(table)
+
+
+@cli.command()
+@click.argument("doc_id", required=False)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1),
+              help="At most this many clusters.")
+@click.option("--json", "as_json", is_flag=True, help="Print clusters as JSON.")
+@pass_ctx
+def dups(ctx: Ctx, doc_id: str | None, limit: int, as_json: bool) -> None:
+    """List clusters of reposted copies of one report (or the cluster of one document).
+
+    The first copy of each cluster is its canonical one (complete, no placeholders, longest,
+    government source, earliest); the others point to it with duplicate_of.
+
+    \b
+    Examples:
+      hra dups                                 # the largest clusters
+      hra dups 3f2a9c                          # the copies of this document
+      hra dups --json --limit 100
+    """
+    from archive.dedup import Cluster, DedupIndex, copy_similarity, rank, update_duplicates
+
+    with ctx.store(readonly=True) as store:
+        update_duplicates(store)
+        with DedupIndex(store.data_dir) as index:
+            if doc_id:
+                did = _resolve_id(store, doc_id)
+                members = rank([r for r in map(store.get, index.component(did)) if r])
+                clusters = [Cluster(members[0].id, [r.id for r in members])]
+            else:
+                clusters = index.clusters(store)[:limit]
+            out = []
+            for cluster in clusters:
+                copies = []
+                canonical = store.get(cluster.canonical)
+                assert canonical is not None
+                for mid in cluster.members:
+                    r = store.get(mid)
+                    assert r is not None
+                    sim = None if mid == cluster.canonical else copy_similarity(canonical, r)
+                    copies.append({"id": r.id, "site": r.site, "url": r.url, "title": r.title,
+                                   "published": r.published, "chars": len(r.text),
+                                   "flags": _flags(r), "canonical": mid == cluster.canonical,
+                                   "similarity": None if sim is None else round(sim, 3)})
+                out.append({"canonical": cluster.canonical, "copies": copies})
+    if as_json:
+        print_json(out)
+        return
+    if not out:
+        console.print("no duplicate clusters")
+        return
+    for cluster in out:
+        first = cluster["copies"][0]
+        table = Table(title=f"{first['title']} ({len(cluster['copies'])} copies)",
+                      title_justify="left")
+        for col in ("", "id", "site", "published", "chars", "similarity", "flags"):
+            table.add_column(col, no_wrap=col == "id")
+        for c in cluster["copies"]:
+            table.add_row("★" if c["canonical"] else "", c["id"], c["site"] or "",
+                          c["published"] or "", str(c["chars"]),
+                          "" if c["similarity"] is None else f"{c['similarity']:.2f}",
+                          c["flags"])
+        console.print(table)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""Keeping derived data (the search index) in step with the archive.
+"""Keeping derived data (duplicate clusters, the search index) in step with the archive.
 
 Every writer of the archive (import, crawl batches, reprocess, JSONL import) calls
-`update_derived` after committing; the search index follows the store's change log
-(`Store.changes_since`), so it never needs to be told which documents changed.
+`update_derived` after committing. Both derived indexes follow the store's change log
+(`Store.changes_since`), so they never need to be told which documents changed. Duplicates go
+first: their ``duplicate_of`` marks are changes the search index then picks up.
 """
 
 from __future__ import annotations
@@ -12,8 +13,17 @@ from collections.abc import Callable
 from archive.store import Store
 
 
-def update_derived(store: Store, progress: Callable[[int, int], None] | None = None) -> int:
-    """Apply pending document changes to the search index; returns how many were applied."""
+def update_derived(
+    store: Store,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    recluster: bool = False,
+) -> int:
+    """Apply pending document changes to the duplicate clusters and the search index; returns
+    how many documents the search index took in. `recluster` redoes all clustering (after
+    `hra reprocess`)."""
+    from archive.dedup import rebuild_duplicates, update_duplicates
     from search.index import update_index
 
+    (rebuild_duplicates if recluster else update_duplicates)(store, progress=progress)
     return update_index(store, progress=progress)

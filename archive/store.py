@@ -104,7 +104,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE doc_changes (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         doc_id TEXT NOT NULL,
-        op TEXT NOT NULL CHECK (op IN ('upsert', 'delete'))
+        op TEXT NOT NULL CHECK (op IN ('upsert', 'delete', 'meta'))
     );
     CREATE INDEX doc_changes_doc ON doc_changes (doc_id);
     INSERT INTO doc_changes (doc_id, op) SELECT id, 'upsert' FROM documents ORDER BY id;
@@ -287,10 +287,19 @@ class Store:
         """Append to the change log (same transaction as the change itself)."""
         self.db.execute("INSERT INTO doc_changes (doc_id, op) VALUES (?, ?)", (did, op))
 
+    def set_duplicate_of(self, did: str, canonical: str | None) -> None:
+        """Mark a document as a copy of `canonical` (None: it is canonical itself)."""
+        with self.transaction():
+            self.db.execute("UPDATE documents SET duplicate_of = ? WHERE id = ?",
+                            (canonical, did))
+            self._log_change(did, "meta")
+
     def changes_since(self, seq: int, limit: int = 1000) -> list[tuple[int, str, str]]:
         """(seq, doc_id, op) of document changes after `seq`, oldest first.
 
-        Derived indexes keep the last seq they applied; everything after it is their queue.
+        op is "upsert" (new or changed document), "delete", or "meta" (only derived metadata
+        such as duplicate_of changed; the text did not). Derived indexes keep the last seq
+        they applied; everything after it is their queue.
         """
         rows = self.db.execute(
             "SELECT seq, doc_id, op FROM doc_changes WHERE seq > ? ORDER BY seq LIMIT ?",

@@ -178,3 +178,21 @@ def test_import_eval_pages_then_stats_counts_match_the_cases(tmp_path: Path):
     assert stats["flags"]["truncated"] == sum(c["meta"]["truncated"] for c in reports)
     assert stats["flags"]["traditional_source"] == sum(
         c["meta"]["source_script"] == "traditional" for c in reports)
+
+
+def test_dups_lists_the_reposted_report_under_its_government_copy(tmp_path: Path):
+    data = tmp_path / "data"
+    hra("import", str(ROOT / "tests" / "eval" / "pages"), data_dir=data)
+    clusters = json.loads(hra("dups", "--json", data_dir=data).stdout)
+    assert len(clusters) == 1
+    copies = clusters[0]["copies"]
+    assert len(copies) == 3 and copies[0]["canonical"]
+    # Imported files have file: URLs, so the earliest published complete copy wins.
+    assert copies[0]["site"] == "洛阳市卫生健康委员会"
+    assert copies[0]["published"] == min(c["published"] for c in copies)
+    assert all(c["similarity"] >= 0.9 for c in copies[1:])
+    one = json.loads(hra("dups", copies[2]["id"][:8], "--json", data_dir=data).stdout)
+    assert [c["id"] for c in one[0]["copies"]] == [c["id"] for c in copies]
+    listed = [json.loads(x) for x in hra("list", "--json", "--limit", "100",
+                                         data_dir=data).stdout.splitlines()]
+    assert sum(r["duplicate_of"] == copies[0]["id"] for r in listed) == 2

@@ -1,0 +1,392 @@
+"""Duplicates: one report reposted on many sites becomes one cluster with one canonical copy.
+
+How two documents are judged the same report
+* Their texts are reduced to a *dedup key*: normalized text, lower-cased, without whitespace
+  and punctuation, placeholder runs (xx, XX, **) folded to one mark.
+* Exact duplicates share the key's hash.
+* Near duplicates: MinHash (datasketch, 128 permutations) over character 5-gram shingles of
+  the key with digits masked, banded into an LSH index of 32 bands x 4 rows (candidates from
+  Jaccard ~0.4 up), plus a second LSH over the first `PREFIX_CHARS` of the key, which finds
+  truncated copies (a paywalled copy keeps the opening). Candidates whose MinHash estimates
+  are far below the thresholds are dropped; the rest are verified on the exact shingle sets
+  (digits kept, unless exactly one copy has placeholders):
+  - Jaccard >= `JACCARD` (reposts with clutter, edited sentences, placeholders), or
+  - containment (shared shingles / shingles of the shorter copy) >= `CONTAINMENT` when the
+    shorter copy is flagged truncated or is at least `MIN_SHARE` of the longer one.
+  The thresholds are tuned on tests/test_dedup.py and bench/dedup.py (printed there).
+* A cluster is a connected component of verified pairs, so it does not depend on the order in
+  which documents arrived: the same archive always gives the same clusters.
+
+The canonical copy of a cluster is the best by these rules, in order: complete over truncated,
+without placeholders over with, longer text, government source (a .gov.cn host) over content
+sites, earliest published, then the smallest id. The others get ``duplicate_of`` = its id; a
+better copy arriving later takes over and the cluster is updated.
+
+The index lives in ``dedup.sqlite3`` in the data dir (signatures, LSH bands, verified pairs)
+and follows the archive's change log; delete it and it is rebuilt from the archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from archive.record import Record
+from archive.store import Store
+
+DB_NAME = "dedup.sqlite3"
+SHINGLE = 5
+NUM_PERM = 128
+BANDS, ROWS = 32, 4
+PREFIX_CHARS = 300
+JACCARD = 0.70
+CONTAINMENT = 0.90
+MIN_SHARE = 0.5
+# MinHash estimates below which a candidate is not compared exactly (4 standard deviations
+# of a 128-permutation estimate under the thresholds they guard).
+ESTIMATE_FULL = JACCARD - 0.15
+ESTIMATE_PREFIX = 0.7
+MIN_KEY_CHARS = 50  # shorter texts are never clustered (too little evidence)
+
+_DROP = re.compile(r"[^0-9a-z\u3400-\u9fff#]+")
+_PLACEHOLDER = re.compile(r"(?:x{2,}|\*{2,}|#+)")
+_DIGITS = re.compile(r"[0-9]+")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sigs (
+    doc_id TEXT PRIMARY KEY, exact TEXT NOT NULL, sig BLOB, prefix BLOB
+);
+CREATE INDEX IF NOT EXISTS sigs_exact ON sigs (exact);
+CREATE TABLE IF NOT EXISTS bands (kind INTEGER, band INTEGER, hash INTEGER, doc_id TEXT);
+CREATE INDEX IF NOT EXISTS bands_lookup ON bands (kind, band, hash);
+CREATE INDEX IF NOT EXISTS bands_doc ON bands (doc_id);
+CREATE TABLE IF NOT EXISTS pairs (a TEXT, b TEXT, similarity REAL, PRIMARY KEY (a, b));
+CREATE INDEX IF NOT EXISTS pairs_b ON pairs (b);
+"""
+
+
+def dedup_key(text: str, mask_digits: bool = False) -> str:
+    """Lower-cased text without spaces and punctuation, placeholder runs folded to '#'
+    (and, with `mask_digits`, every run of digits too)."""
+    key = _PLACEHOLDER.sub("#", _DROP.sub("", text.lower()))
+    return _DIGITS.sub("#", key) if mask_digits else key
+
+
+def shingles(key: str) -> set[int]:
+    """Hashed character shingles of a key (CRC32: compact, and the same in every process)."""
+    if len(key) < SHINGLE:
+        return {zlib.crc32(key.encode("utf-8"))} if key else set()
+    return {zlib.crc32(key[i : i + SHINGLE].encode("utf-8"))
+            for i in range(len(key) - SHINGLE + 1)}
+
+
+def _minhash(hashed: set[int]) -> np.ndarray:
+    from datasketch import MinHash
+
+    m = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=int)
+    m.update_batch(sorted(hashed))
+    return m.hashvalues.astype(np.uint32)
+
+
+def _bands(sig: np.ndarray) -> list[int]:
+    """One 63-bit hash per band of ROWS minhash values."""
+    out = []
+    for b in range(BANDS):
+        chunk = sig[b * ROWS : (b + 1) * ROWS].tobytes()
+        out.append(int.from_bytes(hashlib.blake2b(chunk, digest_size=8).digest(), "big") >> 1)
+    return out
+
+
+def similarity(a: set[int], b: set[int]) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller set in the larger)."""
+    if not a or not b:
+        return 0.0, 0.0
+    inter = len(a & b)
+    return inter / len(a | b), inter / min(len(a), len(b))
+
+
+class _Shingles:
+    """Shingle sets of documents, computed once per update and kept for the recent ones."""
+
+    def __init__(self, store: Store, size: int = 3000) -> None:
+        self.store = store
+        self.size = size
+        self.cache: OrderedDict[tuple[str, bool], set[int]] = OrderedDict()
+
+    def get(self, record: Record, masked: bool) -> set[int]:
+        key = (record.id, masked)
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache[key] = shingles(dedup_key(record.text, masked))
+            if len(self.cache) > self.size:
+                self.cache.popitem(last=False)
+        return found
+
+
+def same_report(a: Record, b: Record, sets: _Shingles) -> float | None:
+    """The similarity of two documents if they are copies of one report, else None.
+
+    Digits count (two cities' reports from one template differ mostly in their figures),
+    unless one copy has placeholders: then its xx stand where the other has figures, and
+    both are compared with digits masked."""
+    masked = a.placeholders != b.placeholders
+    sa, sb = sets.get(a, masked), sets.get(b, masked)
+    jac, cont = similarity(sa, sb)
+    if jac >= JACCARD:
+        return jac
+    short = a if len(sa) <= len(sb) else b
+    share = min(len(sa), len(sb)) / max(len(sa), len(sb))
+    if cont >= CONTAINMENT and (short.truncated or share >= MIN_SHARE):
+        return cont
+    return None
+
+
+def copy_similarity(a: Record, b: Record) -> float:
+    """How alike two copies are: the larger of Jaccard and containment, compared like
+    `same_report` compares them."""
+    masked = a.placeholders != b.placeholders
+    sa = shingles(dedup_key(a.text, masked))
+    sb = shingles(dedup_key(b.text, masked))
+    return max(similarity(sa, sb))
+
+
+def canonical_key(record: Record, longest: int) -> tuple:
+    """Sort key: the best copy of a report sorts first (see the module docstring). Copies
+    within 5% of the longest count as full length (a stray line of clutter is not "longer")."""
+    host = (urlsplit(record.url).hostname or "").lower()
+    gov = host.endswith(".gov.cn") or host == "gov.cn"
+    full = len(record.text) >= 0.95 * longest
+    return (
+        record.truncated,
+        record.placeholders,
+        not full,
+        0 if full else -len(record.text),
+        not gov,
+        record.published or "9999-99-99",
+        record.id,
+    )
+
+
+def rank(records: list[Record]) -> list[Record]:
+    """The copies of one report, best first."""
+    longest = max((len(r.text) for r in records), default=1)
+    return sorted(records, key=lambda r: canonical_key(r, longest))
+
+
+@dataclass
+class Cluster:
+    canonical: str
+    members: list[str]  # canonical first, then the others by canonical_key
+
+
+class DedupIndex:
+    """The persistent LSH index and pair graph beside the archive."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / DB_NAME
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> DedupIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def applied(self) -> int:
+        row = self.db.execute("SELECT value FROM state WHERE key = 'applied'").fetchone()
+        return row[0] if row else 0
+
+    def _set_applied(self, seq: int) -> None:
+        self.db.execute(
+            "INSERT INTO state (key, value) VALUES ('applied', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (seq,))
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def _remove(self, did: str) -> set[str]:
+        """Forget a document; returns its former neighbours."""
+        rows = self.db.execute(
+            "SELECT b FROM pairs WHERE a = ? UNION SELECT a FROM pairs WHERE b = ?", (did, did)
+        ).fetchall()
+        self.db.execute("DELETE FROM pairs WHERE a = ? OR b = ?", (did, did))
+        self.db.execute("DELETE FROM bands WHERE doc_id = ?", (did,))
+        self.db.execute("DELETE FROM sigs WHERE doc_id = ?", (did,))
+        return {r[0] for r in rows}
+
+    def _add(self, record: Record, store: Store, sets: _Shingles) -> None:
+        masked_key = dedup_key(record.text, mask_digits=True)
+        exact = hashlib.sha1(dedup_key(record.text).encode("utf-8")).hexdigest()
+        if len(masked_key) < MIN_KEY_CHARS:
+            self.db.execute("INSERT INTO sigs (doc_id, exact) VALUES (?, ?)", (record.id, exact))
+            return
+        # Candidates come from digit-masked keys, so placeholder copies are found too;
+        # `same_report` then decides on the exact shingle sets.
+        sig = _minhash(sets.get(record, True))
+        prefix = _minhash(shingles(masked_key[:PREFIX_CHARS]))
+        self.db.execute("INSERT INTO sigs VALUES (?, ?, ?, ?)",
+                        (record.id, exact, sig.tobytes(), prefix.tobytes()))
+        candidates: set[str] = set()
+        rows = []
+        for kind, signature in ((0, sig), (1, prefix)):
+            for band, value in enumerate(_bands(signature)):
+                rows.append((kind, band, value, record.id))
+                found = self.db.execute(
+                    "SELECT doc_id FROM bands WHERE kind = ? AND band = ? AND hash = ?",
+                    (kind, band, value)).fetchall()
+                candidates.update(r[0] for r in found)
+        candidates.update(r[0] for r in self.db.execute(
+            "SELECT doc_id FROM sigs WHERE exact = ? AND doc_id != ?", (exact, record.id)))
+        self.db.executemany("INSERT INTO bands VALUES (?, ?, ?, ?)", rows)
+        candidates.discard(record.id)
+        exact_twins = {r[0] for r in self.db.execute(
+            "SELECT doc_id FROM sigs WHERE exact = ?", (exact,))}
+        for other_id in sorted(candidates):
+            if other_id not in exact_twins and not self._plausible(other_id, sig, prefix):
+                continue
+            other = store.get(other_id)
+            if other is None:
+                continue
+            sim = same_report(record, other, sets)
+            if sim is not None:
+                a, b = sorted((record.id, other_id))
+                self.db.execute("INSERT OR REPLACE INTO pairs VALUES (?, ?, ?)", (a, b, sim))
+
+    def _plausible(self, other_id: str, sig: np.ndarray, prefix: np.ndarray) -> bool:
+        """Cheap filter before the exact comparison: the MinHash estimates of the Jaccard
+        similarity of the (digit-masked) texts or of their openings must be high enough."""
+        row = self.db.execute("SELECT sig, prefix FROM sigs WHERE doc_id = ?",
+                              (other_id,)).fetchone()
+        if row is None or row[0] is None:
+            return False
+        full = float(np.mean(np.frombuffer(row[0], dtype=np.uint32) == sig))
+        opening = float(np.mean(np.frombuffer(row[1], dtype=np.uint32) == prefix))
+        return full >= ESTIMATE_FULL or opening >= ESTIMATE_PREFIX
+
+    def component(self, did: str) -> set[str]:
+        """All documents connected to `did` by verified pairs (including itself)."""
+        seen = {did}
+        todo = [did]
+        while todo:
+            cur = todo.pop()
+            for (other,) in self.db.execute(
+                "SELECT b FROM pairs WHERE a = ? UNION SELECT a FROM pairs WHERE b = ?",
+                (cur, cur),
+            ):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return seen
+
+    # -- the public operation ----------------------------------------------------------------
+
+    def update(self, store: Store, progress: Callable[[int, int], None] | None = None) -> int:
+        """Apply the archive's pending document changes; returns how many were applied."""
+        start = self.applied
+        if start == 0 and self.db.execute("SELECT count(*) FROM sigs").fetchone()[0] == 0:
+            # A new (or deleted) index starts from every document, not from the log's past.
+            end = store.last_change()
+            pending = [(end, did, "upsert") for did in _all_ids(store)]
+        else:
+            pending = []
+            seq = start
+            while batch := store.changes_since(seq, 5000):
+                pending.extend(batch)
+                seq = batch[-1][0]
+            end = seq
+        if not pending:
+            return 0
+        latest: dict[str, str] = {}
+        for _, did, op in pending:
+            if op != "meta":  # duplicate_of changes (ours) leave the text as it was
+                latest[did] = op  # only the last operation on each document matters
+        if not latest:
+            self._set_applied(end)
+            return 0
+        touched: set[str] = set()
+        sets = _Shingles(store)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for done, (did, op) in enumerate(sorted(latest.items()), 1):
+                touched |= self._remove(did)
+                record = store.get(did) if op == "upsert" else None
+                if record is not None:
+                    self._add(record, store, sets)
+                    touched.add(did)
+                if progress:
+                    progress(done, len(latest))
+            self._set_applied(end)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self._relabel(store, touched)
+        return len(latest)
+
+    def _relabel(self, store: Store, touched: set[str]) -> None:
+        done: set[str] = set()
+        for did in sorted(touched):
+            if did in done:
+                continue
+            members = self.component(did)
+            done |= members
+            records = [r for r in (store.get(m) for m in members) if r is not None]
+            if not records:
+                continue
+            records = rank(records)
+            canonical = records[0].id
+            for record in records:
+                want = None if record.id == canonical else canonical
+                if record.duplicate_of != want:
+                    record.duplicate_of = want
+                    store.set_duplicate_of(record.id, want)
+
+    def clusters(self, store: Store) -> list[Cluster]:
+        """Every cluster of two or more documents, largest first."""
+        seen: set[str] = set()
+        out = []
+        ids = [r[0] for r in self.db.execute("SELECT a FROM pairs UNION SELECT b FROM pairs")]
+        for did in sorted(ids):
+            if did in seen:
+                continue
+            members = self.component(did)
+            seen |= members
+            records = rank([r for r in (store.get(m) for m in members) if r])
+            if len(records) > 1:
+                out.append(Cluster(records[0].id, [r.id for r in records]))
+        out.sort(key=lambda c: (-len(c.members), c.canonical))
+        return out
+
+
+def _all_ids(store: Store) -> list[str]:
+    return [r[0] for r in store.db.execute("SELECT id FROM documents ORDER BY id")]
+
+
+def update_duplicates(store: Store, progress: Callable[[int, int], None] | None = None) -> int:
+    """Bring the duplicate clusters up to date with the archive (see `DedupIndex.update`)."""
+    with DedupIndex(store.data_dir) as index:
+        return index.update(store, progress)
+
+
+def rebuild_duplicates(store: Store, progress: Callable[[int, int], None] | None = None) -> int:
+    """Forget the index and cluster the whole archive again."""
+    path = Path(store.data_dir) / DB_NAME
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return update_duplicates(store, progress)
