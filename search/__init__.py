@@ -1,0 +1,21 @@
+"""Full-text search over the archive: a Whoosh index of character n-grams, verified in SQLite.
+
+How a search works (see README "hra search"):
+
+* **Index** (`search.schema`, `search.analysis`, `search.segments`, `search.index`): every document's
+  title and text, lower-cased, become frequency-only postings of their character *bigrams* and
+  *unigrams* (letters and digits of any script; Lucene's CJK-bigram recipe, plus unigrams so
+  one-character queries work). No positions and no stored text: the archive already holds it.
+  Segments are written by a bulk writer in Whoosh's own on-disk format (`W3Codec`), so the index
+  is an ordinary Whoosh 2.7.4 index; the single writer follows the archive's change log.
+* **Query** (`search.query`): whitespace-separated terms are ANDed; ``OR``, ``-term``/``NOT term``,
+  ``"quoted phrases"``, parentheses and ``title:``/``text:`` prefixes. Every term is normalized
+  like the documents (`archive.text.normalize.search_key`) and means "this exact substring".
+* **Execution** (`search.engine`): the intersection of a term's n-gram postings is a superset of the
+  documents containing it; candidates are then verified against the archive text in SQLite (C
+  ``instr``), so recall and precision are exact and the total is exact. Ranking is BM25F over the
+  n-gram frequencies with a title boost; snippets come from the archive text (`search.snippets`).
+
+Nothing here is imported by `hra` unless a search command runs; Whoosh is only imported in
+``search`` modules.
+"""

@@ -1,0 +1,628 @@
+"""The index on disk: where it lives, the single writer that follows the archive, rebuilds, checks.
+
+Layout (``<data_dir>/index/``)::
+
+    CURRENT              name of the live index directory (replaced atomically by a rebuild)
+    gen-<stamp>-<pid>/   a Whoosh index (``_MAIN_<n>.toc``, segment files, ``MAIN_WRITELOCK``)
+        state.json       {"seq": last archive change applied, "schema": SCHEMA_VERSION}
+
+* **One writer.** Every change goes through `IndexWriter`, which holds Whoosh's write lock of the
+  index directory (an ``flock``, released if the process dies). Others wait up to a timeout and
+  then leave their changes in the queue (`IndexBusy`, never Whoosh's ``LockError``).
+* **The queue is the archive.** `Store.changes_since(seq)` lists document upserts and deletes
+  after the last change the index applied (``state.json``). `update_index` applies them in
+  batches; each batch is one Whoosh commit (a new TOC generation, written to a temporary file
+  and renamed), so a search sees either all of a batch or none of it. ``state.json`` is written
+  after the commit: after a crash it is a lower bound, and re-applying a change is harmless (a
+  document is re-read from the archive, its old postings deleted, the current version added).
+* **Rebuilds** (`rebuild`, `hra reindex`) write a new directory with worker processes, catch up
+  with the queue, then replace ``CURRENT`` (``os.replace``); a failed rebuild deletes its own
+  directory and leaves the old index live.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import multiprocessing
+import os
+import queue
+import shutil
+import sqlite3
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archive.store import Store
+
+log = logging.getLogger(__name__)
+
+INDEX_DIR = "index"
+POINTER = "CURRENT"
+INDEXNAME = "MAIN"
+STATE = "state.json"
+#: Seconds a writer waits for another writer before leaving its changes in the queue.
+LOCK_TIMEOUT = 30.0
+#: Archive changes applied per commit by `update_index`.
+BATCH = 1000
+#: A backlog larger than this (and than the index) is rebuilt in parallel instead.
+REBUILD_BACKLOG = 5000
+#: Documents per rebuild task; postings a rebuild worker buffers before writing a segment.
+CHUNK = 200
+FLUSH_POSTINGS = 30_000_000
+#: Unreferenced files of older generations are deleted once older than this (seconds), so
+#: searches that opened the previous generation keep working.
+GRACE = 120.0
+
+Progress = Callable[[int, int], None]
+
+
+class SearchIndexError(RuntimeError):
+    """The index cannot be used or written; the message is one line for the user."""
+
+
+class IndexMissing(SearchIndexError):
+    """There is no index yet (or it was built for another schema)."""
+
+
+class IndexBusy(SearchIndexError):
+    """Another process holds the index's write lock."""
+
+
+# -- locations and state ---------------------------------------------------------------------
+
+
+def index_root(data_dir: Path) -> Path:
+    return Path(data_dir) / INDEX_DIR
+
+
+def current_path(data_dir: Path) -> Path | None:
+    """The live index directory, or None when there is none."""
+    root = index_root(data_dir)
+    try:
+        name = (root / POINTER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    path = root / name
+    return path if name and path.is_dir() else None
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / STATE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {"seq": 0, "schema": None}
+
+
+def write_state(path: Path, **state: Any) -> None:
+    tmp = path / f"{STATE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, path / STATE)
+
+
+def open_index(path: Path) -> Any:
+    """The Whoosh ``FileIndex`` in an index directory."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import FileIndex
+
+    return FileIndex(FileStorage(str(path)), indexname=INDEXNAME)
+
+
+def open_current(data_dir: Path) -> tuple[Path, Any, dict[str, Any]]:
+    """(directory, FileIndex, state) of the live index; `IndexMissing` says how to build one."""
+    from search.schema import SCHEMA_VERSION
+
+    path = current_path(data_dir)
+    if path is None:
+        raise IndexMissing(
+            f"no search index in {index_root(data_dir)}: build it with `hra reindex`"
+        )
+    state = read_state(path)
+    if state.get("schema") != SCHEMA_VERSION:
+        raise IndexMissing(
+            "the search index was built by another version of hra: rebuild it with `hra reindex`"
+        )
+    return path, open_index(path), state
+
+
+def directory_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def fetch_rows(db: sqlite3.Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Archive rows (`search.schema.ROW_COLUMNS`) of these document ids, by id."""
+    from search.schema import ROW_COLUMNS, ROW_SQL
+
+    rows = db.execute(
+        f"{ROW_SQL} WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),)
+    ).fetchall()
+    return {row[0]: dict(zip(ROW_COLUMNS, row, strict=True)) for row in rows}
+
+
+# -- the writer ------------------------------------------------------------------------------
+
+
+class IndexWriter:
+    """The single writer of one index directory (holds its write lock until `close`)."""
+
+    def __init__(self, path: Path, timeout: float = LOCK_TIMEOUT) -> None:
+        from whoosh.util.filelock import try_for
+
+        self.path = path
+        self.ix = open_index(path)
+        self.storage = self.ix.storage
+        self.lock = self.ix.lock("WRITELOCK")
+        if not try_for(self.lock.acquire, timeout=timeout, delay=0.1):
+            raise IndexBusy(f"the search index {path} is being written by another process")
+        try:
+            toc = self.ix._read_toc()
+        except BaseException:
+            self.lock.release()
+            raise
+        self.schema = toc.schema
+        self.segments: list[Any] = list(toc.segments)
+        self.generation: int = toc.generation
+        self._ids: dict[str, list[tuple[Any, int]]] | None = None
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.lock.fd is not None:
+            self.lock.release()
+
+    # -- documents -----------------------------------------------------------------------
+
+    def _id_map(self) -> dict[str, list[tuple[Any, int]]]:
+        """Document id -> live (segment, docnum) pairs."""
+        if self._ids is None:
+            from whoosh.reading import SegmentReader
+
+            from search.segments import column_values
+
+            ids: dict[str, list[tuple[Any, int]]] = defaultdict(list)
+            for seg in self.segments:
+                reader = SegmentReader(self.storage, self.schema, seg)
+                try:
+                    for docnum, did in enumerate(column_values(reader, "id")):
+                        if not seg.is_deleted(docnum):
+                            ids[did].append((seg, docnum))
+                finally:
+                    reader.close()
+            self._ids = ids
+        return self._ids
+
+    def doc_count(self) -> int:
+        return sum(seg.doc_count() for seg in self.segments)
+
+    def apply(self, rows: dict[str, dict[str, Any] | None]) -> None:
+        """Replace the given documents (None: delete) and commit, as one batch."""
+        from search.schema import index_fields
+        from search.segments import SegmentBuilder
+
+        ids = self._id_map()
+        builder = SegmentBuilder(self.storage, self.schema, INDEXNAME)
+        added: list[tuple[str, int]] = []
+        for did, row in rows.items():
+            for seg, docnum in ids.pop(did, ()):
+                seg.delete_document(docnum)
+            if row is not None:
+                added.append((did, builder.add(index_fields(row))))
+        if len(builder):
+            segment = builder.finish()
+            self.segments.append(segment)
+            for did, docnum in added:
+                ids[did].append((segment, docnum))
+        self.commit()
+
+    def add_segments(self, segments: Sequence[Any]) -> None:
+        self.segments.extend(segments)
+        self._ids = None
+        self.commit()
+
+    def commit(self) -> None:
+        """Write the next TOC generation (atomic rename), then tidy old files."""
+        from whoosh.index import TOC
+
+        TOC(self.schema, self.segments, self.generation + 1).write(self.storage, INDEXNAME)
+        self.generation += 1
+        self._clean()
+
+    def _clean(self) -> None:
+        """Delete files no longer referenced, once older than `GRACE` seconds."""
+        from whoosh.index import TOC
+
+        live = {seg.segment_id() for seg in self.segments}
+        toc = TOC._pattern(INDEXNAME)
+        seg = TOC._segment_pattern(INDEXNAME)
+        now = time.time()
+        for entry in os.scandir(self.path):
+            name = entry.name
+            m_toc, m_seg = toc.match(name), seg.match(name)
+            stale = (m_toc and int(m_toc.group(1)) < self.generation) or (
+                m_seg and m_seg.group(1) not in live
+            )
+            if stale and entry.is_file() and now - entry.stat().st_mtime > GRACE:
+                with suppress(OSError):
+                    os.remove(entry.path)
+
+    # -- following the archive -----------------------------------------------------------
+
+    def catch_up(
+        self, store: Store, progress: Progress | None = None, batch_size: int = BATCH
+    ) -> int:
+        """Apply every archive change after the index's seq, in batches; returns documents."""
+        from search.schema import SCHEMA_VERSION
+
+        seq = int(read_state(self.path).get("seq") or 0)
+        total = max(store.last_change() - seq, 0)
+        done = applied = 0
+        while changes := store.changes_since(seq, batch_size):
+            ids = list(dict.fromkeys(did for _seq, did, _op in changes))
+            rows = fetch_rows(store.db, ids)
+            self.apply({did: rows.get(did) for did in ids})
+            seq = changes[-1][0]
+            write_state(self.path, seq=seq, schema=SCHEMA_VERSION)
+            done += len(changes)
+            applied += len(ids)
+            total = max(total, done)
+            if progress:
+                progress(done, total)
+        self.maybe_merge()
+        return applied
+
+    def maybe_merge(self) -> None:
+        """Tiered merging: ten segments of the same order of magnitude become one; segments
+        with more than 40 % deleted documents are rewritten."""
+        from search.segments import merge_segments
+
+        tiers: dict[int, list[Any]] = defaultdict(list)
+        rewrite: list[Any] = []
+        for seg in self.segments:
+            if seg.doc_count() == 0 or seg.deleted_count() > 0.4 * seg.doc_count_all():
+                rewrite.append(seg)
+            else:
+                tiers[int(math.log10(max(seg.doc_count(), 1)))].append(seg)
+        groups = [segs for segs in tiers.values() if len(segs) >= 10]
+        if rewrite:
+            groups.append(rewrite)
+        for group in groups:
+            merged = merge_segments(self.storage, self.schema, INDEXNAME, group)
+            keep = [seg for seg in self.segments if all(seg is not g for g in group)]
+            self.segments = [*keep, merged] if merged is not None else keep
+            self._ids = None
+            self.commit()
+
+
+def _empty_index(path: Path) -> None:
+    from whoosh.filedb.filestore import FileStorage
+
+    from search.schema import make_schema
+
+    path.mkdir(parents=True)
+    (path / f"{INDEXNAME}.tmp").mkdir()
+    FileStorage(str(path)).create_index(make_schema(), indexname=INDEXNAME)
+
+
+# -- keeping the index in step with the archive ----------------------------------------------
+
+
+def update_index(
+    store: Store,
+    progress: Progress | None = None,
+    *,
+    timeout: float = LOCK_TIMEOUT,
+    batch_size: int = BATCH,
+) -> int:
+    """Apply the archive's pending document changes to the index; returns documents applied.
+
+    Creates the index (a parallel `rebuild`) when there is none, when it was built for another
+    schema, or when the backlog is larger than the index. If another process holds the write
+    lock for longer than ``timeout`` seconds, logs a warning and returns 0: the changes stay in
+    the queue for the next update (the other writer usually applies them itself).
+    """
+    from search.schema import SCHEMA_VERSION
+
+    path = current_path(store.data_dir)
+    for _attempt in range(3):
+        if path is None or read_state(path).get("schema") != SCHEMA_VERSION:
+            return rebuild(store, progress, timeout=timeout).documents
+        applied = 0
+        try:
+            with IndexWriter(path, timeout) as writer:
+                backlog = store.last_change() - int(read_state(path).get("seq") or 0)
+                if backlog > REBUILD_BACKLOG and backlog > writer.doc_count():
+                    writer.close()
+                    return rebuild(store, progress, timeout=timeout).documents
+                applied = writer.catch_up(store, progress, batch_size)
+        except IndexBusy as exc:
+            log.warning("%s; pending changes stay queued for the next update", exc)
+            return 0
+        now = current_path(store.data_dir)
+        if now == path:
+            return applied
+        path = now  # a rebuild swapped in a new index meanwhile: bring that one up to date
+    return applied
+
+
+# -- rebuilding ------------------------------------------------------------------------------
+
+
+@dataclass
+class RebuildResult:
+    path: Path
+    documents: int
+    seconds: float
+    index_bytes: int
+    text_bytes: int
+    segments: int
+    workers: int
+
+
+def rebuild(
+    store: Store,
+    progress: Progress | None = None,
+    *,
+    workers: int | None = None,
+    timeout: float = LOCK_TIMEOUT,
+) -> RebuildResult:
+    """Build a fresh index from the archive into a new directory and swap it in atomically.
+
+    The old index stays live (and usable) until the swap; if anything fails, the new directory
+    is deleted and the exception propagates.
+    """
+    from search.schema import SCHEMA_VERSION
+
+    started = time.perf_counter()
+    root = index_root(store.data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    _collect_garbage(root)
+    path = root / f"gen-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    _empty_index(path)
+    try:
+        with IndexWriter(path, timeout=0) as writer:
+            seq = store.last_change()
+            ids = [row[0] for row in store.db.execute("SELECT id FROM documents ORDER BY rowid")]
+            text_bytes = store.db.execute(
+                "SELECT coalesce(sum(length(CAST(text AS BLOB))), 0) FROM documents"
+            ).fetchone()[0]
+            nworkers = workers or min(os.cpu_count() or 1, 4)
+            if len(ids) < 400:
+                nworkers = 1
+            segments = build_segments(str(store.path), path, ids, nworkers, progress)
+            writer.add_segments(segments)
+            write_state(path, seq=seq, schema=SCHEMA_VERSION)
+            writer.catch_up(store, None)
+            _swap(root, path)
+            documents = writer.doc_count()
+            nsegments = len(writer.segments)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    _collect_garbage(root)
+    return RebuildResult(
+        path=path, documents=documents, seconds=time.perf_counter() - started,
+        index_bytes=directory_size(path), text_bytes=text_bytes, segments=nsegments,
+        workers=nworkers,
+    )
+
+
+def _swap(root: Path, path: Path) -> None:
+    tmp = root / f"{POINTER}.{os.getpid()}.tmp"
+    tmp.write_text(path.name + "\n", encoding="utf-8")
+    os.replace(tmp, root / POINTER)
+
+
+def _collect_garbage(root: Path) -> None:
+    """Delete index directories that are not live and not being written."""
+    from whoosh.util.filelock import FileLock
+
+    live = current_path(root.parent)
+    for entry in root.iterdir():
+        if not entry.is_dir() or not entry.name.startswith("gen-") or entry == live:
+            continue
+        lock = FileLock(str(entry / f"{INDEXNAME}_WRITELOCK"))
+        try:
+            if not lock.acquire():
+                continue
+        except OSError:
+            continue
+        try:
+            if entry != current_path(root.parent):
+                shutil.rmtree(entry, ignore_errors=True)
+        finally:
+            with suppress(Exception):
+                lock.release()
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+def build_segments(
+    db_path: str,
+    path: Path,
+    ids: Sequence[str],
+    workers: int,
+    progress: Progress | None = None,
+) -> list[Any]:
+    """Index the given archive documents into new segments of the index at ``path``.
+
+    With ``workers`` > 1, worker processes each read their share of the documents from the
+    archive (a read-only SQLite connection of their own) and write their own segments.
+    """
+    total = len(ids)
+    if progress:
+        progress(0, total)
+    if workers <= 1:
+        tasks: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+        for chunk in _chunks(ids, CHUNK):
+            tasks.put(chunk)
+        tasks.put(None)
+        done = 0
+
+        def report(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(done, total)
+
+        return _build(db_path, str(path), tasks, report)
+
+    ctx = _mp_context()
+    task_q: Any = ctx.Queue()
+    result_q: Any = ctx.Queue()
+    for chunk in _chunks(ids, CHUNK):
+        task_q.put(chunk)
+    for _ in range(workers):
+        task_q.put(None)
+    procs = [
+        ctx.Process(target=_worker, args=(db_path, str(path), task_q, result_q), daemon=True)
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    segments: list[Any] = []
+    finished = done = 0
+    try:
+        while finished < workers:
+            try:
+                kind, payload = result_q.get(timeout=0.5)
+            except queue.Empty:
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise SearchIndexError(
+                        f"an index worker died (exit code {dead[0].exitcode})"
+                    ) from None
+                continue
+            if kind == "progress":
+                done += payload
+                if progress:
+                    progress(done, total)
+            elif kind == "done":
+                segments.extend(payload)
+                finished += 1
+            else:
+                raise SearchIndexError(f"an index worker failed:\n{payload}")
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(timeout=5)
+    return segments
+
+
+def _mp_context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _worker(db_path: str, path: str, tasks: Any, results: Any) -> None:
+    """A rebuild worker process: index chunks of ids until a None arrives."""
+    try:
+        segments = _build(db_path, path, tasks, lambda n: results.put(("progress", n)))
+        results.put(("done", segments))
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+
+
+def _build(db_path: str, path: str, tasks: Any, report: Callable[[int], None]) -> list[Any]:
+    from search.schema import index_fields
+    from search.segments import SegmentBuilder
+
+    ix = open_index(Path(path))
+    schema = ix.schema
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60)
+    segments: list[Any] = []
+    builder: SegmentBuilder | None = None
+    try:
+        while (chunk := tasks.get()) is not None:
+            rows = fetch_rows(db, chunk)
+            for did in chunk:
+                row = rows.get(did)
+                if row is None:
+                    continue
+                if builder is None:
+                    builder = SegmentBuilder(ix.storage, schema, INDEXNAME)
+                builder.add(index_fields(row))
+            report(len(chunk))
+            if builder is not None and builder.postcount >= FLUSH_POSTINGS:
+                segments.append(builder.finish())
+                builder = None
+        if builder is not None and len(builder):
+            segments.append(builder.finish())
+    finally:
+        db.close()
+    return segments
+
+
+# -- checking --------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckReport:
+    """How the index and the archive disagree (empty lists when they agree)."""
+
+    path: Path
+    archive_documents: int
+    index_documents: int
+    pending_changes: int
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.extra or self.stale or self.duplicated)
+
+
+def check(store: Store) -> CheckReport:
+    """Compare every archive document with the index (ids and content fingerprints)."""
+    from search.schema import ROW_COLUMNS, ROW_SQL, fingerprint
+    from search.segments import column_values
+
+    path, ix, state = open_current(store.data_dir)
+    indexed: dict[str, bytes] = {}
+    duplicated: list[str] = []
+    with ix.reader() as reader:
+        for leaf, _base in reader.leaf_readers():
+            ids = column_values(leaf, "id")
+            prints = column_values(leaf, "fingerprint")
+            for docnum, did in enumerate(ids):
+                if leaf.is_deleted(docnum):
+                    continue
+                if did in indexed:
+                    duplicated.append(did)
+                indexed[did] = prints[docnum]
+    report = CheckReport(
+        path=path, archive_documents=0, index_documents=len(indexed) + len(duplicated),
+        pending_changes=max(store.last_change() - int(state.get("seq") or 0), 0),
+        duplicated=duplicated,
+    )
+    seen: set[str] = set()
+    cursor = store.db.execute(ROW_SQL)
+    while rows := cursor.fetchmany(500):
+        for values in rows:
+            row = dict(zip(ROW_COLUMNS, values, strict=True))
+            did = row["id"]
+            seen.add(did)
+            report.archive_documents += 1
+            if did not in indexed:
+                report.missing.append(did)
+            elif indexed[did] != fingerprint(row):
+                report.stale.append(did)
+    report.extra = sorted(set(indexed) - seen)
+    report.missing.sort()
+    report.stale.sort()
+    return report

@@ -1,0 +1,167 @@
+"""The index schema and how an archive row becomes index fields.
+
+STABLE: the schema is pickled into the index; `SCHEMA_VERSION` is recorded beside it and a
+mismatch makes `hra search` ask for `hra reindex`.
+
+Fields
+* ``title``, ``text``: `GramField` (unigram + bigram frequencies of the lower-cased value).
+* ``id``: the document id, indexed (one term) and kept in a per-document column (results and
+  verification map index documents to archive rows through it).
+* ``fingerprint``: an 8-byte BLAKE2b of everything indexed for the document (`hra check` compares
+  it with the archive to find stale documents).
+* ``day``: the publication date as a number ``YYYYMMDD`` (0 when unknown), a column for sorting.
+* Filters and facets, one or more exact terms each: ``published`` (``YYYY-MM-DD``), ``year``,
+  ``region`` (province, city and county, each by full and short name, and the whole region
+  string: ``贵州省``/``贵州``/``遵义市``/``遵义``/``贵州省遵义市``), ``province`` (the facet),
+  ``doc_type``, ``site`` (the site name as archived), ``host`` (the URL's host), ``duplicate_of``
+  and ``flags`` (``truncated``, ``placeholders``, ``mojibake``, ``nonhealth``, ``duplicate``, and
+  ``ucase`` when the title or text holds non-ASCII letters that lower-case, which SQLite's
+  ASCII-only ``lower()`` cannot verify).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from whoosh.columns import FixedBytesColumn, NumericColumn, VarBytesColumn
+from whoosh.fields import COLUMN, ID, KEYWORD, Schema
+
+from search.analysis import GramField
+
+#: Bump when the schema or the analysis changes: old indexes then need `hra reindex`.
+SCHEMA_VERSION = 1
+
+#: The archive columns the index reads (``SELECT`` list of `ROW_SQL`).
+ROW_COLUMNS = (
+    "id", "url", "title", "published", "year", "site", "region", "region_province",
+    "region_city", "region_county", "doc_type", "text", "truncated", "placeholders", "mojibake",
+    "is_health_report", "duplicate_of",
+)
+ROW_SQL = f"SELECT {', '.join(ROW_COLUMNS)} FROM documents"
+
+def make_schema() -> Schema:
+    """The Whoosh schema of the search index."""
+    return Schema(
+        id=ID(unique=True, sortable=VarBytesColumn()),
+        title=GramField(),
+        text=GramField(),
+        fingerprint=COLUMN(FixedBytesColumn(8)),
+        day=COLUMN(NumericColumn("i", default=0)),
+        published=ID(),
+        year=ID(),
+        region=KEYWORD(),
+        province=ID(),
+        doc_type=ID(),
+        site=ID(),
+        host=ID(),
+        duplicate_of=ID(),
+        flags=KEYWORD(),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _short_names() -> dict[str, str]:
+    """Official division name -> short name, from the archive's gazetteer."""
+    from archive.text.region import DATA_FILE
+
+    names: dict[str, str] = {}
+    with open(DATA_FILE, encoding="utf-8") as fh:
+        next(fh)
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) >= 5 and parts[4]:
+                names.setdefault(parts[1], parts[4])
+    return names
+
+
+_SUFFIXES = ("特别行政区", "自治区", "自治州", "自治县", "地区", "省", "市", "县", "区", "盟", "旗")
+
+
+def short_name(name: str) -> str:
+    """``遵义市`` -> ``遵义``, ``内蒙古自治区`` -> ``内蒙古`` (the gazetteer, else a suffix rule)."""
+    known = _short_names().get(name)
+    if known:
+        return known
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
+
+
+def region_terms(row: Mapping[str, Any]) -> list[str]:
+    """Every name a ``--region`` filter may use for this document (lower-cased)."""
+    terms: list[str] = []
+    for level in ("region_province", "region_city", "region_county"):
+        name = row.get(level)
+        if name:
+            terms += [name, short_name(name)]
+    if row.get("region"):
+        terms.append(row["region"])
+    return list(dict.fromkeys(t.lower() for t in terms if t))
+
+
+def has_nonascii_case(value: str) -> bool:
+    """True if lower-casing changes a non-ASCII character (SQLite's lower() would not)."""
+    if value.isascii():
+        return False
+    return any(c.lower() != c for c in set(value) if c > "\x7f")
+
+
+def fingerprint(row: Mapping[str, Any]) -> bytes:
+    """A digest of every archive column the index reads: differs iff the document changed."""
+    digest = hashlib.blake2b(digest_size=8)
+    for name in ROW_COLUMNS:
+        digest.update(repr(row.get(name)).encode("utf-8"))
+        digest.update(b"\x00")
+    return digest.digest()
+
+
+def day_number(published: str | None) -> int:
+    """``2023-10-08`` -> 20231008; 0 when unknown or malformed."""
+    if not published or len(published) < 10:
+        return 0
+    try:
+        return int(published[:4]) * 10000 + int(published[5:7]) * 100 + int(published[8:10])
+    except ValueError:
+        return 0
+
+
+def index_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The Whoosh field values of one archive row (a mapping of `ROW_COLUMNS`)."""
+    title = row.get("title") or ""
+    text = row.get("text") or ""
+    flags = [
+        name
+        for name, on in (
+            ("truncated", row.get("truncated")),
+            ("placeholders", row.get("placeholders")),
+            ("mojibake", row.get("mojibake")),
+            ("nonhealth", not row.get("is_health_report", True)),
+            ("duplicate", row.get("duplicate_of")),
+            ("ucase", has_nonascii_case(title) or has_nonascii_case(text)),
+        )
+        if on
+    ]
+    host = (urlsplit(row.get("url") or "").hostname or "").lower()
+    regions = region_terms(row)
+    fields: dict[str, Any] = {
+        "id": row["id"],
+        "title": title or None,
+        "text": text or None,
+        "fingerprint": fingerprint(row),
+        "day": day_number(row.get("published")),
+        "published": row.get("published") or None,
+        "year": str(row["year"]) if row.get("year") is not None else None,
+        "region": " ".join(regions) or None,
+        "province": row.get("region_province") or None,
+        "doc_type": row.get("doc_type") or None,
+        "site": row.get("site") or None,
+        "host": host or None,
+        "duplicate_of": row.get("duplicate_of") or None,
+        "flags": " ".join(flags) or None,
+    }
+    return {name: value for name, value in fields.items() if value is not None}

@@ -1,0 +1,295 @@
+"""Writing and reading index segments in bulk.
+
+Whoosh's generic writer spends ~20 us per posting (a sorting pool of per-posting tuples, a
+per-posting field-length lookup, per-posting checks). A document here has ~3,000 distinct
+unigrams and bigrams, so that path tops out near 15 documents/s per core. `SegmentBuilder`
+fills per-term arrays while documents are added (an array append per posting) and hands whole
+posting lists to the codec's writer (`search.codec.GramFieldWriter.write_term`); per-document
+data goes through Whoosh's own ``W3PerDocWriter``. The result is an ordinary segment of a Whoosh
+index (tests/test_search_index.py compares it with Whoosh's own writer).
+
+`read_term` reads a term's whole posting list at once; `column_values` and `field_lengths` read a
+segment's columns in bulk; `merge_segments` combines segments, dropping deleted documents.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from whoosh.reading import SegmentReader, TermNotFound
+from whoosh.util.numeric import byte_to_length
+
+from search.analysis import MAX_TF, GramField
+from search.codec import GramCodec, GramTermsReader
+
+
+class SegmentBuilder:
+    """Accumulates documents and writes them as one new segment of an index.
+
+    ``add`` takes the field values of a document (`search.schema.index_fields`), ``finish``
+    writes the segment files and returns the ``W3Segment`` to list in a new TOC.
+    """
+
+    def __init__(self, storage: Any, schema: Any, indexname: str) -> None:
+        self.storage = storage
+        self.schema = schema
+        self.codec = GramCodec()
+        self.segment = self.codec.new_segment(storage, indexname)
+        self.perdoc = self.codec.per_document_writer(storage, self.segment)
+        #: field -> term (str for gram fields, else bytes) -> postings ``docnum << 8 | weight``
+        self.postings: dict[str, dict[Any, array]] = {}
+        #: scorable field -> per-document length (for the blocks' min/max length)
+        self.lengths: dict[str, array] = {}
+        self.docnum = 0
+        self.postcount = 0
+        self._grams = {name for name, f in schema.items() if isinstance(f, GramField)}
+
+    def __len__(self) -> int:
+        return self.docnum
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def add(self, fields: Mapping[str, Any]) -> int:
+        """Add one document; returns its docnum within the segment."""
+        from search.analysis import term_counts
+
+        docnum = self.docnum
+        base = docnum << 8
+        pdw = self.perdoc
+        pdw.start_doc(docnum)
+        for name, value in fields.items():
+            if value is None:
+                continue
+            field = self.schema[name]
+            length = 0
+            if field.indexed:
+                post = self.postings.setdefault(name, {})
+                get = post.get
+                if name in self._grams:
+                    counts = term_counts(value)
+                    for term, n in counts.items():
+                        entry = get(term)
+                        if entry is None:
+                            post[term] = entry = array("Q")
+                        entry.append(base | (n if n < MAX_TF else MAX_TF))
+                    length = sum(counts.values())
+                    self.postcount += len(counts)
+                else:
+                    for tbytes, freq, weight, _vbytes in field.index(value):
+                        entry = get(tbytes)
+                        if entry is None:
+                            post[tbytes] = entry = array("Q")
+                        entry.append(base | min(max(round(weight), 1), MAX_TF))
+                        if field.scorable:
+                            length += freq
+                        self.postcount += 1
+            self._set_length(name, field, docnum, length)
+            pdw.add_field(name, field, value if field.stored else None, length)
+            if field.column_type is not None:
+                pdw.add_column_value(name, field.column_type, field.to_column_value(value))
+        pdw.finish_doc()
+        self.docnum += 1
+        return docnum
+
+    def add_copy(
+        self,
+        columns: Mapping[str, Any],
+        lengths: Mapping[str, int],
+        stored: Mapping[str, Any],
+    ) -> int:
+        """Add a document's per-document data copied from another segment (merging).
+
+        Its postings are added separately with `add_postings`.
+        """
+        docnum = self.docnum
+        pdw = self.perdoc
+        pdw.start_doc(docnum)
+        for name, field in self.schema.items():
+            length = lengths.get(name, 0)
+            self._set_length(name, field, docnum, length)
+            pdw.add_field(name, field, stored.get(name) if field.stored else None, length)
+            if field.column_type is not None and name in columns:
+                pdw.add_column_value(name, field.column_type, columns[name])
+        pdw.finish_doc()
+        self.docnum += 1
+        return docnum
+
+    def add_postings(
+        self, name: str, tbytes: bytes, docnums: Iterable[int], weights: Iterable[int]
+    ) -> None:
+        """Append postings (ascending docnums of this segment, integer weights) of one term."""
+        post = self.postings.setdefault(name, {})
+        key: Any = tbytes.decode("utf-8") if name in self._grams else tbytes
+        entry = post.get(key)
+        if entry is None:
+            post[key] = entry = array("Q")
+        before = len(entry)
+        entry.extend(d << 8 | min(w, MAX_TF) for d, w in zip(docnums, weights, strict=True))
+        self.postcount += len(entry) - before
+
+    def _set_length(self, name: str, field: Any, docnum: int, length: int) -> None:
+        if not field.scorable:
+            return
+        lengths = self.lengths.get(name)
+        if lengths is None:
+            lengths = self.lengths[name] = array("I")
+        if len(lengths) < docnum:
+            lengths.extend([0] * (docnum - len(lengths)))
+        lengths.append(length)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def finish(self) -> Any:
+        """Write the segment's files; returns the segment (doc count set) for the TOC."""
+        self.perdoc.close()
+        fw = self.codec.field_writer(self.storage, self.segment)
+        try:
+            for name in sorted(self.postings):
+                field = self.schema[name]
+                post = self.postings[name]
+                lengths = self.lengths.get(name)
+                if lengths is not None and len(lengths) < self.docnum:
+                    lengths.extend([0] * (self.docnum - len(lengths)))
+                fw.start_field(name, field)
+                for term in sorted(post):
+                    packed = post[term]
+                    ids = [v >> 8 for v in packed]
+                    weights = bytes([v & 0xFF for v in packed])
+                    tbytes = term.encode("utf-8") if isinstance(term, str) else term
+                    doclens = [lengths[d] for d in ids] if lengths is not None else None
+                    fw.write_term(tbytes, ids, weights, doclens)
+                fw.finish_field()
+        finally:
+            fw.close()
+        self.postings.clear()
+        self.segment.set_doc_count(self.docnum)
+        return self.segment
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def read_term(reader: SegmentReader, fieldname: str, tbytes: bytes) -> tuple[list[int], bytes]:
+    """(segment docnums, weight bytes) of a term's postings; empty when the term is absent.
+
+    Deleted documents are included: callers filter them. Segments of other codecs (an index
+    written by Whoosh's own writer) are read through their matcher.
+    """
+    terms = reader._terms
+    if isinstance(terms, GramTermsReader):
+        return terms.postings(fieldname, tbytes)
+    try:
+        matcher = terms.matcher(fieldname, tbytes, reader.schema[fieldname].format)
+    except (TermNotFound, KeyError):
+        return [], b""
+    ids: list[int] = []
+    weights = bytearray()
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(max(1, min(round(matcher.weight()), MAX_TF)))
+        matcher.next()
+    return ids, bytes(weights)
+
+
+def column_values(reader: SegmentReader, fieldname: str) -> list[Any]:
+    """Every document's value in a column of one segment, read in bulk."""
+    field = reader.schema[fieldname]
+    column = field.column_type
+    count = reader.doc_count_all()
+    if not reader.has_column(fieldname):
+        return [field.from_column_value(column.default_value())] * count
+    raw = reader._perdoc.column_reader(fieldname, column)
+    return _bulk(raw, column, count, field)
+
+
+def _bulk(raw: Any, column: Any, count: int, field: Any) -> list[Any]:
+    from whoosh.columns import FixedBytesColumn, NumericColumn, VarBytesColumn
+
+    if isinstance(column, NumericColumn):
+        data = raw._dbfile.get(raw._basepos, raw._count * raw._fixedlen)
+        values = array(raw._typecode, data)
+        if values.itemsize > 1 and __import__("sys").byteorder == "little":
+            values.byteswap()
+        out = values.tolist()
+        return out + [raw._default] * (count - len(out))
+    if isinstance(column, FixedBytesColumn):
+        size = raw._fixedlen
+        data = raw._dbfile.get(raw._basepos, raw._count * size)
+        out = [data[i:i + size] for i in range(0, len(data), size)]
+        return out + [raw._default] * (count - len(out))
+    if isinstance(column, VarBytesColumn):
+        offsets, lens = raw._offsets, raw._lengths
+        total = (offsets[-1] + lens[-1]) if len(lens) else 0
+        data = raw._dbfile.get(raw._basepos, total) if total else b""
+        return [
+            field.from_column_value(data[o:o + n]) for o, n in zip(offsets, lens, strict=True)
+        ]
+    return [field.from_column_value(raw[i]) for i in range(count)]
+
+
+def field_lengths(reader: SegmentReader, fieldname: str) -> list[int]:
+    """Every document's (approximate, byte-encoded) length of a scorable field, in bulk."""
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+
+    count = reader.doc_count_all()
+    raw = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    if raw is None:
+        return [0] * count
+    data = raw._dbfile.get(raw._basepos, raw._count)
+    table = [byte_to_length(b) for b in range(256)]
+    table[0] = 0
+    out = [table[b] for b in data]
+    return out + [0] * (count - len(out))
+
+
+# -- merging ---------------------------------------------------------------------------------
+
+
+def merge_segments(
+    storage: Any, schema: Any, indexname: str, segments: Sequence[Any]
+) -> Any | None:
+    """One new segment holding the live documents of ``segments``; None if none is live."""
+    builder = SegmentBuilder(storage, schema, indexname)
+    readers = [SegmentReader(storage, schema, seg) for seg in segments]
+    try:
+        docmaps: list[dict[int, int]] = []
+        colnames = [n for n, f in schema.items() if f.column_type is not None]
+        scorable = [n for n, f in schema.items() if f.scorable]
+        for reader in readers:
+            cols = {n: column_values(reader, n) for n in colnames}
+            raw_cols = {n: [schema[n].to_column_value(v) for v in vs] for n, vs in cols.items()}
+            lens = {n: field_lengths(reader, n) for n in scorable}
+            docmap: dict[int, int] = {}
+            for docnum in range(reader.doc_count_all()):
+                if reader.is_deleted(docnum):
+                    continue
+                stored = reader.stored_fields(docnum) if _has_stored(schema) else {}
+                docmap[docnum] = builder.add_copy(
+                    {n: raw_cols[n][docnum] for n in colnames},
+                    {n: lens[n][docnum] for n in scorable},
+                    stored,
+                )
+            docmaps.append(docmap)
+        if not len(builder):
+            builder.perdoc.close()
+            builder.codec.field_writer(storage, builder.segment).close()
+            return None
+        for reader, docmap in zip(readers, docmaps, strict=True):
+            for fieldname, tbytes in reader._terms.terms():
+                if fieldname not in schema:
+                    continue
+                ids, weights = read_term(reader, fieldname, tbytes)
+                kept = [(docmap[d], w) for d, w in zip(ids, weights, strict=True) if d in docmap]
+                if kept:
+                    builder.add_postings(fieldname, tbytes, [d for d, _ in kept],
+                                         bytes(w for _, w in kept))
+        return builder.finish()
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+def _has_stored(schema: Any) -> bool:
+    return any(f.stored for _n, f in schema.items())
