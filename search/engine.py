@@ -1,0 +1,501 @@
+"""Executing a query: n-gram candidates from the index, exact verification in SQLite, BM25F.
+
+For a term (a normalized string ``s``):
+
+1. **Candidates.** Every document containing ``s`` holds all of ``s``'s index terms (its letter/
+   digit runs' bigrams, or the character of a one-character run: `search.analysis.query_terms`)
+   in the same field. Intersecting those posting lists (rarest first) gives a superset.
+2. **Verification.** If ``s`` is itself one index term (one or two letters/digits), the postings
+   are exact. Otherwise each candidate is checked against the archive text with SQLite's
+   ``instr`` (in C; ``lower()`` only when ``s`` has ASCII letters). Documents whose text has
+   non-ASCII letters that lower-case (flag ``ucase``; SQLite's ``lower`` is ASCII-only) are
+   checked in Python. So results are exact: recall and precision 1.0, and an exact total.
+3. **Boolean structure.** AND narrows a context set with every child's cheap superset first,
+   then verifies within it; NOT subtracts the exact matches of its child within the context; OR
+   unites. Filters (`Filters`) are posting lists of exact terms and form the initial context.
+4. **Ranking.** BM25F over the n-gram frequencies of the positive (non-negated) terms: a term's
+   frequency in a field is the smallest frequency of its n-grams there (exact for one n-gram, an
+   upper bound otherwise), title and text are length-normalized separately and the title is
+   weighted `TITLE_WEIGHT` times, then saturated with ``k1``; idf from the candidate count.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from search.analysis import is_single_term, query_terms
+from search.query import And, Node, Not, Or, Term, parse, positive_terms
+from search.segments import column_values, field_lengths, read_term
+from search.snippets import highlight_spans, snippet
+
+K1 = 1.2
+TITLE_WEIGHT = 5.0
+B = {"title": 0.5, "text": 0.75}
+FIELDS = {"any": ("title", "text"), "title": ("title",), "text": ("text",)}
+FACETS = {"year": "year", "region": "province", "doc_type": "doc_type", "site": "site"}
+SORTS = ("relevance", "date")
+
+
+@dataclass
+class Filters:
+    """Restrictions applied before the query (all optional)."""
+
+    year: int | None = None
+    since: str | None = None  # YYYY-MM-DD, inclusive
+    until: str | None = None  # YYYY-MM-DD, inclusive
+    region: str | None = None  # province, city or county, full or short name
+    doc_type: str | None = None
+    site: str | None = None  # site name (case-insensitive) or URL host
+    complete: bool = False  # not truncated
+    canonical: bool = False  # not marked as a duplicate of another document
+
+
+@dataclass
+class Hit:
+    id: str
+    title: str | None
+    url: str
+    published: str | None
+    year: int | None
+    region: str | None
+    doc_type: str
+    site: str | None
+    score: float
+    snippet: str
+    highlights: list[tuple[int, int]]
+    title_highlights: list[tuple[int, int]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "url": self.url, "published": self.published,
+            "year": self.year, "region": self.region, "doc_type": self.doc_type,
+            "site": self.site, "score": round(self.score, 4), "snippet": self.snippet,
+            "highlights": [list(span) for span in self.highlights],
+        }
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[Hit]
+    page: int
+    limit: int
+    facets: dict[str, dict[str, int]] | None = None
+    pending: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "total": self.total, "page": self.page, "limit": self.limit,
+            "hits": [hit.to_json() for hit in self.hits],
+        }
+        if self.facets is not None:
+            data["facets"] = self.facets
+        return data
+
+
+class Searcher:
+    """One open generation of the index plus the archive connection that verifies it."""
+
+    def __init__(self, data_dir: Path, db: sqlite3.Connection) -> None:
+        from search.index import open_current
+
+        self.path, ix, self.state = open_current(data_dir)
+        self.db = db
+        self.reader = ix.reader()
+        self.leaves: list[tuple[Any, int, frozenset[int]]] = [
+            (leaf, base, frozenset(leaf._perdoc.deleted_docs()) if leaf.has_deletions()
+             else frozenset())
+            for leaf, base in self.reader.leaf_readers()
+        ]
+        self.doc_count_all = self.reader.doc_count_all()
+        self.doc_count = self.reader.doc_count()
+        self._postings: dict[tuple[str, str], dict[int, int]] = {}
+        self._candidates: dict[Term, set[int] | None] = {}
+        self._ids: list[str] | None = None
+        self._lengths: dict[str, list[int]] = {}
+        self._days: list[int] | None = None
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- index access --------------------------------------------------------------------
+
+    def postings(self, fieldname: str, term: str) -> dict[int, int]:
+        """Live documents (global docnums) holding ``term`` in ``fieldname`` -> frequency."""
+        key = (fieldname, term)
+        cached = self._postings.get(key)
+        if cached is not None:
+            return cached
+        tbytes = term.encode("utf-8")
+        out: dict[int, int] = {}
+        for leaf, base, deleted in self.leaves:
+            ids, weights = read_term(leaf, fieldname, tbytes)
+            if not ids:
+                continue
+            part = dict(zip(map(base.__add__, ids) if base else ids, weights, strict=True))
+            for docnum in deleted:
+                part.pop(docnum + base, None)
+            out.update(part)
+        self._postings[key] = out
+        return out
+
+    def field_terms(self, fieldname: str, start: str = "") -> list[str]:
+        """The distinct terms of a field (from ``start`` on), in order."""
+        found: set[bytes] = set()
+        first = start.encode("utf-8")
+        for leaf, _base, _deleted in self.leaves:
+            if fieldname not in leaf.indexed_field_names():
+                continue
+            for name, tbytes in leaf.terms_from(fieldname, first):
+                if name != fieldname:
+                    break
+                found.add(tbytes)
+        return sorted(t.decode("utf-8") for t in found)
+
+    def live(self) -> set[int]:
+        docs = set(range(self.doc_count_all))
+        for _leaf, base, deleted in self.leaves:
+            docs.difference_update(d + base for d in deleted)
+        return docs
+
+    @property
+    def ids(self) -> list[str]:
+        if self._ids is None:
+            ids: list[str] = []
+            for leaf, _base, _deleted in self.leaves:
+                ids += column_values(leaf, "id")
+            self._ids = ids
+        return self._ids
+
+    def lengths(self, fieldname: str) -> list[int]:
+        if fieldname not in self._lengths:
+            values: list[int] = []
+            for leaf, _base, _deleted in self.leaves:
+                values += field_lengths(leaf, fieldname)
+            self._lengths[fieldname] = values
+        return self._lengths[fieldname]
+
+    @property
+    def days(self) -> list[int]:
+        if self._days is None:
+            days: list[int] = []
+            for leaf, _base, _deleted in self.leaves:
+                days += column_values(leaf, "day")
+            self._days = days
+        return self._days
+
+    def pending_changes(self) -> int:
+        """Archive changes the index has not applied yet."""
+        last = self.db.execute("SELECT coalesce(max(seq), 0) FROM doc_changes").fetchone()[0]
+        return max(int(last) - int(self.state.get("seq") or 0), 0)
+
+    # -- filters -------------------------------------------------------------------------
+
+    def filtered(self, filters: Filters) -> set[int]:
+        """The live documents passing the filters."""
+        from archive.text.normalize import search_key
+
+        docs = self.live()
+        restrictions: list[Iterable[int]] = []
+        if filters.year is not None:
+            restrictions.append(self.postings("year", str(filters.year)))
+        if filters.since or filters.until:
+            restrictions.append(self._date_range(filters.since, filters.until))
+        if filters.region:
+            restrictions.append(self.postings("region", search_key(filters.region).strip()))
+        if filters.doc_type:
+            restrictions.append(self.postings("doc_type", filters.doc_type.strip().lower()))
+        if filters.site:
+            restrictions.append(self._site(filters.site))
+        for allowed in sorted(restrictions, key=len):
+            docs.intersection_update(allowed)
+        if filters.complete:
+            docs.difference_update(self.postings("flags", "truncated"))
+        if filters.canonical:
+            docs.difference_update(self.postings("flags", "duplicate"))
+        return docs
+
+    def _date_range(self, since: str | None, until: str | None) -> set[int]:
+        low, high = since or "0000-00-00", until or "9999-99-99"
+        docs: set[int] = set()
+        for day in self.field_terms("published", low):
+            if day > high:
+                break
+            docs.update(self.postings("published", day))
+        return docs
+
+    def _site(self, site: str) -> set[int]:
+        from archive.text.normalize import search_key
+
+        wanted = search_key(site).strip()
+        docs = set(self.postings("host", wanted))
+        for name in self.field_terms("site"):
+            if search_key(name) == wanted:
+                docs.update(self.postings("site", name))
+        return docs
+
+    # -- terms ---------------------------------------------------------------------------
+
+    def candidates(self, term: Term) -> set[int] | None:
+        """Documents that may contain the term (a superset; None: no index terms, all)."""
+        if term in self._candidates:
+            return self._candidates[term]
+        grams = query_terms(term.needle)
+        result: set[int] | None
+        if not grams:
+            result = None
+        else:
+            result = set()
+            for fieldname in FIELDS[term.scope]:
+                lists = sorted((self.postings(fieldname, g) for g in grams), key=len)
+                docs = set(lists[0])
+                for other in lists[1:]:
+                    if not docs:
+                        break
+                    docs = {d for d in docs if d in other}
+                result |= docs
+        self._candidates[term] = result
+        return result
+
+    def superset(self, node: Node) -> set[int] | None:
+        """A cheap superset of a node's matches from the index alone (None: unknown)."""
+        if isinstance(node, Term):
+            return self.candidates(node)
+        if isinstance(node, Not):
+            return None
+        parts = [self.superset(child) for child in node.children]
+        if isinstance(node, And):
+            known = [p for p in parts if p is not None]
+            if not known:
+                return None
+            out = set(min(known, key=len))
+            for p in known:
+                out &= p
+            return out
+        if any(p is None for p in parts):
+            return None
+        return set().union(*parts)  # type: ignore[arg-type]
+
+    def exact(self, node: Node, context: set[int]) -> set[int]:
+        """The documents of ``context`` that match ``node`` exactly."""
+        if not context:
+            return set()
+        if isinstance(node, Term):
+            cands = self.candidates(node)
+            docs = set(context) if cands is None else _intersect(context, cands)
+            if not docs or is_single_term(node.needle):
+                return docs
+            return self.verify(node, docs)
+        if isinstance(node, Not):
+            return context - self.exact(node.child, context)
+        if isinstance(node, Or):
+            out: set[int] = set()
+            for child in node.children:
+                out |= self.exact(child, context)
+            return out
+        docs = set(context)
+        positives = [c for c in node.children if not isinstance(c, Not)]
+        negatives = [c for c in node.children if isinstance(c, Not)]
+        sizes: dict[int, int] = {}
+        for child in positives:
+            sup = self.superset(child)
+            if sup is not None:
+                docs = _intersect(docs, sup)
+                sizes[id(child)] = len(sup)
+        for child in sorted(positives, key=lambda c: sizes.get(id(c), self.doc_count_all)):
+            docs = self.exact(child, docs)
+            if not docs:
+                return docs
+        for child in negatives:
+            docs -= self.exact(child.child, docs)
+        return docs
+
+    def verify(self, term: Term, docs: set[int]) -> set[int]:
+        """The documents of ``docs`` whose archive title/text contain ``term.needle``."""
+        ids = self.ids
+        ucase = self.postings("flags", "ucase")
+        by_id = {ids[d]: d for d in docs if d not in ucase}
+        found: set[int] = set()
+        if by_id:
+            needle = term.needle
+            lower = any("a" <= c <= "z" for c in needle)
+            title = "instr(lower(title), :n) > 0" if lower else "instr(title, :n) > 0"
+            text = "instr(lower(text), :n) > 0" if lower else "instr(text, :n) > 0"
+            cond = {"any": f"({title} OR {text})", "title": title, "text": text}[term.scope]
+            rows = self.db.execute(
+                f"SELECT id FROM documents WHERE id IN (SELECT value FROM json_each(:ids))"
+                f" AND {cond}",
+                {"ids": json.dumps(list(by_id)), "n": needle},
+            )
+            found.update(by_id[row[0]] for row in rows)
+        python = [d for d in docs if d in ucase]
+        if python:
+            found.update(self._verify_in_python(term, python))
+        return found
+
+    def _verify_in_python(self, term: Term, docs: Sequence[int]) -> set[int]:
+        ids = self.ids
+        by_id = {ids[d]: d for d in docs}
+        rows = self.db.execute(
+            "SELECT id, title, text FROM documents WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(by_id)),),
+        )
+        found = set()
+        for did, title, text in rows:
+            fields = {"title": title or "", "text": text or ""}
+            if any(term.needle in fields[f].lower() for f in FIELDS[term.scope]):
+                found.add(by_id[did])
+        return found
+
+    # -- ranking -------------------------------------------------------------------------
+
+    def scores(self, terms: Sequence[Term], docs: set[int]) -> dict[int, float]:
+        """BM25F of every document in ``docs`` for the positive terms."""
+        scores = dict.fromkeys(docs, 0.0)
+        if not docs:
+            return scores
+        total = max(self.doc_count, 1)
+        averages = {
+            f: max(self.reader.field_length(f) / max(self.doc_count_all, 1), 1.0)
+            for f in ("title", "text")
+        }
+        for term in terms:
+            grams = query_terms(term.needle)
+            cands = self.candidates(term)
+            n = len(cands) if cands is not None else total
+            idf = math.log(1 + (total - n + 0.5) / (n + 0.5))
+            weighted: dict[int, float] = dict.fromkeys(docs, 0.0)
+            for fieldname in FIELDS[term.scope]:
+                boost = TITLE_WEIGHT if fieldname == "title" else 1.0
+                b, avg = B[fieldname], averages[fieldname]
+                lengths = self.lengths(fieldname)
+                if grams:
+                    lists = [self.postings(fieldname, g) for g in grams]
+                    tfs = {d: min(p.get(d, 0) for p in lists) for d in docs}
+                else:
+                    tfs = dict.fromkeys(docs, 1)
+                for d, tf in tfs.items():
+                    if tf:
+                        weighted[d] += boost * tf / (1 - b + b * lengths[d] / avg)
+            for d, w in weighted.items():
+                if w:
+                    scores[d] += idf * w * (K1 + 1) / (K1 + w)
+        return scores
+
+    # -- facets --------------------------------------------------------------------------
+
+    def facets(self, docs: set[int]) -> dict[str, dict[str, int]]:
+        """Counts of ``docs`` by year, province, document type and site (most frequent first)."""
+        out: dict[str, dict[str, int]] = {}
+        for name, fieldname in FACETS.items():
+            counts: dict[str, int] = {}
+            covered = 0
+            for value in self.field_terms(fieldname):
+                n = sum(1 for d in self.postings(fieldname, value) if d in docs)
+                if n:
+                    counts[value] = n
+                    covered += n
+            if covered < len(docs):
+                counts["(none)"] = len(docs) - covered
+            out[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        return out
+
+    # -- the whole search ----------------------------------------------------------------
+
+    def search(
+        self,
+        query: str | Node,
+        filters: Filters | None = None,
+        *,
+        sort: str = "relevance",
+        limit: int = 10,
+        page: int = 1,
+        facets: bool = False,
+    ) -> SearchResult:
+        started = time.perf_counter()
+        node = parse(query) if isinstance(query, str) else query
+        filters = filters or Filters()
+        timings: dict[str, float] = {}
+        context = self.filtered(filters)
+        timings["filters"] = time.perf_counter() - started
+        matches = self.exact(node, context)
+        pending = self.pending_changes()
+        if pending and matches:
+            matches = self._in_archive(matches)
+        timings["match"] = time.perf_counter() - started
+        positives = positive_terms(node)
+        want = page * limit
+        ids, days = self.ids, self.days
+        if sort == "date":
+            order = heapq.nlargest(want, matches, key=lambda d: (days[d], ids[d]))
+            page_docs = order[(page - 1) * limit:want]
+            scores = self.scores(positives, set(page_docs))
+        else:
+            scores = self.scores(positives, matches)
+            order = heapq.nlargest(want, matches, key=lambda d: (scores[d], days[d], ids[d]))
+            page_docs = order[(page - 1) * limit:want]
+        timings["rank"] = time.perf_counter() - started
+        hits = self._hits(page_docs, scores, [t.needle for t in positives])
+        timings["snippets"] = time.perf_counter() - started
+        result = SearchResult(
+            total=len(matches), hits=hits, page=page, limit=limit, pending=pending,
+            facets=self.facets(matches) if facets else None,
+        )
+        result.seconds = time.perf_counter() - started
+        result.timings = timings
+        return result
+
+    def _in_archive(self, docs: set[int]) -> set[int]:
+        """Drop documents the archive no longer has (the index is behind)."""
+        ids = self.ids
+        by_id = {ids[d]: d for d in docs}
+        rows = self.db.execute(
+            "SELECT id FROM documents WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(by_id)),),
+        )
+        return {by_id[row[0]] for row in rows}
+
+    def _hits(self, docs: Sequence[int], scores: dict[int, float], needles: list[str]) -> list[Hit]:
+        if not docs:
+            return []
+        ids = [self.ids[d] for d in docs]
+        rows = self.db.execute(
+            "SELECT id, url, title, published, year, region, doc_type, site, text FROM documents"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        ).fetchall()
+        by_id = {row[0]: row for row in rows}
+        hits = []
+        for d, did in zip(docs, ids, strict=True):
+            row = by_id.get(did)
+            if row is None:
+                continue
+            _id, url, title, published, year, region, doc_type, site, text = row
+            snip, spans = snippet(text or "", needles)
+            hits.append(Hit(
+                id=did, title=title, url=url, published=published, year=year, region=region,
+                doc_type=doc_type, site=site, score=scores.get(d, 0.0), snippet=snip,
+                highlights=spans, title_highlights=highlight_spans(title or "", needles),
+            ))
+        return hits
+
+
+def _intersect(a: set[int], b: set[int] | dict[int, int]) -> set[int]:
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    return {d for d in small if d in large}
