@@ -429,29 +429,51 @@ def dups(ctx: Ctx, doc_id: str | None, limit: int, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl",
-              show_default=True, help="Output format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
-              help="Write to this file (default: stdout).")
-@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "md", "txt", "docx"]),
+              default="jsonl", show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.Path(),
+              help="File (jsonl, csv, --one-file) or directory (md, txt, docx); "
+                   "jsonl and csv go to stdout without it.")
+@click.option("--one-file", is_flag=True, help="md/txt/docx: all documents in one file.")
+@click.option("--no-text", is_flag=True, help="jsonl/csv: leave the text out.")
+@click.option("--limit", type=click.IntRange(1), help="At most N documents.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
 @pass_ctx
-def export(ctx: Ctx, fmt: str, output: str | None, force: bool) -> None:
-    """Export every document, one JSON object per line (the record shape).
+def export(ctx: Ctx, fmt: str, output: str | None, one_file: bool, no_text: bool,
+           limit: int | None, force: bool) -> None:
+    """Export documents as JSONL, CSV (opens in Excel), Markdown, text or Word.
 
     \b
     Examples:
       hra export --format jsonl > all.jsonl
-      hra export --format jsonl -o all.jsonl
+      hra export --format csv -o reports.csv
+      hra export --format docx -o word/                  # one .docx per document
+      hra export --format docx --one-file -o all.docx    # one file with a table of contents
     """
-    from archive.export import ExportError, write_jsonl
+    from itertools import islice
+
+    from archive.export import ExportError
+    from archive.export import export as run
 
     with ctx.store(readonly=True) as store:
-        try:
-            n = write_jsonl(store.iter_documents(order="id"), output, force=force)
-        except ExportError as exc:
-            fail(str(exc))
-    if output:
-        err_console.print(f"exported {n} document(s) to {output}", highlight=False)
+        total = store.count_documents()
+        if limit:
+            total = min(total, limit)
+
+        def records() -> Iterator[Any]:
+            return islice(store.iter_documents(order="published IS NULL, published DESC, id"),
+                          limit)
+
+        with progress_bar(transient=True) as bar:
+            task = bar.add_task("exporting", total=total, current="")
+            try:
+                summary = run(records, fmt, output, one_file=one_file, no_text=no_text,
+                              force=force, progress=lambda n: bar.update(task, completed=n))
+            except ExportError as exc:
+                fail(str(exc))
+    if summary.where != "stdout":
+        err_console.print(f"exported {summary.documents} document(s) in {summary.files} "
+                          f"file(s) to {summary.where}", highlight=False)
 
 
 COMMAND_MODULES = ("crawl", "search")
