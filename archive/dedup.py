@@ -66,8 +66,8 @@ CREATE TABLE IF NOT EXISTS sigs (
     doc_id TEXT PRIMARY KEY, exact TEXT NOT NULL, sig BLOB, prefix BLOB
 );
 CREATE INDEX IF NOT EXISTS sigs_exact ON sigs (exact);
-CREATE TABLE IF NOT EXISTS bands (kind INTEGER, band INTEGER, hash INTEGER, doc_id TEXT);
-CREATE INDEX IF NOT EXISTS bands_lookup ON bands (kind, band, hash);
+CREATE TABLE IF NOT EXISTS bands (key INTEGER, doc_id TEXT);
+CREATE INDEX IF NOT EXISTS bands_lookup ON bands (key);
 CREATE INDEX IF NOT EXISTS bands_doc ON bands (doc_id);
 CREATE TABLE IF NOT EXISTS pairs (a TEXT, b TEXT, similarity REAL, PRIMARY KEY (a, b));
 CREATE INDEX IF NOT EXISTS pairs_b ON pairs (b);
@@ -97,11 +97,11 @@ def _minhash(hashed: set[int]) -> np.ndarray:
     return m.hashvalues.astype(np.uint32)
 
 
-def _bands(sig: np.ndarray) -> list[int]:
-    """One 63-bit hash per band of ROWS minhash values."""
+def _bands(sig: np.ndarray, kind: int) -> list[int]:
+    """One 63-bit key per band of ROWS minhash values (the band and signature kind mixed in)."""
     out = []
     for b in range(BANDS):
-        chunk = sig[b * ROWS : (b + 1) * ROWS].tobytes()
+        chunk = sig[b * ROWS : (b + 1) * ROWS].tobytes() + bytes((kind, b))
         out.append(int.from_bytes(hashlib.blake2b(chunk, digest_size=8).digest(), "big") >> 1)
     return out
 
@@ -242,24 +242,18 @@ class DedupIndex:
         prefix = _minhash(shingles(masked_key[:PREFIX_CHARS]))
         self.db.execute("INSERT INTO sigs VALUES (?, ?, ?, ?)",
                         (record.id, exact, sig.tobytes(), prefix.tobytes()))
-        candidates: set[str] = set()
-        rows = []
-        for kind, signature in ((0, sig), (1, prefix)):
-            for band, value in enumerate(_bands(signature)):
-                rows.append((kind, band, value, record.id))
-                found = self.db.execute(
-                    "SELECT doc_id FROM bands WHERE kind = ? AND band = ? AND hash = ?",
-                    (kind, band, value)).fetchall()
-                candidates.update(r[0] for r in found)
-        candidates.update(r[0] for r in self.db.execute(
-            "SELECT doc_id FROM sigs WHERE exact = ? AND doc_id != ?", (exact, record.id)))
-        self.db.executemany("INSERT INTO bands VALUES (?, ?, ?, ?)", rows)
-        candidates.discard(record.id)
+        keys = _bands(sig, 0) + _bands(prefix, 1)
+        # One indexed look-up for all bands: documents sharing any band with this one.
+        candidates = {r[0] for r in self.db.execute(
+            f"SELECT DISTINCT doc_id FROM bands WHERE key IN ({','.join('?' * len(keys))})",
+            keys)}
         exact_twins = {r[0] for r in self.db.execute(
             "SELECT doc_id FROM sigs WHERE exact = ?", (exact,))}
-        for other_id in sorted(candidates):
-            if other_id not in exact_twins and not self._plausible(other_id, sig, prefix):
-                continue
+        candidates |= exact_twins
+        candidates.discard(record.id)
+        self.db.executemany("INSERT INTO bands VALUES (?, ?)", [(k, record.id) for k in keys])
+        plausible = self._plausible(candidates - exact_twins, sig, prefix) | exact_twins
+        for other_id in sorted(candidates & plausible):
             other = store.get(other_id)
             if other is None:
                 continue
@@ -268,16 +262,26 @@ class DedupIndex:
                 a, b = sorted((record.id, other_id))
                 self.db.execute("INSERT OR REPLACE INTO pairs VALUES (?, ?, ?)", (a, b, sim))
 
-    def _plausible(self, other_id: str, sig: np.ndarray, prefix: np.ndarray) -> bool:
+    def _plausible(self, ids: set[str], sig: np.ndarray, prefix: np.ndarray) -> set[str]:
         """Cheap filter before the exact comparison: the MinHash estimates of the Jaccard
         similarity of the (digit-masked) texts or of their openings must be high enough."""
-        row = self.db.execute("SELECT sig, prefix FROM sigs WHERE doc_id = ?",
-                              (other_id,)).fetchone()
-        if row is None or row[0] is None:
-            return False
-        full = float(np.mean(np.frombuffer(row[0], dtype=np.uint32) == sig))
-        opening = float(np.mean(np.frombuffer(row[1], dtype=np.uint32) == prefix))
-        return full >= ESTIMATE_FULL or opening >= ESTIMATE_PREFIX
+        out: set[str] = set()
+        todo = sorted(ids)
+        for i in range(0, len(todo), 500):
+            chunk = todo[i : i + 500]
+            rows = self.db.execute(
+                f"SELECT doc_id, sig, prefix FROM sigs WHERE sig IS NOT NULL AND doc_id IN"
+                f" ({','.join('?' * len(chunk))})", chunk)
+            found = rows.fetchall()
+            if not found:
+                continue
+            sigs = np.frombuffer(b"".join(r[1] for r in found), dtype=np.uint32)
+            prefixes = np.frombuffer(b"".join(r[2] for r in found), dtype=np.uint32)
+            full = (sigs.reshape(len(found), NUM_PERM) == sig).mean(axis=1)
+            opening = (prefixes.reshape(len(found), NUM_PERM) == prefix).mean(axis=1)
+            keep = (full >= ESTIMATE_FULL) | (opening >= ESTIMATE_PREFIX)
+            out.update(r[0] for r, k in zip(found, keep, strict=True) if k)
+        return out
 
     def component(self, did: str) -> set[str]:
         """All documents connected to `did` by verified pairs (including itself)."""
