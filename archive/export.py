@@ -186,7 +186,7 @@ class DocxWriter:
         self.sect = tail[tail.index("<w:sectPr") :]
         self.body = self.zip.open("word/document.xml", "w", force_zip64=True)
         self._put(head + "<w:body>")
-        self.first = True
+        self.first = not toc  # with a table of contents, every document starts a new page
         if toc:
             self._put(self._para("目录", "Title"))
             self._put(
@@ -442,6 +442,9 @@ class _atomic_file:
             raise ExportError(f"cannot write in {self.target.parent}: {exc.strerror}") from exc
         os.close(fd)
         self.tmp = Path(name)
+        umask = os.umask(0)
+        os.umask(umask)
+        self.tmp.chmod(0o666 & ~umask)  # mkstemp makes it private; the export is not
         return self.tmp
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
