@@ -18,6 +18,7 @@ from scrapy import signals
 
 from archive.config import data_dir as resolve_data_dir
 from archive.store import Store
+from archive.urls import canonical_url
 from crawler.progress import Events, Tally, events_for
 
 if TYPE_CHECKING:
@@ -85,6 +86,22 @@ class CrawlContext:
         logger.warning(message)
         self.events.emit("warn", source=self.source_name, message=message)
 
+    def request_dropped(self, request: Any, spider: Spider) -> None:
+        """A redirect the frontier refused: a loop, or a page this crawl already has."""
+        redirects = list(request.meta.get("redirect_urls") or [])
+        if not redirects:
+            return  # an ordinary duplicate link: nothing to report
+        chain = [*redirects, request.url]
+        seen = {canonical_url(u) for u in redirects}
+        if canonical_url(request.url) in seen:
+            self.report(redirects[0], "failed", message="redirect loop: " + " -> ".join(chain))
+        else:
+            self.report(redirects[0], "skipped:duplicate", fetched=True,
+                        message=f"redirects to {request.url}, already crawled")
+        engine = self.crawler.engine
+        if engine is not None and hasattr(engine.scheduler, "mark_done"):
+            engine.scheduler.mark_done(redirects)
+
     def request_sent(self, url: str) -> None:
         self.requests_sent += 1
         self.events.emit("request", source=self.source_name, host=urlsplit(url).netloc)
@@ -129,5 +146,6 @@ def context(crawler: Crawler) -> CrawlContext:
         )
         crawler.signals.connect(ctx.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ctx.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ctx.request_dropped, signal=signals.request_dropped)
         crawler._hra_context = ctx  # type: ignore[attr-defined]
     return ctx

@@ -30,7 +30,7 @@ _PAGE_TEXT = re.compile(r"^\s*(?:\[?\d{1,4}\]?|第\s*\d{1,4}\s*页)\s*$")
 _PAGE_URL = re.compile(
     r"(?:/|^)(?:index|list|default|more|news|page)[_-]\d{1,4}\.s?html?$"
     r"|[?&](?:page|pageno|pageindex|pagenum|p|pn|pg|curpage|currpage|start)=\d+"
-    r"|/page/\d+/?$|/p/\d+/?$|_\d{1,3}\.s?html?$",
+    r"|/page/\d+/?$|/p/\d+/?$|(?<!\d)_\d{1,3}\.s?html?$",
     re.IGNORECASE,
 )
 _CREATE_PAGE = re.compile(

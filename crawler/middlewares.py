@@ -3,8 +3,9 @@
 Order (see ``settings.DOWNLOADER_MIDDLEWARES``; requests pass low to high, responses high to low):
 
 ====  =========================  ==================================================================
-  60  ChallengeMiddleware        hosts that answered with a JavaScript challenge are not asked again
   70  IncrementalMiddleware      archived URLs are skipped (``--refresh``: conditional requests)
+ 105  ChallengeMiddleware        hosts that answered with a JavaScript challenge are not asked again
+                                 (after robots.txt: requests waiting for it are stopped too)
  110  BudgetMiddleware           ``--max-pages``; after robots.txt so disallowed URLs cost nothing
  500  ContactUserAgentMiddleware the User-Agent names the project and the operator's contact
  550  BackoffRetryMiddleware     5xx and timeouts retried with exponential backoff; 4xx never

@@ -47,6 +47,7 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
+EXTENSIONS = {"scrapy.extensions.spiderstate.SpiderState": None}  # the frontier owns JOBDIR
 
 # -- robustness ---------------------------------------------------------------------------------
 DOWNLOAD_TIMEOUT = 30
@@ -65,7 +66,7 @@ URLLENGTH_LIMIT = 2083
 REQUEST_FINGERPRINTER_CLASS = "crawler.frontier.CanonicalFingerprinter"
 SCHEDULER = "crawler.frontier.FrontierScheduler"
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.ChallengeMiddleware": 60,
+    "crawler.middlewares.ChallengeMiddleware": 105,
     "crawler.middlewares.IncrementalMiddleware": 70,
     "crawler.middlewares.BudgetMiddleware": 110,
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,

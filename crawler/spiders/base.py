@@ -171,7 +171,8 @@ class ArchiveSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         outcome, message, fetched = describe_failure(failure)
         chain = [*request.meta.get("redirect_urls", []), request.url]
-        yield FailureItem(request.url, outcome, message, self.source.name if self.source else "",
+        # Reported under the URL the crawl asked for (the first of a redirect chain).
+        yield FailureItem(chain[0], outcome, message, self.source.name if self.source else "",
                           fetched=fetched, chain=chain)
 
 
@@ -200,10 +201,14 @@ def describe_failure(failure: Failure) -> tuple[str, str, bool]:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if "Timeout" in name or "timed out" in text.lower():
         return "failed", "timed out (after retries)", False
+    if "ConnectionRefused" in name:
+        return "failed", "connection refused (after retries)", False
+    if "DNSLookup" in name or "CannotResolveHost" in name:
+        return "failed", "cannot resolve the host name", False
     if "maxsize" in text.lower() or "max size" in text.lower() or "larger than download" in text:
         return "failed", "response larger than the download limit (DOWNLOAD_MAXSIZE)", True
-    if name in ("CancelledError",) and not text:
-        return "failed", "download cancelled (larger than DOWNLOAD_MAXSIZE?)", True
+    if "Cancelled" in name:  # the download handler aborts at DOWNLOAD_MAXSIZE
+        return "failed", "download aborted: response larger than DOWNLOAD_MAXSIZE", True
     return "failed", f"{name}: {text}" if text else name, False
 
 
