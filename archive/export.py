@@ -180,8 +180,9 @@ class DocxWriter:
         parts = self.template()
         self.zip = zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED)
         for name, data in parts.items():
-            if name not in ("word/document.xml",):
-                self.zip.writestr(name, data)
+            if name != "word/document.xml":
+                # The template parts are the same in every file: compress them fast.
+                self.zip.writestr(name, data, compresslevel=1)
         head, tail = parts["word/document.xml"].decode("utf-8").split("<w:body>", 1)
         self.sect = tail[tail.index("<w:sectPr") :]
         self.body = self.zip.open("word/document.xml", "w", force_zip64=True)
