@@ -476,7 +476,7 @@ def export(ctx: Ctx, fmt: str, output: str | None, one_file: bool, no_text: bool
                           f"file(s) to {summary.where}", highlight=False)
 
 
-COMMAND_MODULES = ("crawl", "search")
+COMMAND_MODULES = ("crawl", "search", "schedule")
 
 
 def _register_command_modules() -> None:
