@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 #: Field order of the exported JSON object (the public record shape).
@@ -42,14 +42,15 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         """The public record shape, in `RECORD_FIELDS` order."""
-        data = asdict(self)
-        return {name: data[name] for name in RECORD_FIELDS}
+        return {name: getattr(self, name) for name in RECORD_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
         """A Record from its JSON shape; absent optional fields take their empty values."""
-        known = {f.name for f in fields(cls)}
         values = dict.fromkeys(("title", "published", "year", "site", "column", "region"))
         values["doc_type"] = "other"
-        values.update({k: v for k, v in data.items() if k in known})
+        values.update({k: v for k, v in data.items() if k in _FIELD_NAMES})
         return cls(**values)
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(Record))
