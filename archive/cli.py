@@ -28,7 +28,7 @@ from archive import __version__
 from archive.config import data_dir as resolve_data_dir
 from archive.store import Store, StoreError
 
-console = Console(soft_wrap=True)
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
@@ -339,25 +339,36 @@ def stats(ctx: Ctx, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print runs as JSON.")
 @pass_ctx
 def runs(ctx: Ctx, limit: int, as_json: bool) -> None:
-    """Recent import, crawl and reprocess runs with their counts.
+    """Recent imports, crawls and reprocess runs: when, how long, who started them (trigger:
+    manual, schedule:NAME, cron:NAME), status (ok, failed, interrupted, running) and counts.
 
     \b
-    Example:
+    Examples:
       hra runs --limit 5
+      hra runs --json | jq '.[0].errors'
     """
+    from datetime import datetime
+
     with ctx.store(readonly=True) as store:
         items = store.runs(limit)
+    for r in items:
+        end = r["ended_at"]
+        r["duration_s"] = (
+            round((datetime.fromisoformat(end) - datetime.fromisoformat(r["started_at"]))
+                  .total_seconds()) if end else None)
     if as_json:
         print_json(items)
         return
-    table = Table(title="runs")
-    for col in ("id", "kind", "trigger", "started", "ended", "status", "pages", "new",
-                "changed", "unchanged", "skipped", "failed"):
-        table.add_column(col)
+    table = Table(title="runs (documents: new/changed/unchanged, pages skipped/failed)")
+    for col in ("id", "kind", "trigger", "started", "took", "status", "pages", "documents",
+                "skip/fail"):
+        table.add_column(col, no_wrap=True)
     for r in items:
-        table.add_row(*(str(r[k] if r[k] is not None else "") for k in (
-            "id", "kind", "trigger", "started_at", "ended_at", "status", "pages", "new",
-            "changed", "unchanged", "skipped", "failed")))
+        took = "" if r["duration_s"] is None else f"{r['duration_s']}s"
+        table.add_row(str(r["id"]), r["kind"], r["trigger"], r["started_at"][:16].replace("T", " "),
+                      took, r["status"], str(r["pages"]),
+                      f"{r['new']}/{r['changed']}/{r['unchanged']}",
+                      f"{r['skipped']}/{r['failed']}")
     console.print(table)
 
 

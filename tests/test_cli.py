@@ -73,6 +73,8 @@ def test_import_mixed_directory_reports_each_problem_and_goes_on(pages: Path, tm
     assert (summary["new"], summary["unchanged"]) == (0, 2)
     runs = json.loads(hra("runs", "--json", data_dir=data).stdout)
     assert [r["kind"] for r in runs] == ["import", "import"]
+    assert all(r["status"] == "ok" and r["trigger"] == "manual" and r["duration_s"] is not None
+               for r in runs)
 
 
 def test_all_keeps_off_topic_flagged(pages: Path, tmp_path: Path):

@@ -113,7 +113,8 @@ def test_runs_are_recorded(data_dir: Path, tmp_path: Path) -> None:
         summary = import_paths(store, [tmp_path / "a.html", tmp_path / "empty.html",
                                        tmp_path / "missing.html"])
         run = store.runs(1)[0]
-    assert (run["kind"], run["status"], run["new"], run["failed"]) == ("import", "partial", 1, 2)
+    assert (run["kind"], run["status"], run["new"], run["failed"]) == ("import", "ok", 1, 2)
+    assert len(run["errors"]) == 2
     assert any("empty page" in e for e in summary.errors)
     assert any("no such file" in e for e in summary.errors)
 
