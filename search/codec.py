@@ -128,6 +128,9 @@ class GramFieldWriter(base.FieldWriter):
         self.is_closed = False
 
     def start_field(self, fieldname: str, fieldobj: Any) -> None:
+        if fieldobj.format.fixed_value_size() != 0:
+            raise ValueError(f"GramCodec stores no posting values: field {fieldname!r} has "
+                             f"format {fieldobj.format!r}")
         self._fieldid = self._fieldmap.setdefault(fieldname, len(self._fieldmap))
 
     def start_term(self, btext: bytes) -> None:

@@ -5,6 +5,7 @@ For a term (a normalized string ``s``):
 1. **Candidates.** Every document containing ``s`` holds all of ``s``'s index terms (its letter/
    digit runs' bigrams, or the character of a one-character run: `search.analysis.query_terms`)
    in the same field. Intersecting those posting lists (rarest first) gives a superset.
+   (Whitespace is not indexed: a space in a phrase matches a space or a paragraph break.)
 2. **Verification.** If ``s`` is itself one index term (one or two letters/digits), the postings
    are exact. Otherwise each candidate is checked against the archive text with SQLite's
    ``instr`` (in C; ``lower()`` only when ``s`` has ASCII letters). Documents whose text has
@@ -13,10 +14,13 @@ For a term (a normalized string ``s``):
 3. **Boolean structure.** AND narrows a context set with every child's cheap superset first,
    then verifies within it; NOT subtracts the exact matches of its child within the context; OR
    unites. Filters (`Filters`) are posting lists of exact terms and form the initial context.
-4. **Ranking.** BM25F over the n-gram frequencies of the positive (non-negated) terms: a term's
-   frequency in a field is the smallest frequency of its n-grams there (exact for one n-gram, an
-   upper bound otherwise), title and text are length-normalized separately and the title is
-   weighted `TITLE_WEIGHT` times, then saturated with ``k1``; idf from the candidate count.
+4. **Ranking.** BM25F as Whoosh's ``BM25F`` scorer computes it: BM25 per field (title, text),
+   each length-normalized with its own ``b`` and saturated with ``k1``, summed with the title
+   weighted `TITLE_WEIGHT` times, over the positive (non-negated) terms. A term's frequency in a
+   field is the smallest frequency of its n-grams there (exact for one n-gram, an upper bound
+   otherwise); idf comes from the candidate count. Saturation per field means a title match
+   outweighs any number of mentions in the text, and a report about a term (many mentions)
+   outranks one that names it once.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from search.segments import column_values, field_lengths, read_term
 from search.snippets import highlight_spans, snippet
 
 K1 = 1.2
-TITLE_WEIGHT = 5.0
+TITLE_WEIGHT = 2.0
 B = {"title": 0.5, "text": 0.75}
 FIELDS = {"any": ("title", "text"), "title": ("title",), "text": ("text",)}
 FACETS = {"year": "year", "region": "province", "doc_type": "doc_type", "site": "site"}
@@ -335,8 +339,9 @@ class Searcher:
         if by_id:
             needle = term.needle
             lower = any("a" <= c <= "z" for c in needle)
+            body = "replace(text, char(10), ' ')" if " " in needle else "text"
             title = "instr(lower(title), :n) > 0" if lower else "instr(title, :n) > 0"
-            text = "instr(lower(text), :n) > 0" if lower else "instr(text, :n) > 0"
+            text = f"instr(lower({body}), :n) > 0" if lower else f"instr({body}, :n) > 0"
             cond = {"any": f"({title} OR {text})", "title": title, "text": text}[term.scope]
             rows = self.db.execute(
                 f"SELECT id FROM documents WHERE id IN (SELECT value FROM json_each(:ids))"
@@ -358,7 +363,7 @@ class Searcher:
         )
         found = set()
         for did, title, text in rows:
-            fields = {"title": title or "", "text": text or ""}
+            fields = {"title": title or "", "text": (text or "").replace("\n", " ")}
             if any(term.needle in fields[f].lower() for f in FIELDS[term.scope]):
                 found.add(by_id[did])
         return found
@@ -380,9 +385,8 @@ class Searcher:
             cands = self.candidates(term)
             n = len(cands) if cands is not None else total
             idf = math.log(1 + (total - n + 0.5) / (n + 0.5))
-            weighted: dict[int, float] = dict.fromkeys(docs, 0.0)
             for fieldname in FIELDS[term.scope]:
-                boost = TITLE_WEIGHT if fieldname == "title" else 1.0
+                weight = idf * (TITLE_WEIGHT if fieldname == "title" else 1.0) * (K1 + 1)
                 b, avg = B[fieldname], averages[fieldname]
                 lengths = self.lengths(fieldname)
                 if grams:
@@ -392,10 +396,8 @@ class Searcher:
                     tfs = dict.fromkeys(docs, 1)
                 for d, tf in tfs.items():
                     if tf:
-                        weighted[d] += boost * tf / (1 - b + b * lengths[d] / avg)
-            for d, w in weighted.items():
-                if w:
-                    scores[d] += idf * w * (K1 + 1) / (K1 + w)
+                        x = tf / (1 - b + b * lengths[d] / avg)
+                        scores[d] += weight * x / (K1 + x)
         return scores
 
     # -- facets --------------------------------------------------------------------------

@@ -56,6 +56,8 @@ REBUILD_BACKLOG = 5000
 #: Documents per rebuild task; postings a rebuild worker buffers before writing a segment.
 CHUNK = 200
 FLUSH_POSTINGS = 30_000_000
+#: Smaller archives are rebuilt in-process (starting workers costs more than it saves).
+PARALLEL_MIN_DOCS = 400
 #: Unreferenced files of older generations are deleted once older than this (seconds), so
 #: searches that opened the previous generation keep working.
 GRACE = 120.0
@@ -396,7 +398,7 @@ def rebuild(
                 "SELECT coalesce(sum(length(CAST(text AS BLOB))), 0) FROM documents"
             ).fetchone()[0]
             nworkers = workers or min(os.cpu_count() or 1, 4)
-            if len(ids) < 400:
+            if len(ids) < PARALLEL_MIN_DOCS:
                 nworkers = 1
             segments = build_segments(str(store.path), path, ids, nworkers, progress)
             writer.add_segments(segments)

@@ -11,8 +11,9 @@ Grammar (tightest first)::
   (`archive.text.normalize.search_key`: NFKC, pinyin annotations dropped, OpenCC t2s,
   lower-case). ``醫共體`` finds ``医共体``; ``iarc`` finds ``IARC``; ``covid`` finds ``COVID-19``
   (Latin is matched as a substring too, like Chinese).
-* A quoted phrase is one exact substring *including its spaces* (whitespace is folded to one
-  space, as in the archive): ``"covid 19"`` does not match ``covid-19``. Quotes also make
+* A quoted phrase is one exact substring *including its spaces*: whitespace (spaces, newlines)
+  is folded to one space, which matches a space or a paragraph break of the archive text;
+  ``"covid 19"`` does not match ``covid-19``. Quotes also make
   ``OR``, ``NOT``, ``-x``, ``title:`` and parentheses literal.
 * ``title:`` / ``text:`` restrict a term to the title or the body; a bare term matches either
   (the string must lie within one of them).
@@ -196,7 +197,8 @@ class _Parser:
             raise QueryError(f"unexpected {tok.kind!r}")
         needle = _normalize(tok.text)
         if not needle:
-            raise QueryError(f"the term {tok.text!r} is empty after normalization")
+            what = "empty phrase" if tok.kind == "phrase" else f"the term {tok.text!r} is empty"
+            raise QueryError(f"{what} (nothing left after normalization)")
         return Term(needle, scope, tok.text)
 
 

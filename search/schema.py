@@ -11,8 +11,8 @@ Fields
   it with the archive to find stale documents).
 * ``day``: the publication date as a number ``YYYYMMDD`` (0 when unknown), a column for sorting.
 * Filters and facets, one or more exact terms each: ``published`` (``YYYY-MM-DD``), ``year``,
-  ``region`` (province, city and county, each by full and short name, and the whole region
-  string: ``贵州省``/``贵州``/``遵义市``/``遵义``/``贵州省遵义市``), ``province`` (the facet),
+  ``region`` (province, city and county, each by full and short name, and their joined full
+  names: ``贵州省``/``贵州``/``遵义市``/``遵义``/``贵州省遵义市``/``遵义市红花岗区``), ``province``,
   ``doc_type``, ``site`` (the site name as archived), ``host`` (the URL's host), ``duplicate_of``
   and ``flags`` (``truncated``, ``placeholders``, ``mojibake``, ``nonhealth``, ``duplicate``, and
   ``ucase`` when the title or text holds non-ASCII letters that lower-case, which SQLite's
@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from whoosh.columns import FixedBytesColumn, NumericColumn, VarBytesColumn
 from whoosh.fields import COLUMN, ID, KEYWORD, Schema
+from whoosh.formats import Existence
 
 from search.analysis import GramField
 
@@ -43,6 +44,15 @@ ROW_COLUMNS = (
 )
 ROW_SQL = f"SELECT {', '.join(ROW_COLUMNS)} FROM documents"
 
+class Keywords(KEYWORD):
+    """Space-separated exact terms, presence only (filters): `search.codec.GramCodec` stores
+    weights but no posting values, so every field uses a value-less format."""
+
+    def __init__(self) -> None:
+        super().__init__(lowercase=False, commas=False, scorable=False)
+        self.format = Existence()
+
+
 def make_schema() -> Schema:
     """The Whoosh schema of the search index."""
     return Schema(
@@ -53,13 +63,13 @@ def make_schema() -> Schema:
         day=COLUMN(NumericColumn("i", default=0)),
         published=ID(),
         year=ID(),
-        region=KEYWORD(),
+        region=Keywords(),
         province=ID(),
         doc_type=ID(),
         site=ID(),
         host=ID(),
         duplicate_of=ID(),
-        flags=KEYWORD(),
+        flags=Keywords(),
     )
 
 
@@ -95,10 +105,15 @@ def short_name(name: str) -> str:
 def region_terms(row: Mapping[str, Any]) -> list[str]:
     """Every name a ``--region`` filter may use for this document (lower-cased)."""
     terms: list[str] = []
-    for level in ("region_province", "region_city", "region_county"):
-        name = row.get(level)
+    names = [row.get(level) for level in ("region_province", "region_city", "region_county")]
+    for name in names:
         if name:
             terms += [name, short_name(name)]
+    present = [name for name in names if name]
+    # "贵州省遵义市" and "遵义市红花岗区" match everything under them, like "遵义市" does.
+    for start in range(len(present)):
+        for end in range(start + 2, len(present) + 1):
+            terms.append("".join(present[start:end]))
     if row.get("region"):
         terms.append(row["region"])
     return list(dict.fromkeys(t.lower() for t in terms if t))

@@ -15,11 +15,12 @@ MAX_OCCURRENCES = 200
 
 
 def lowered(text: str) -> str:
-    """``text.lower()`` with the same length (characters that lower-case to several are kept)."""
+    """``text.lower()`` with paragraph breaks as spaces, as the search compares it; the same
+    length as ``text`` (characters that lower-case to several are kept)."""
     low = text.lower()
-    if len(low) == len(text):
-        return low
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    if len(low) != len(text):
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    return low.replace("\n", " ")
 
 
 def occurrences(
