@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,20 +34,73 @@ from crawler.sources import Source
 
 #: Seconds between run-record updates while a crawl runs.
 RUN_UPDATE_EVERY = 2.0
+#: Update duplicates and the search index while crawling after this many stored pages...
+INDEX_EVERY_PAGES = 1000
+#: ...or this many seconds after a page was stored.
+INDEX_EVERY_SECONDS = 60.0
 
 
-def update_search_index(store: Store, log: logging.Logger | None = None) -> int:
-    """Bring derived data (the search index) up to date after a crawl batch."""
-    try:
+class DerivedUpdater:
+    """Keeps duplicates and the search index in step while a crawl runs (a background thread
+    with its own archive connection), so a long crawl is searchable as it goes and little is
+    left to do at the end. The crawl child leaves this to the parent (one writer)."""
+
+    def __init__(self, data_dir: Path, every_pages: int = INDEX_EVERY_PAGES,
+                 every_seconds: float = INDEX_EVERY_SECONDS) -> None:
+        self.data_dir = data_dir
+        self.every_pages = every_pages
+        self.every_seconds = every_seconds
+        self.pending = 0
+        self.first_pending: float | None = None
+        self.errors: list[str] = []
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="hra-derived", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stored(self) -> None:
+        """A page was stored (new or changed)."""
+        self.pending += 1
+        if self.first_pending is None:
+            self.first_pending = time.monotonic()
+        if self.pending >= self.every_pages:
+            self._wake.set()
+
+    def _due(self) -> bool:
+        if not self.pending:
+            return False
+        waited = time.monotonic() - (self.first_pending or time.monotonic())
+        return self.pending >= self.every_pages or waited >= self.every_seconds
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            if not self._stop and self._due():
+                self.update()
+
+    def update(self) -> None:
+        """Apply every pending archive change to the derived indexes (now, in this thread)."""
+        self.pending, self.first_pending = 0, None
         from archive.derived import update_derived
 
-        return update_derived(store)
-    except ImportError as exc:
-        # The search module (search.index.update_index) is not there yet; the change log keeps
-        # every pending document, so the first index update after it lands catches up.
-        if log:
-            log.debug("search index not updated: %s", exc)
-        return 0
+        try:
+            with Store(self.data_dir) as store:
+                update_derived(store)
+        except Exception as exc:  # the pages are archived; only the indexes lag behind
+            self.errors.append(f"search index not updated ({type(exc).__name__}: {exc}); "
+                               "the next crawl or `hra reindex` catches up")
+
+    def finish(self) -> float:
+        """Stop the thread, then catch up with everything left; returns the seconds it took."""
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+        started = time.monotonic()
+        self.update()
+        return time.monotonic() - started
 
 
 @dataclass
@@ -77,6 +130,7 @@ class CrawlResult:
     elapsed: float
     log_path: Path
     exit_code: int | None
+    index_seconds: float = 0.0  # the final duplicates + search index update
 
     def to_json(self) -> dict[str, Any]:
         c = self.tally.counts
@@ -86,7 +140,8 @@ class CrawlResult:
             "unchanged": c.unchanged, "skipped": c.skipped,
             "skipped_by_reason": dict(sorted(self.tally.skipped.items())), "failed": c.failed,
             "errors": self.tally.errors, "warnings": self.warnings, "sources": self.sources,
-            "elapsed_seconds": round(self.elapsed, 1), "log": str(self.log_path),
+            "elapsed_seconds": round(self.elapsed, 1),
+            "index_seconds": round(self.index_seconds, 1), "log": str(self.log_path),
         }
 
 
@@ -187,6 +242,8 @@ def run_crawl(
         exit_code: int | None = None
         interrupts = 0
         display.start(plan, data_dir, run_id)
+        derived = DerivedUpdater(data_dir)
+        derived.start()
         child = _Child(spec, log_path)
         last_update = time.monotonic()
 
@@ -200,6 +257,8 @@ def run_crawl(
                 tally.add(event.get("outcome", "failed"), url=event.get("url", ""),
                           message=event.get("message", ""),
                           fetched=bool(event.get("fetched", True)))
+                if event.get("outcome") in ("new", "changed"):
+                    derived.stored()
             elif kind == "warn":
                 warnings.append(event.get("message", ""))
             elif kind == "source" and event.get("state") == "finished":
@@ -232,6 +291,11 @@ def run_crawl(
             if child.proc.poll() is None:
                 child.kill()
                 exit_code = child.proc.wait()
+            if derived.pending:
+                display.note(f"updating duplicates and the search index ({derived.pending} "
+                             "new or changed page(s)) ...")
+            index_seconds = derived.finish()
+            warnings.extend(derived.errors)
             display.stop()
             finished = bool(sources) and all(r == "finished" for r in sources.values()) \
                 and len(sources) >= len(plan.sources)
@@ -246,7 +310,7 @@ def run_crawl(
                                         f"see {log_path}")
             store.finish_run(run_id, tally.counts, status, tally.errors)
     return CrawlResult(run_id, status, tally, sources, warnings, time.monotonic() - started,
-                       log_path, exit_code)
+                       log_path, exit_code, index_seconds)
 
 
 def log_tail(path: Path, lines: int = 15) -> str:

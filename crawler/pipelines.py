@@ -1,13 +1,12 @@
 """The item pipeline: every fetched page goes through the text pipeline into the archive.
 
 `ArchivePipeline` is the one place a crawled page becomes a record:
-`archive.pipeline.process_page` (decode, extract, normalize, classify) then
+`archive.pipeline.process_page` (decode, extract, normalize, classify; run in worker processes
+by `crawler.analysis`, with the source's optional title/date/body selectors) then
 `archive.importer.store_result` (the raw bytes, headers, final URL and status, plus the record,
 in one transaction). Off-topic pages (unless ``HRA_KEEP_OFF_TOPIC``), list pages and pages
 without an article are counted, not stored. The spider learns the page's kind from the item
 (`PageItem.set_kind`) to decide which links to follow.
-
-A source's optional title/date/body CSS selectors are applied here too (never in a spider).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from archive.importer import store_result
-from archive.pipeline import PageError, PageResult, process_page
+from crawler.analysis import Analyser, default_workers, shared_analyser
 from crawler.context import CrawlContext, context
 from crawler.items import DoneItem, FailureItem, PageItem
 
@@ -33,6 +32,9 @@ class ArchivePipeline:
         self.crawler = crawler
         self.ctx: CrawlContext = context(crawler)
         self.index_every = crawler.settings.getint("HRA_INDEX_EVERY", 1000)
+        workers = crawler.settings.get("HRA_WORKERS")
+        self.analyser: Analyser = shared_analyser(
+            default_workers() if workers in (None, "", "auto") else int(workers))
         self._stored_since_index = 0
         self._selector_warned = False
 
@@ -42,9 +44,9 @@ class ArchivePipeline:
 
     # -- items -----------------------------------------------------------------------------------
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         if isinstance(item, PageItem):
-            self._page(item)
+            await self._page(item)
         elif isinstance(item, FailureItem):
             self.ctx.report(item.url, item.outcome, message=item.message, fetched=item.fetched)
             self._done(item.chain or [item.url])
@@ -52,45 +54,38 @@ class ArchivePipeline:
             self._done(item.urls)
         return item
 
-    def _page(self, item: PageItem) -> None:
+    async def _page(self, item: PageItem) -> None:
         kind, outcome, message, title = "error", "failed", "", None
+        source = getattr(self.crawler.spider, "source", None)
+        selectors = source.selectors if source is not None else {}
         try:
-            result = self._process(item)
-            kind = result.kind
-            outcome = store_result(
-                self.ctx.store, result, url=item.request_url, body=item.body,
-                fetched_at=item.fetched_at, keep_all=self.ctx.keep_off_topic,
-                final_url=item.url, status=item.status, headers=item.headers,
-            )
-            title = result.record.title if result.record else None
-        except PageError as exc:
-            message = str(exc)
+            result, missing, error = await self.analyser.run(
+                item.body, item.url, item.http_charset, item.fetched_at, selectors)
+            if missing and not self._selector_warned:
+                self._selector_warned = True
+                self.ctx.warn(f"source {self.ctx.source_name}: selector(s) {', '.join(missing)} "
+                              f"matched nothing on {item.url}; the automatic extraction is used")
+            if result is None:
+                message = error or "no result"
+            else:
+                kind = result.kind
+                outcome = store_result(
+                    self.ctx.store, result, url=item.request_url, body=item.body,
+                    fetched_at=item.fetched_at, keep_all=self.ctx.keep_off_topic,
+                    final_url=item.url, status=item.status, headers=item.headers,
+                )
+                title = result.record.title if result.record else None
         except Exception as exc:  # never lose the crawl to one page; the log has the traceback
             logger.exception("processing %s failed", item.url)
             message = f"internal error: {type(exc).__name__}: {exc}"
         finally:
             item.set_kind(kind)
-        if outcome in ("new", "changed"):
+        if outcome in ("new", "changed") and self.ctx.standalone:
             self._stored_since_index += 1
             if self.index_every and self._stored_since_index >= self.index_every:
                 self._update_index()
         self.ctx.report(item.url, outcome, message=message, title=title, status=item.status,
                         depth=item.depth)
-
-    def _process(self, item: PageItem) -> PageResult:
-        result = process_page(item.body, item.url, http_charset=item.http_charset,
-                              fetched_at=item.fetched_at)
-        source = getattr(self.crawler.spider, "source", None)
-        selectors = source.selectors if source is not None else {}
-        if any(k in selectors for k in ("title", "date", "body")):
-            from crawler.selectors import apply_selectors
-
-            result, missing = apply_selectors(result, item, selectors)
-            if missing and not self._selector_warned:
-                self._selector_warned = True
-                self.ctx.warn(f"source {source.name}: selector(s) {', '.join(missing)} matched "
-                              f"nothing on {item.url}; the automatic extraction is used")
-        return result
 
     def _done(self, urls: list[str]) -> None:
         engine = self.crawler.engine
@@ -101,10 +96,17 @@ class ArchivePipeline:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def close_spider(self) -> None:
-        self._update_index()
+        if self.ctx.standalone:  # under `hra crawl` the parent updates them (one writer)
+            self._update_index()
 
     def _update_index(self) -> None:
+        """Duplicates and the search index follow the archive's change log (a crawl batch)."""
         self._stored_since_index = 0
-        from archive.crawl import update_search_index
+        from archive.derived import update_derived
 
-        update_search_index(self.ctx.store, logger)
+        try:
+            update_derived(self.ctx.store)
+        except Exception as exc:  # the pages are archived; only the index lags behind
+            logger.exception("updating the search index failed")
+            self.ctx.warn(f"search index not updated ({type(exc).__name__}: {exc}); "
+                          "the next crawl or `hra reindex` catches up")

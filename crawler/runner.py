@@ -59,13 +59,11 @@ def spider_class(name: str) -> type:
 def run(spec: dict[str, Any]) -> int:
     """Crawl every source of the spec; returns the exit status."""
     from scrapy.crawler import AsyncCrawlerProcess, Crawler
-    from scrapy.utils.log import configure_logging
 
     from crawler.progress import events_for
 
     settings = build_settings(spec)
-    configure_logging(settings, install_root_handler=True)
-    process = AsyncCrawlerProcess(settings, install_root_handler=False)
+    process = AsyncCrawlerProcess(settings)  # configures logging (stderr: the run's log file)
     from twisted.internet import reactor
 
     sources = [Source.from_json(s) for s in spec["sources"]]

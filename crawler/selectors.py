@@ -4,8 +4,8 @@
   ``<head>``, so meta tags still count); the stored raw page is the whole page as fetched.
 * ``title`` / ``date``: the selected element's text replaces the extracted title / date.
 
-Used by the item pipeline only when a source defines selectors; `hra reprocess` re-runs the
-automatic extraction (it does not know sources), see the crawl README section.
+Applied (in the analysis workers) only when a source defines selectors; `hra reprocess` re-runs
+the automatic extraction (it does not know sources).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from archive.pipeline import PageResult, process_page
 from archive.text.decode import decode_html
 from archive.text.extract import clean_title, parse_date
 from archive.text.normalize import normalize_line
-from crawler.items import PageItem
 
 
 def _text(sel: Selector, css: str) -> str | None:
@@ -30,11 +29,12 @@ def _text(sel: Selector, css: str) -> str | None:
 
 
 def apply_selectors(
-    result: PageResult, item: PageItem, selectors: dict[str, str]
+    result: PageResult, body: bytes, url: str, http_charset: str | None, fetched_at: str,
+    selectors: dict[str, str],
 ) -> tuple[PageResult, list[str]]:
     """The page result with the selectors applied, and the names of selectors that matched
     nothing."""
-    decoded = decode_html(item.body, item.http_charset)
+    decoded = decode_html(body, http_charset)
     sel = Selector(text=decoded.text)
     missing: list[str] = []
     if css := selectors.get("body"):
@@ -42,8 +42,8 @@ def apply_selectors(
         if nodes:
             head = sel.css("head").get() or ""
             page = f"<html>{head}<body>{''.join(n.get() for n in nodes)}</body></html>"
-            result = process_page(page.encode("utf-8"), item.url, http_charset="utf-8",
-                                  fetched_at=item.fetched_at)
+            result = process_page(page.encode("utf-8"), url, http_charset="utf-8",
+                                  fetched_at=fetched_at)
         else:
             missing.append("body")
     record = result.record

@@ -12,11 +12,10 @@ from crawler.demo import SITE_DIR
 
 
 def _cli() -> click.Group:
-    """`hra` with the crawl commands registered (as `main()` does)."""
-    from archive.cli import cli
-    from archive.commands.crawl import register
+    """`hra` with every command module registered, as `main()` does."""
+    from archive.cli import _register_command_modules, cli
 
-    register(cli)
+    _register_command_modules()
     return cli
 
 
@@ -38,6 +37,7 @@ def test_demo_crawls_the_bundled_site(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "demo site: http://127.0.0.1:" in result.output
     assert "15 documents" in result.output and "what to try next" in result.output
+    assert "search 医共体 --limit 3" in result.output and "match 医共体" in result.output
     assert "1 robots.txt" in result.output and "4 off-topic" in result.output
     with Store(demo) as store:
         records = list(store.iter_documents())
@@ -50,6 +50,9 @@ def test_demo_crawls_the_bundled_site(tmp_path: Path) -> None:
     assert not gbk.mojibake and "电子健康档案" in gbk.text
     reposts = [r for r in records if "工作总结和2024年工作安排" in (r.title or "")]
     assert len(reposts) == 3 and len({r.text for r in reposts}) == 1
+    # the duplicates index (updated after the crawl) marks two of them as copies of the third
+    canonical = {r.duplicate_of for r in reposts} - {None}
+    assert len(canonical) == 1 and sum(r.duplicate_of is None for r in reposts) == 1
     # Traditional script with pinyin, truncated for non-members
     half = docs["市卫生健康委2023年上半年工作总结"]
     assert half.source_script == "traditional" and half.truncated and half.full_length == 5126

@@ -321,11 +321,16 @@ def test_resume_after_kill_9(tmp_path: Path) -> None:
             else:
                 pytest.fail("the crawl did not get going")
         finally:
+            workers = [w for c in child for w in _children(c)]  # text-pipeline processes
             for pid in [*child, proc.pid]:  # kill -9, the crawler first
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             proc.wait(timeout=10)
         assert child, "the crawl child process was not found"
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [w for w in workers if Path(f"/proc/{w}").exists()], "orphaned workers"
         jobs = list((tmp_path / "jobs").glob("*/frontier.sqlite3"))
         assert len(jobs) == 1  # the interrupted job is kept
         with Store(tmp_path) as store:

@@ -193,7 +193,8 @@ def print_summary(result: Any) -> None:
         console.print(f"  ... {len(t.errors) - 10} more (hra runs --json)", highlight=False)
     if result.status == "interrupted":
         console.print("  interrupted: run the same command again to resume", highlight=False)
-    console.print(f"  log: {result.log_path}", style="dim", highlight=False)
+    console.print(f"  log: {result.log_path}; duplicates and search index updated "
+                  f"({result.index_seconds:.1f}s at the end)", style="dim", highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,6 +435,8 @@ def demo_cmd(ctx: click.Context, demo_dir: Path | None, serve: bool, port: int) 
             lines.append(f"{hra} show {first.id[:8]}")
         if searchable:
             lines.append(f"{hra} search 卫生健康 --limit 5")
+        if isinstance(root, click.Group) and "dups" in root.commands:
+            lines.append(f"{hra} dups              # the report reposted on three sites")
         lines.append(f"{hra} crawl --url {server.url}/   # again: only lists are refetched"
                      if serve else "hra demo --serve   # keep the site up to try crawls by hand")
         for line in lines:

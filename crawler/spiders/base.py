@@ -141,17 +141,21 @@ class ArchiveSpider(scrapy.Spider):
         css: str | None = None, keep: Any = None,
     ) -> Iterator[scrapy.Request]:
         """Next pages of a list (same depth) and links one hop deeper, within limits."""
-        sel = Selector(text=response.text, base_url=response.url)
         depth = int(response.meta.get("hra_depth", 0))
         page_no = int(response.meta.get("hra_page_no", 0))
+        pagination = pagination and page_no < self.max_list_pages
+        articles = articles and depth < self.depth_limit
+        if not (pagination or articles):
+            return
+        sel = Selector(text=response.text, base_url=response.url)
         seen: set[str] = set()
-        if pagination and page_no < self.max_list_pages:
+        if pagination:
             for url in links.pagination_links(sel, response.url, response.text):
                 if self.allowed(url):
                     seen.add(url)
                     yield self.request(url, depth=depth, page_no=page_no + 1,
                                        referer=response.url, priority=1)
-        if not articles or depth >= self.depth_limit:
+        if not articles:
             return
         found = links.anchors(sel, response.url, css) if css else []
         if found:
