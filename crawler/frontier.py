@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FRONTIER_FILE = "frontier.sqlite3"
+LOCK_FILE = "lock"
 PENDING, DONE = 0, 2
 
 _SCHEMA = """
@@ -96,6 +97,25 @@ def job_dir(crawler: Crawler, spider: Spider) -> Path:
     return context(crawler).data_dir / "jobs" / name
 
 
+class JobBusy(RuntimeError):
+    """Another process is crawling this source right now."""
+
+
+def _lock(directory: Path) -> Any:
+    """An exclusive lock on the job (released when the process ends, even by kill -9)."""
+    handle = (directory / LOCK_FILE).open("a+")
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.close()
+        raise JobBusy(f"{directory.name}: another crawl of this source is running") from exc
+    return handle
+
+
 class FrontierScheduler(BaseScheduler):
     """A FIFO-by-priority scheduler whose queue and seen-set live in SQLite (see module doc)."""
 
@@ -110,6 +130,7 @@ class FrontierScheduler(BaseScheduler):
         self._seen: set[bytes] = set()
         self._memory: dict[int, Request] = {}  # requests that cannot be serialized
         self._next_memory_id = -1
+        self._lock: Any = None
         self.resumed = 0
 
     @classmethod
@@ -122,6 +143,7 @@ class FrontierScheduler(BaseScheduler):
         self.spider = spider
         directory = job_dir(self.crawler, spider)
         directory.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock(directory)
         self.path = directory / FRONTIER_FILE
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -145,11 +167,14 @@ class FrontierScheduler(BaseScheduler):
         self.db = None
         if reason == "finished" and self.path is not None:
             # The job is complete: the next run starts afresh.
-            for suffix in ("", "-wal", "-shm"):
+            for name in (FRONTIER_FILE, f"{FRONTIER_FILE}-wal", f"{FRONTIER_FILE}-shm", LOCK_FILE):
                 with contextlib.suppress(FileNotFoundError):
-                    Path(f"{self.path}{suffix}").unlink()
+                    (self.path.parent / name).unlink()
             with contextlib.suppress(OSError):
-                self.path.parent.rmdir()  # only when empty (Scrapy may keep spider.state)
+                self.path.parent.rmdir()  # only when empty
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     # -- the scheduler interface ------------------------------------------------------------
 

@@ -66,6 +66,7 @@ URLLENGTH_LIMIT = 2083
 # -- the hra machinery --------------------------------------------------------------------------
 REQUEST_FINGERPRINTER_CLASS = "crawler.frontier.CanonicalFingerprinter"
 SCHEDULER = "crawler.frontier.FrontierScheduler"
+DOWNLOADER = "crawler.downloader.PoliteDownloader"
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.ChallengeMiddleware": 105,
     "crawler.middlewares.IncrementalMiddleware": 70,

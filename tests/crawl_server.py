@@ -51,6 +51,16 @@ class _Handler(BaseHTTPRequestHandler):
         with srv.lock:
             srv.hits[self.path] += 1
             srv.log.append((self.path, dict(self.headers.items())))
+            srv.inflight += 1
+            srv.max_inflight = max(srv.max_inflight, srv.inflight)
+        try:
+            self._answer()
+        finally:
+            with srv.lock:
+                srv.inflight -= 1
+
+    def _answer(self) -> None:
+        srv = self.server
         route = srv.routes.get(self.path) or srv.routes.get(self.path.split("?", 1)[0])
         if route is None:
             self._send(404, b"<html><body>not found</body></html>", "text/html")
@@ -125,6 +135,8 @@ class _Server(ThreadingHTTPServer):
         self.hits: Counter[str] = Counter()
         self.log: list[tuple[str, dict[str, str]]] = []
         self.streamed: dict[str, int] = {}
+        self.inflight = 0
+        self.max_inflight = 0  # most requests answered at the same time
         self.lock = threading.Lock()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -155,6 +167,10 @@ class SiteServer:
     @property
     def hits(self) -> Counter[str]:
         return self.httpd.hits
+
+    @property
+    def max_inflight(self) -> int:
+        return self.httpd.max_inflight
 
     @property
     def streamed(self) -> dict[str, int]:

@@ -353,3 +353,17 @@ def test_resume_after_kill_9(tmp_path: Path) -> None:
     assert total == hits_before + (n - before)
     assert max(hits[f"/p/{i}.html"] for i in range(n)) <= 2
     assert not list((tmp_path / "jobs").glob("*/frontier.sqlite3"))  # finished: job removed
+
+
+@pytest.mark.parametrize("per_host", [1, 2])
+def test_per_host_concurrency_holds_without_delays(tmp_path: Path, per_host: int) -> None:
+    """CONCURRENT_REQUESTS_PER_DOMAIN holds even with no download delay and a burst of links."""
+    with SiteServer() as site:
+        site.page("/index.html", list_html([(f"/p/{i}.html", f"第{i}号卫生健康工作情况汇报")
+                                            for i in range(6)]))
+        for i in range(6):
+            site.page(f"/p/{i}.html", report_html(f"第{i}号卫生健康工作情况汇报", i), delay=0.3)
+        result, _ = crawl(tmp_path, [site.url("/index.html")],
+                          settings={"CONCURRENT_REQUESTS_PER_DOMAIN": per_host})
+        assert result.tally.counts.new == 6
+        assert site.max_inflight == per_host

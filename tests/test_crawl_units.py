@@ -186,7 +186,8 @@ def test_frontier_dedupes_orders_and_survives_a_crash(tmp_path: Path) -> None:
     first, second = sched.next_request(), sched.next_request()
     assert (first.url, second.url) == (urls[0], urls[1]) and first.meta["hra_depth"] == 1
     sched.mark_done(["http://x.cn/list_2.html", urls[0]])
-    # "kill -9": no close(); the next process opens the same job.
+    # "kill -9": no close(); the process's lock dies with it; the next process opens the job.
+    sched._lock.close()
     again = _scheduler(tmp_path / "job")
     assert again.resumed == 4  # urls[1] was handed out but never finished: pending again
     pending = []
@@ -361,3 +362,14 @@ def test_hra_starts_without_importing_scrapy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True).stdout
     assert out.strip().splitlines()[-1] == "False False"
+
+
+def test_one_crawl_per_source_at_a_time(tmp_path: Path) -> None:
+    from crawler.frontier import JobBusy
+
+    first = _scheduler(tmp_path / "job")
+    with pytest.raises(JobBusy, match="another crawl"):
+        _scheduler(tmp_path / "job")
+    first.close("shutdown")
+    _scheduler(tmp_path / "job").close("finished")  # free again once the first one ends
+    assert not (tmp_path / "job").exists()

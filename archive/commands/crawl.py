@@ -436,7 +436,7 @@ def demo_cmd(ctx: click.Context, demo_dir: Path | None, serve: bool, port: int) 
         if searchable:
             lines.append(f"{hra} search 卫生健康 --limit 5")
         if isinstance(root, click.Group) and "dups" in root.commands:
-            lines.append(f"{hra} dups              # the report reposted on three sites")
+            lines.append(f"{hra} dups   # one report reposted on three sites")
         lines.append(f"{hra} crawl --url {server.url}/   # again: only lists are refetched"
                      if serve else "hra demo --serve   # keep the site up to try crawls by hand")
         for line in lines:
