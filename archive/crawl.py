@@ -94,11 +94,12 @@ class DerivedUpdater:
                                "the next crawl or `hra reindex` catches up")
 
     def finish(self) -> float:
-        """Stop the thread, then catch up with everything left; returns the seconds it took."""
+        """Stop the thread (after the update it may be running), then catch up with everything
+        left; returns the seconds it took."""
+        started = time.monotonic()
         self._stop = True
         self._wake.set()
         self._thread.join()
-        started = time.monotonic()
         self.update()
         return time.monotonic() - started
 

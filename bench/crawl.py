@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import resource
 import sys
 import tempfile
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -133,6 +135,52 @@ def serve(port_queue: Any, total: int, per_list: int) -> None:
     httpd.serve_forever()
 
 
+class RssSampler:
+    """Peak resident memory (VmHWM) of every process below this one, sampled twice a second
+    (Linux /proc; elsewhere only getrusage's largest child is known)."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _descendants(self, pid: int) -> list[int]:
+        out = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                out += [child, *self._descendants(child)]
+        return out
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            for pid in self._descendants(os.getpid()):
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                except OSError:
+                    continue
+                hwm = next((int(line.split()[1]) / 1024 for line in status.splitlines()
+                            if line.startswith("VmHWM:")), 0.0)
+                self.peaks[pid] = (cmd.decode("utf-8", "replace").strip(), hwm)
+
+    def crawl_mb(self) -> float:
+        """The crawl child plus its text-pipeline workers (they run at the same time)."""
+        return sum(mb for cmd, mb in self.peaks.values()
+                   if "crawler.runner" in cmd or "multiprocessing" in cmd)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=2400, help="report pages (>= 2000)")
@@ -157,12 +205,13 @@ def main() -> None:
 
     started = time.monotonic()
     try:
-        result = run_crawl(data_dir, plan, on_event=on_event)
+        with RssSampler() as rss:
+            result = run_crawl(data_dir, plan, on_event=on_event)
     finally:
         server.terminate()
         server.join(timeout=5)
     elapsed = time.monotonic() - started
-    crawl_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    crawl_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # largest child
     self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with Store(data_dir) as store:
         docs = store.count_documents()
@@ -178,7 +227,10 @@ def main() -> None:
     if pages_window > 0:
         print(f"  crawling (first .. last page stored):        {pages_window:.1f} s, "
               f"{c.new / pages_window:.0f} archived pages/s")
-    print(f"  peak RSS: crawl process {crawl_rss:.0f} MB, hra parent {self_rss:.0f} MB "
+    print(f"  duplicates + search index: caught up {result.index_seconds:.1f} s after the last "
+          "page (updated in the background while crawling)")
+    print(f"  peak RSS: crawl process and its pipeline workers {rss.crawl_mb() or crawl_rss:.0f} "
+          f"MB together, hra parent (events, index updates) {self_rss:.0f} MB "
           f"(target: >= 100 pages/s, < 500 MB)")
     if docs < args.pages:
         sys.exit(f"only {docs} of {args.pages} pages archived; see {result.log_path}")

@@ -79,10 +79,12 @@ def is_js_challenge(status: int, body: bytes, request_headers: dict[str, str] | 
     conditional = {k.lower() for k in (request_headers or {})} & {"if-match", "if-unmodified-since"}
     if status == 412 and not conditional:
         return True
-    if status in (521, 202, 200, 403, 503) and len(body) < 64 * 1024:
-        text_chars = len(re.sub(rb"<script.*?</script>|<[^>]+>|\s+", b"", body, flags=re.S))
-        return bool(_CHALLENGE_MARKERS.search(body)) and (status == 521 or text_chars < 400)
-    return False
+    if status not in (521, 202, 200, 403, 503) or len(body) >= 64 * 1024:
+        return False
+    if not _CHALLENGE_MARKERS.search(body):
+        return False
+    text_chars = len(re.sub(rb"<script.*?</script>|<[^>]+>|\s+", b"", body, flags=re.S))
+    return status == 521 or text_chars < 400
 
 
 class ChallengeMiddleware:

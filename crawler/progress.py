@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,15 +79,18 @@ class Tally:
 class Events:
     """Writes events as JSON lines to a file descriptor (or nowhere).
 
-    When the reader is gone (EPIPE: the parent was killed) `on_broken` is called once, so the
-    crawl can stop gracefully and keep its job for the next run.
+    Writing happens in a background thread, so a busy reader (the parent updating the search
+    index) never stalls the crawl; `close` flushes what is queued. When the reader is gone
+    (EPIPE: the parent was killed) `on_broken` is called once, so the crawl can stop gracefully
+    and keep its job for the next run.
     """
 
     def __init__(self, fd: int | None) -> None:
         self.fd = fd
         self.on_broken: Callable[[], None] | None = None
         self._broken = False
-        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
 
     @property
     def enabled(self) -> bool:
@@ -95,8 +99,17 @@ class Events:
     def emit(self, kind: str, **data: Any) -> None:
         if not self.enabled:
             return
-        line = (json.dumps({"e": kind, **data}, ensure_ascii=False) + "\n").encode("utf-8")
-        with self._lock:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._write_all, name="hra-events",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put((json.dumps({"e": kind, **data}, ensure_ascii=False) + "\n")
+                        .encode("utf-8"))
+
+    def _write_all(self) -> None:
+        while (line := self._queue.get()) is not None:
+            if self._broken:
+                continue
             try:
                 view = memoryview(line)
                 while view:
@@ -108,6 +121,13 @@ class Events:
                 self._broken = True
                 if self.on_broken:
                     self.on_broken()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write out every queued event (the parent counts on them), then stop the thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout)
+            self._thread = None
 
 
 _EVENTS: dict[int | None, Events] = {}

@@ -114,7 +114,10 @@ def run(spec: dict[str, Any]) -> int:
             reactor.callLater(0, reactor.stop)
 
     reactor.callWhenRunning(lambda: asyncio.ensure_future(main()))
-    process.start(stop_after_crawl=False)
+    try:
+        process.start(stop_after_crawl=False)
+    finally:
+        events.close()
     return 0 if state["clean"] and not state["stopping"] else 2
 
 

@@ -36,168 +36,6 @@ def register(cli: click.Group) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# displays
-
-
-class PlainDisplay:
-    """Log lines (not a terminal, e.g. cron): reports archived, errors, warnings, progress."""
-
-    def __init__(self, every: float = 30.0) -> None:
-        self.every = every
-        self._last = time.monotonic()
-
-    def _line(self, text: str) -> None:
-        click.echo(text)
-
-    def start(self, plan: Any, data_dir: Path, run_id: int) -> None:
-        names = ", ".join(s.name for s in plan.sources[:8])
-        more = f" (+{len(plan.sources) - 8} more)" if len(plan.sources) > 8 else ""
-        self._line(f"crawl run {run_id}: {names}{more} -> {data_dir}")
-
-    def event(self, event: dict[str, Any], tally: Any) -> None:
-        kind = event["e"]
-        if kind == "page":
-            outcome = event.get("outcome", "")
-            if outcome in ("new", "changed"):
-                self._line(f"{outcome:<8} {event.get('title') or '(no title)'}  {event.get('url')}")
-            elif outcome == "failed":
-                self._line(f"failed   {event.get('url')}: {event.get('message')}")
-        elif kind == "warn":
-            self._line(f"warning  {event.get('message')}")
-        elif kind == "source" and event.get("state") == "finished":
-            self._line(f"source   {event.get('source')}: {event.get('reason')}")
-        if time.monotonic() - self._last >= self.every:
-            self._last = time.monotonic()
-            self._line(f"progress {_counts_line(tally)}")
-
-    def note(self, message: str) -> None:
-        self._line(message)
-
-    def stop(self) -> None:
-        pass
-
-
-class LiveDisplay:
-    """A rich live panel: pages fetched, reports archived, skips, errors, current host."""
-
-    def __init__(self) -> None:
-        from rich.live import Live
-
-        from archive.cli import console
-
-        self.console = console
-        self.live = Live(console=console, refresh_per_second=4, transient=True)
-        self.tally: Any = None
-        self.host = ""
-        self.last = ""
-        self.started = time.monotonic()
-        self.title = ""
-        self.sources_done = 0
-        self.sources_total = 0
-
-    def start(self, plan: Any, data_dir: Path, run_id: int) -> None:
-        self.sources_total = len(plan.sources)
-        self.title = f"crawl run {run_id} -> {data_dir}"
-        self.live.start()
-        self.live.update(self._render())
-
-    def _render(self) -> Any:
-        from rich.table import Table
-
-        from crawler.progress import SKIP_LABELS
-
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold", justify="right")
-        grid.add_column()
-        elapsed = time.monotonic() - self.started
-        grid.add_row("", f"[bold]{self.title}[/]  {elapsed:.0f}s")
-        if self.tally is not None:
-            t, c = self.tally, self.tally.counts
-            rate = t.fetched / elapsed if elapsed > 0 else 0.0
-            grid.add_row("pages fetched", f"{t.fetched}  ({rate:.1f}/s)")
-            grid.add_row("reports archived",
-                         f"[green]{c.new} new[/] · {c.changed} changed · {c.unchanged} unchanged")
-            skipped = ", ".join(f"{n} {SKIP_LABELS.get(r, r)}" for r, n in
-                                sorted(t.skipped.items(), key=lambda kv: -kv[1])) or "0"
-            grid.add_row("skipped", skipped)
-            grid.add_row("errors", f"[red]{c.failed}[/]" if c.failed else "0")
-        grid.add_row("sources", f"{self.sources_done}/{self.sources_total} done")
-        grid.add_row("current host", self.host or "-")
-        if self.last:
-            grid.add_row("last", self.last)
-        return grid
-
-    def event(self, event: dict[str, Any], tally: Any) -> None:
-        from rich.markup import escape
-
-        self.tally = tally
-        kind = event["e"]
-        if kind == "request":
-            self.host = event.get("host", "")
-        elif kind == "page":
-            outcome = event.get("outcome", "")
-            if outcome in ("new", "changed"):
-                self.last = escape(f"[{outcome}] {event.get('title') or ''}"[:90])
-            elif outcome == "failed":
-                self.console.print(f"[yellow]failed:[/] {escape(str(event.get('url')))}: "
-                                   f"{escape(str(event.get('message')))}", highlight=False)
-        elif kind == "warn":
-            self.console.print(f"[yellow]warning:[/] {escape(str(event.get('message')))}",
-                               highlight=False)
-        elif kind == "source" and event.get("state") == "finished":
-            self.sources_done += 1
-        self.live.update(self._render())
-
-    def note(self, message: str) -> None:
-        self.console.print(f"[bold]{message}[/]", highlight=False)
-
-    def stop(self) -> None:
-        self.live.stop()
-
-
-def _counts_line(tally: Any) -> str:
-    c = tally.counts
-    return (f"{tally.fetched} fetched: {c.new} new, {c.changed} changed, {c.unchanged} unchanged, "
-            f"{c.skipped} skipped, {c.failed} failed")
-
-
-def make_display(as_json: bool) -> Any:
-    from archive.cli import console
-    from archive.crawl import NullDisplay
-
-    if as_json:
-        return NullDisplay()
-    return LiveDisplay() if console.is_terminal else PlainDisplay()
-
-
-def print_summary(result: Any) -> None:
-    from rich.markup import escape
-
-    from archive.cli import console
-
-    t, c = result.tally, result.tally.counts
-    skipped = t.skipped_text()
-    console.print(
-        f"crawl run {result.run_id} [bold]{result.status}[/] in {result.elapsed:.1f}s: "
-        f"{t.fetched} page(s) fetched, [green]{c.new} new[/], {c.changed} changed, "
-        f"{c.unchanged} unchanged, {c.skipped} skipped{f' ({skipped})' if skipped else ''}, "
-        f"[red]{c.failed} failed[/]", highlight=False)
-    unfinished = {n: r for n, r in result.sources.items() if r != "finished"}
-    for name, reason in unfinished.items():
-        console.print(f"  source {name}: {reason}", highlight=False)
-    for message in result.warnings[:10]:
-        console.print(f"  [yellow]warning:[/] {escape(message)}", highlight=False)
-    for message in t.errors[:10]:
-        console.print(f"  [red]failed:[/] {escape(message)}", highlight=False)
-    if len(t.errors) > 10:
-        console.print(f"  ... {len(t.errors) - 10} more (hra runs --json)", highlight=False)
-    if result.status == "interrupted":
-        console.print("  interrupted: run the same command again to resume", highlight=False)
-    console.print(f"  log: {result.log_path}; duplicates and search index updated "
-                  f"({result.index_seconds:.1f}s at the end)", style="dim", highlight=False)
-
-
-# ---------------------------------------------------------------------------------------------
 # hra crawl
 
 
@@ -274,6 +112,8 @@ def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
     plan = CrawlPlan(sources=sources, depth=depth, max_pages=max_pages, refresh=refresh,
                      keep_off_topic=keep_off_topic, settings=_parse_settings(overrides),
                      trigger=trigger, contact=contact, parallel=parallel)
+    from crawler.display import make_display, print_summary
+
     result = run_crawl(data_dir, plan, display=make_display(as_json))
     if as_json:
         print_json(result.to_json())
@@ -399,6 +239,7 @@ def demo_cmd(ctx: click.Context, demo_dir: Path | None, serve: bool, port: int) 
     from archive.crawl import CrawlPlan, run_crawl
     from archive.store import Store
     from crawler.demo import DemoServer
+    from crawler.display import make_display, print_summary
 
     target = (demo_dir or default_demo_dir(ctx.obj.data_dir)).expanduser()
     prepare_demo_dir(target)
