@@ -66,6 +66,8 @@ _CHALLENGE_MARKERS = re.compile(
     rb"|challenge-platform|cf_chl_|window\.location\.reload\(",
     re.IGNORECASE | re.DOTALL,
 )
+_MARKER_HINTS = (b"$_ts", b"jsl_clearance", b"acw_sc", b"cookie", b"Cookie", b"challenge", b"cf_chl",
+                 b"reload(")
 
 
 def is_js_challenge(status: int, body: bytes, request_headers: dict[str, str] | None = None) -> bool:
@@ -80,6 +82,8 @@ def is_js_challenge(status: int, body: bytes, request_headers: dict[str, str] | 
     if status == 412 and not conditional:
         return True
     if status not in (521, 202, 200, 403, 503) or len(body) >= 64 * 1024:
+        return False
+    if not any(marker in body for marker in _MARKER_HINTS):  # fast: no regex on most pages
         return False
     if not _CHALLENGE_MARKERS.search(body):
         return False

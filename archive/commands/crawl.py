@@ -58,9 +58,12 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
               help="Crawl from this URL instead of named sources (repeatable).")
 @click.option("--spider", type=click.Choice(["site", "gov"]), default="site", show_default=True,
               help="Spider for --url: site (generic) or gov (government CMS columns).")
-@click.option("--depth", type=click.IntRange(0), help="Link hops from a start page [default: 3].")
+@click.option("--depth", type=click.IntRange(0),
+              help="Link hops from a start page; pagination does not count [default: the "
+                   "source's, else 3].")
 @click.option("--max-pages", type=click.IntRange(0),
-              help="Requests per source in this run, 0 = no limit [default: 1000].")
+              help="Requests per source in this run, 0 = no limit [default: the source's, "
+                   "else 1000].")
 @click.option("--refresh", is_flag=True,
               help="Refetch archived pages (conditional requests; only changed bytes add a "
                    "version).")
