@@ -6,9 +6,12 @@ progress events (JSON lines, see `crawler.progress`) from a pipe. The parent rec
 (kind "crawl") with its counts, shows a live display on a terminal or plain log lines
 otherwise (cron), and writes the child's Scrapy log to ``<data_dir>/logs/crawl-<run>.log``.
 
-The child runs in its own process group: Ctrl-C reaches the parent, which asks the child to
-stop gracefully (its jobs are kept: run the same command again to resume); a second Ctrl-C
-kills it. If the parent dies, the child notices the broken pipe and stops gracefully too.
+The child runs in its own process group: Ctrl-C (or SIGTERM) reaches the parent, which asks the
+child to stop gracefully (its jobs are kept: run the same command again to resume); a second
+Ctrl-C kills it. If the parent dies, the child notices the broken pipe and stops gracefully too.
+
+Duplicates and the search index are updated by the parent (`DerivedUpdater`, one writer): in
+the background every `INDEX_EVERY_PAGES` stored pages or `INDEX_EVERY_SECONDS`, and at the end.
 
 Nothing here imports Scrapy.
 """
@@ -75,6 +78,10 @@ class DerivedUpdater:
         return self.pending >= self.every_pages or waited >= self.every_seconds
 
     def _run(self) -> None:
+        # Below the crawl in CPU priority (Linux threads have their own nice value): when CPUs
+        # are scarce the crawl goes first; when they are idle (a polite crawl) this runs freely.
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while not self._stop:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
@@ -272,6 +279,7 @@ def run_crawl(
                 last_update = now
                 store.update_run(run_id, tally.counts)
 
+        restore = _sigterm_as_interrupt()
         try:
             while True:
                 try:
@@ -288,6 +296,7 @@ def run_crawl(
                         child.kill()
             exit_code = child.proc.wait()
         finally:
+            restore()
             child.pipe.close()
             if child.proc.poll() is None:
                 child.kill()
@@ -312,6 +321,18 @@ def run_crawl(
             store.finish_run(run_id, tally.counts, status, tally.errors)
     return CrawlResult(run_id, status, tally, sources, warnings, time.monotonic() - started,
                        log_path, exit_code, index_seconds)
+
+
+def _sigterm_as_interrupt() -> Callable[[], None]:
+    """SIGTERM (a cron timeout, `kill`) stops the crawl like Ctrl-C; returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
