@@ -367,3 +367,35 @@ def test_per_host_concurrency_holds_without_delays(tmp_path: Path, per_host: int
                           settings={"CONCURRENT_REQUESTS_PER_DOMAIN": per_host})
         assert result.tally.counts.new == 6
         assert site.max_inflight == per_host
+
+
+def test_sigterm_stops_gracefully_and_the_run_resumes(tmp_path: Path) -> None:
+    """`kill` (SIGTERM, e.g. a cron timeout) of `hra crawl`: in-flight pages are finished, the
+    run is recorded as interrupted with its counts, the job is kept, the same command ends it."""
+    n = 24
+    with SiteServer() as site:
+        site.page("/index.html", list_html([(f"/p/{i}.html", f"第{i}号卫生健康工作情况汇报")
+                                            for i in range(n)]))
+        for i in range(n):
+            site.page(f"/p/{i}.html", report_html(f"第{i}号卫生健康工作情况汇报", i), delay=0.15)
+        cmd = [sys.executable, "-m", "archive", "--data-dir", str(tmp_path), "crawl", "--url",
+               site.url("/index.html"), "-s", "AUTOTHROTTLE_ENABLED=False",
+               "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while site.hits["/p/3.html"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out
+        assert "interrupted" in out and "run the same command again" in out
+        with Store(tmp_path) as store:
+            run = store.runs(1)[0]
+            stored = store.count_documents()
+        assert run["status"] == "interrupted" and run["new"] == stored and 3 <= stored < n
+        assert list((tmp_path / "jobs").glob("*/frontier.sqlite3"))
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stdout
+    with Store(tmp_path) as store:
+        assert store.count_documents() == n and store.runs(1)[0]["status"] == "ok"
+    assert site.hits["/index.html"] == 1 and max(site.hits[f"/p/{i}.html"] for i in range(n)) == 1
