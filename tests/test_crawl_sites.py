@@ -399,3 +399,25 @@ def test_sigterm_stops_gracefully_and_the_run_resumes(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         assert store.count_documents() == n and store.runs(1)[0]["status"] == "ok"
     assert site.hits["/index.html"] == 1 and max(site.hits[f"/p/{i}.html"] for i in range(n)) == 1
+
+
+def test_depth_and_max_pages_limits(tmp_path: Path) -> None:
+    """--depth counts link hops from the start page (report pages lead on to related reports);
+    --max-pages caps the requests of a run."""
+    with SiteServer() as site:
+        site.page("/index.html", list_html([(f"/a{i}.html", f"第{i}号卫生健康工作情况汇报")
+                                            for i in range(5)]))
+        for i in range(5):
+            related = f'<p>相关：<a href="/b{i}.html">第{i}号卫生健康工作的后续情况汇报</a></p>'
+            site.page(f"/a{i}.html", report_html(f"第{i}号卫生健康工作情况汇报", i, extra=related))
+            site.page(f"/b{i}.html", report_html(f"第{i}号卫生健康工作的后续情况汇报", i + 10))
+        shallow, _ = crawl(tmp_path / "d1", [site.url("/index.html")], depth=1)
+        assert shallow.tally.counts.new == 5 and not any(site.hits[f"/b{i}.html"] for i in range(5))
+        deep, _ = crawl(tmp_path / "d2", [site.url("/index.html")], depth=2)
+        assert deep.tally.counts.new == 10  # related reports, one hop further
+        before = sum(site.hits.values())
+        capped, _ = crawl(tmp_path / "d3", [site.url("/index.html")], max_pages=3)
+        sent = sum(site.hits.values()) - before
+    assert sent == 4  # robots.txt + 3 pages
+    assert capped.tally.counts.new == 2 and capped.tally.skipped.get("budget", 0) >= 1
+    assert capped.status == "ok"
