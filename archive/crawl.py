@@ -19,6 +19,7 @@ Nothing here imports Scrapy.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -153,6 +154,32 @@ class CrawlResult:
         }
 
 
+class CrawlBusy(RuntimeError):
+    """Every source asked for is being crawled by another process; one line for the user."""
+
+
+def lock_sources(data_dir: Path, sources: list[Source]) -> tuple[list[Any], list[Source],
+                                                                  list[str]]:
+    """Take each source's lock (`archive.locks`: one crawl of a source at a time, whoever
+    starts it). Returns the locks, the sources to crawl, and notes about the others."""
+    from archive.locks import LockBusy, SourceLock
+
+    locks, ready, notes = [], [], []
+    for source in sources:
+        lock = SourceLock(data_dir, source.name)
+        try:
+            lock.acquire()
+        except LockBusy as exc:
+            notes.append(f"skipped: {exc}")
+            continue
+        if lock.stale:
+            notes.append(f"source {source.name}: the previous crawl (pid {lock.stale.get('pid')}) "
+                         "ended without finishing; its job resumes")
+        locks.append(lock)
+        ready.append(source)
+    return locks, ready, notes
+
+
 class Display(Protocol):
     def start(self, plan: CrawlPlan, data_dir: Path, run_id: int) -> None: ...
     def event(self, event: dict[str, Any], tally: Tally) -> None: ...
@@ -233,9 +260,24 @@ def run_crawl(
     display = display or NullDisplay()
     data_dir = Path(data_dir)
     tally = Tally()
-    warnings: list[str] = []
     sources: dict[str, str] = {}
     started = time.monotonic()
+    locks, ready, warnings = lock_sources(data_dir, plan.sources)
+    if not ready:
+        raise CrawlBusy("; ".join(warnings))
+    plan = dataclasses.replace(plan, sources=ready)
+    try:
+        return _run_locked(data_dir, plan, display, on_event, tally, sources, warnings, started)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _run_locked(
+    data_dir: Path, plan: CrawlPlan, display: Display,
+    on_event: Callable[[dict[str, Any]], None] | None, tally: Tally, sources: dict[str, str],
+    warnings: list[str], started: float,
+) -> CrawlResult:
     with Store(data_dir) as store:
         run_id = store.start_run("crawl", describe_args(plan), plan.trigger)
         log_path = data_dir / "logs" / f"crawl-{run_id}.log"
@@ -250,6 +292,8 @@ def run_crawl(
         exit_code: int | None = None
         interrupts = 0
         display.start(plan, data_dir, run_id)
+        for note in warnings:
+            display.note(note)
         derived = DerivedUpdater(data_dir)
         derived.start()
         child = _Child(spec, log_path)

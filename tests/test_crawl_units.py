@@ -373,3 +373,13 @@ def test_one_crawl_per_source_at_a_time(tmp_path: Path) -> None:
     first.close("shutdown")
     _scheduler(tmp_path / "job").close("finished")  # free again once the first one ends
     assert not (tmp_path / "job").exists()
+
+
+def test_a_source_being_crawled_elsewhere_is_not_started_twice(tmp_path: Path) -> None:
+    from archive.locks import SourceLock
+
+    url = "http://127.0.0.1:9/index.html"  # never contacted: the lock is checked first
+    with SourceLock(tmp_path, adhoc_source([url]).name):
+        result = CliRunner().invoke(_cli(), ["--data-dir", str(tmp_path), "crawl", "--url", url])
+    assert result.exit_code == 1 and "is being crawled by pid" in result.output
+    assert not (tmp_path / "archive.sqlite3").exists()  # no run was started

@@ -115,9 +115,13 @@ def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
     plan = CrawlPlan(sources=sources, depth=depth, max_pages=max_pages, refresh=refresh,
                      keep_off_topic=keep_off_topic, settings=_parse_settings(overrides),
                      trigger=trigger, contact=contact, parallel=parallel)
+    from archive.crawl import CrawlBusy
     from crawler.display import make_display, print_summary
 
-    result = run_crawl(data_dir, plan, display=make_display(as_json))
+    try:
+        result = run_crawl(data_dir, plan, display=make_display(as_json))
+    except CrawlBusy as exc:
+        fail(str(exc))
     if as_json:
         print_json(result.to_json())
     else:
