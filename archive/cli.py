@@ -99,10 +99,12 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
 
     \b
     Examples:
+      hra demo                                 # crawl the bundled demo site, offline
+      hra crawl --url https://example.org/fanwen/ --depth 2
       hra import ~/Downloads/reports/          # archive saved report pages
+      hra search 医共体 --year 2023             # every report containing 医共体
       hra stats                                # what is in the archive
-      hra list --limit 5                       # the newest documents
-      hra export --format jsonl -o all.jsonl   # every document as JSON lines
+      hra export --format docx -o word/        # Word files, one per document
     """
     ctx.obj = Ctx(data_dir)
 

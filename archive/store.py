@@ -109,6 +109,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX doc_changes_doc ON doc_changes (doc_id);
     INSERT INTO doc_changes (doc_id, op) SELECT id, 'upsert' FROM documents ORDER BY id;
     """,
+    # 3: look pages up by the URL that was requested (it may have redirected elsewhere)
+    """
+    CREATE INDEX pages_url ON pages (url);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -381,9 +385,12 @@ class Store:
         )
 
     def has_url(self, url: str) -> bool:
+        """Whether a page was archived at this URL: as its document's URL, or as the URL that
+        was requested when it redirected there."""
         return (
-            self.db.execute("SELECT 1 FROM pages WHERE doc_id = ? LIMIT 1", (doc_id(url),))
-            .fetchone() is not None
+            self.db.execute(
+                "SELECT 1 FROM pages WHERE doc_id = ? OR url = ? LIMIT 1", (doc_id(url), url)
+            ).fetchone() is not None
         )
 
     # -- runs ------------------------------------------------------------------------------

@@ -96,3 +96,13 @@ def test_people_page_title_and_date() -> None:
     assert page.title == "女儿出嫁,郑板桥画了几笔兰花当嫁妆"
     assert page.published == "2019-06-15"
     assert page.site == "人民网"
+
+
+def test_attachments_listed_below_the_article_are_recorded() -> None:
+    body = "".join(f"<p>全市卫生健康系统深入推进医共体建设,第{i}项工作取得明显成效。</p>" for i in range(12))
+    html = (f"<html><body><div class='TRS_Editor'>{body}</div>"
+            "<div class='fj'>附件:<a href='/u/2024/plan.pdf'>实施方案.pdf</a>"
+            "<a href='/u/2024/table.xlsx'>统计表</a></div></body></html>")
+    page = extract(html, "http://wjw.example.gov.cn/zwgk/t20240105_1.html")
+    assert page.attachments == ["http://wjw.example.gov.cn/u/2024/plan.pdf",
+                                "http://wjw.example.gov.cn/u/2024/table.xlsx"]

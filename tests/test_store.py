@@ -166,3 +166,15 @@ def test_kill_9_mid_import_keeps_committed_documents_and_resumes(
         assert summary.counts.new == n - kept and summary.counts.unchanged == kept
         assert store.count_documents() == n
         assert store.db.execute("SELECT count(*) FROM pages").fetchone()[0] == n
+
+
+def test_has_url_knows_requested_urls_that_redirected(data_dir: Path) -> None:
+    final = "http://wjw.binjiang.gov.cn/zwgk/t20240105_1.html"
+    requested = "http://wjw.binjiang.gov.cn/redirect?id=1"
+    with Store(data_dir) as store:
+        data = page_bytes()
+        result = process_page(data, final)
+        store.save_page(url=requested, final_url=final, body=data, record=result.record,
+                        fetched_at="2024-01-05T08:00:00+00:00")
+        assert store.has_url(final) and store.has_url(requested)
+        assert not store.has_url("http://wjw.binjiang.gov.cn/other.html")

@@ -653,8 +653,15 @@ def is_list_page(lines: list[Line], paragraphs: list[str]) -> bool:
 
 
 def _attachments(container: etree._Element, url: str | None) -> list[str]:
+    """Links to PDF/DOC/XLS... files in the article and in the few blocks right after it
+    (government pages often list 附件 below the TRS_Editor block)."""
     out: list[str] = []
-    for a in container.iter("a"):
+    blocks = [container]
+    sibling = container.getnext()
+    while sibling is not None and len(blocks) < 4:
+        blocks.append(sibling)
+        sibling = sibling.getnext()
+    for a in (a for block in blocks for a in block.iter("a")):
         href = (a.get("href") or "").strip()
         if href and _ATTACHMENT.search(href):
             full = urljoin(url, href) if url else href
