@@ -293,6 +293,13 @@ class GramTermsReader(base.TermsReader):
             return list(info[0]), info[1]
         return decode_postings(self._postfile.get(info[5], info[6]))
 
+    def iter_postings(self) -> Iterator[tuple[str, bytes, list[int], bytes]]:
+        """(field, term bytes, docnums, weights) of every term, in order (merging)."""
+        for key, info in self._items_from(b""):
+            fieldname, tbytes = self._decode(key)
+            ids, weights = self.postings_of(info)
+            yield fieldname, tbytes, ids, weights
+
     def field_terms(self, fieldname: str, start: bytes = b"") -> Iterator[tuple[bytes, tuple]]:
         """(term bytes, raw info) of one field from ``start`` on, in order."""
         if fieldname not in self._fieldmap:

@@ -404,13 +404,14 @@ def rebuild(
             writer.add_segments(segments)
             write_state(path, seq=seq, schema=SCHEMA_VERSION)
             writer.catch_up(store, None)
+            retired = current_path(store.data_dir)
             _swap(root, path)
             documents = writer.doc_count()
             nsegments = len(writer.segments)
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
-    _collect_garbage(root)
+    _collect_garbage(root, retired)
     return RebuildResult(
         path=path, documents=documents, seconds=time.perf_counter() - started,
         index_bytes=directory_size(path), text_bytes=text_bytes, segments=nsegments,
@@ -424,13 +425,18 @@ def _swap(root: Path, path: Path) -> None:
     os.replace(tmp, root / POINTER)
 
 
-def _collect_garbage(root: Path) -> None:
-    """Delete index directories that are not live and not being written."""
+def _collect_garbage(root: Path, retired: Path | None = None) -> None:
+    """Delete index directories that are not live and not being written: the one a rebuild
+    just retired, and others untouched for `GRACE` seconds (a rebuild that has just created
+    its directory may not hold its lock yet)."""
     from whoosh.util.filelock import FileLock
 
     live = current_path(root.parent)
+    now = time.time()
     for entry in root.iterdir():
         if not entry.is_dir() or not entry.name.startswith("gen-") or entry == live:
+            continue
+        if entry != retired and now - entry.stat().st_mtime < GRACE:
             continue
         lock = FileLock(str(entry / f"{INDEXNAME}_WRITELOCK"))
         try:

@@ -206,6 +206,7 @@ def column_values(reader: SegmentReader, fieldname: str) -> list[Any]:
 
 def _bulk(raw: Any, column: Any, count: int, field: Any) -> list[Any]:
     from whoosh.columns import FixedBytesColumn, NumericColumn, VarBytesColumn
+    from whoosh.fields import ID
 
     if isinstance(column, NumericColumn):
         data = raw._dbfile.get(raw._basepos, raw._count * raw._fixedlen)
@@ -223,6 +224,8 @@ def _bulk(raw: Any, column: Any, count: int, field: Any) -> list[Any]:
         offsets, lens = raw._offsets, raw._lengths
         total = (offsets[-1] + lens[-1]) if len(lens) else 0
         data = raw._dbfile.get(raw._basepos, total) if total else b""
+        if isinstance(field, ID):
+            return [data[o:o + n].decode("utf-8") for o, n in zip(offsets, lens, strict=True)]
         return [
             field.from_column_value(data[o:o + n]) for o, n in zip(offsets, lens, strict=True)
         ]
@@ -277,10 +280,9 @@ def merge_segments(
             builder.codec.field_writer(storage, builder.segment).close()
             return None
         for reader, docmap in zip(readers, docmaps, strict=True):
-            for fieldname, tbytes in reader._terms.terms():
+            for fieldname, tbytes, ids, weights in _all_postings(reader):
                 if fieldname not in schema:
                     continue
-                ids, weights = read_term(reader, fieldname, tbytes)
                 kept = [(docmap[d], w) for d, w in zip(ids, weights, strict=True) if d in docmap]
                 if kept:
                     builder.add_postings(fieldname, tbytes, [d for d, _ in kept],
@@ -289,6 +291,15 @@ def merge_segments(
     finally:
         for reader in readers:
             reader.close()
+
+
+def _all_postings(reader: SegmentReader) -> Iterable[tuple[str, bytes, list[int], bytes]]:
+    terms = reader._terms
+    if isinstance(terms, GramTermsReader):
+        yield from terms.iter_postings()
+        return
+    for fieldname, tbytes in terms.terms():
+        yield fieldname, tbytes, *read_term(reader, fieldname, tbytes)
 
 
 def _has_stored(schema: Any) -> bool:
