@@ -132,7 +132,7 @@ class CrawlResult:
     """How a crawl went."""
 
     run_id: int
-    status: str  # ok, partial, interrupted, failed
+    status: str  # ok (page failures are counted and listed), interrupted, failed
     tally: Tally
     sources: dict[str, str]  # name -> close reason ("finished", "shutdown", ...)
     warnings: list[str]
@@ -354,7 +354,7 @@ def _run_locked(
             finished = bool(sources) and all(r == "finished" for r in sources.values()) \
                 and len(sources) >= len(plan.sources)
             if finished and exit_code == 0:
-                status = "partial" if tally.counts.failed else "ok"
+                status = "ok"  # page failures are counted (failed) and listed (errors)
             elif interrupts or (exit_code is not None and exit_code in (2, -signal.SIGKILL)):
                 status = "interrupted"
             else:

@@ -79,9 +79,11 @@ class Schedule:
     all_sources: bool = False
     notify_cmd: str | None = None
     created_at: str = field(default_factory=lambda: now_local().isoformat(timespec="seconds"))
+    crawl_options: list[str] = field(default_factory=list)  # e.g. --refresh, -s NAME=VALUE
 
     def crawl_args(self) -> list[str]:
-        return ["--all"] if self.all_sources else list(self.sources)
+        """The arguments of `hra crawl` for this schedule."""
+        return (["--all"] if self.all_sources else list(self.sources)) + self.crawl_options
 
     def describe_sources(self) -> str:
         return "all sources" if self.all_sources else ", ".join(self.sources)
@@ -226,6 +228,7 @@ class Scheduler:
 
     def run_one(self, schedule: Schedule) -> RunOutcome:
         started = self.clock()
+        before = self._last_run_id()
         self.book.mark_started(schedule.name, started)
         self.log(f"schedule {schedule.name}: crawling {schedule.describe_sources()}")
         try:
@@ -233,7 +236,7 @@ class Scheduler:
         except OSError as exc:
             self.log(f"schedule {schedule.name}: could not start the crawl: {exc}")
             code = None
-        summary = self._run_summary(schedule, started)
+        summary = self._run_summary(schedule, before)
         status = "ok" if code == 0 else ("stopped" if self.stopping.is_set() else "failed")
         self.log(f"schedule {schedule.name}: crawl {status} (exit {code})"
                  + (f", {summary['new']} new, {summary['changed']} changed" if summary else ""))
@@ -243,22 +246,30 @@ class Scheduler:
             self._notify(schedule, outcome)
         return outcome
 
-    def _run_summary(self, schedule: Schedule, started: datetime) -> dict[str, Any] | None:
+    def _last_run_id(self) -> int:
         from archive.store import Store, StoreError
 
         try:
             with Store(self.data_dir) as store:
-                for run in store.runs(20):
-                    if run["trigger"] == f"schedule:{schedule.name}":
-                        begun = datetime.fromisoformat(run["started_at"])
-                        if begun >= started.astimezone(begun.tzinfo).replace(microsecond=0):
-                            return run
+                return max((r["id"] for r in store.runs(1)), default=0)
+        except StoreError:
+            return 0
+
+    def _run_summary(self, schedule: Schedule, after_id: int) -> dict[str, Any] | None:
+        """The run the crawl recorded (the first of this schedule after `after_id`)."""
+        from archive.store import Store, StoreError
+
+        try:
+            with Store(self.data_dir) as store:
+                mine = [r for r in store.runs(50)
+                        if r["id"] > after_id and r["trigger"] == f"schedule:{schedule.name}"]
         except StoreError:
             return None
-        return None
+        return min(mine, key=lambda r: r["id"]) if mine else None
 
     def _notify(self, schedule: Schedule, outcome: RunOutcome) -> None:
-        payload = json.dumps({"schedule": schedule.name, "sources": schedule.crawl_args(),
+        sources = ["--all"] if schedule.all_sources else schedule.sources
+        payload = json.dumps({"schedule": schedule.name, "sources": sources,
                               "exit_code": outcome.exit_code, "started": outcome.started,
                               "run": outcome.summary}, ensure_ascii=False)
         try:

@@ -121,8 +121,6 @@ class CrawlContext:
         if self.standalone and self.run_id is not None:
             c = self.tally.counts
             status = "ok" if reason == "finished" else "interrupted"
-            if status == "ok" and c.failed:
-                status = "partial"
             self.store.finish_run(self.run_id, c, status, self.tally.errors)
         if self._store is not None:
             self._store.close()

@@ -43,16 +43,23 @@ def _book(ctx: click.Context) -> ScheduleBook:
 @click.option("--all", "all_sources", is_flag=True, help="Crawl every source.")
 @click.option("--notify-cmd", help="Command run after each crawl with the run summary as JSON "
                                    "on stdin.")
+@click.option("--refresh", is_flag=True, help="Crawl with --refresh (re-check archived pages).")
+@click.option("--depth", type=click.IntRange(0), help="Crawl with --depth N.")
+@click.option("--max-pages", type=click.IntRange(1), help="Crawl with --max-pages N.")
+@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Scrapy setting for the crawl (repeatable).")
 @click.option("--replace", is_flag=True, help="Replace a schedule of the same name.")
 @click.pass_context
 def add(ctx: click.Context, name: str, sources: tuple[str, ...], cron: str, all_sources: bool,
-        notify_cmd: str | None, replace: bool) -> None:
+        notify_cmd: str | None, refresh: bool, depth: int | None, max_pages: int | None,
+        settings: tuple[str, ...], replace: bool) -> None:
     """Add a schedule NAME crawling SOURCE... (or --all) at the times of a cron expression.
 
     \b
     Examples:
       hra schedule add nightly --cron "0 3 * * *" --all
-      hra schedule add zj --cron "@daily" wjw-zhejiang
+      hra schedule add zj --cron "@daily" hc-wjw-zj
+      hra schedule add weekly-refresh --cron "0 4 * * 0" --all --refresh
     """
     from archive.cli import console, fail
     from archive.schedule import Schedule, ScheduleError, next_time, now_local
@@ -64,7 +71,12 @@ def add(ctx: click.Context, name: str, sources: tuple[str, ...], cron: str, all_
     try:
         if sources:
             select_sources(load_sources(book.data_dir), list(sources))
-        item = book.add(Schedule(name, cron, list(sources), all_sources, notify_cmd), replace)
+        options = (["--refresh"] if refresh else []) + \
+            (["--depth", str(depth)] if depth is not None else []) + \
+            (["--max-pages", str(max_pages)] if max_pages else []) + \
+            [arg for setting in settings for arg in ("-s", setting)]
+        item = book.add(Schedule(name, cron, list(sources), all_sources, notify_cmd,
+                                 crawl_options=options), replace)
     except (ScheduleError, SourceError) as exc:
         fail(str(exc), 2)
     nxt = next_time(item.cron, now_local()).isoformat(timespec="minutes")
