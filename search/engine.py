@@ -113,18 +113,15 @@ class Searcher:
     """One open generation of the index plus the archive connection that verifies it."""
 
     def __init__(self, data_dir: Path, db: sqlite3.Connection) -> None:
-        from search.index import open_current
-
-        self.path, ix, self.state = open_current(data_dir)
         self.db = db
         # Verification reads many overflow pages: memory-mapped reads avoid a copy and a
         # system call per page (a per-connection setting; nothing is written).
         db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-        self.reader = ix.reader()
+        self._open(data_dir)
         self.leaves: list[tuple[Any, int, frozenset[int]]] = [
             (leaf, base, frozenset(leaf._perdoc.deleted_docs()) if leaf.has_deletions()
              else frozenset())
-            for leaf, base in self.reader.leaf_readers()
+            for leaf, base in _segments(self.reader)
         ]
         self.doc_count_all = self.reader.doc_count_all()
         self.doc_count = self.reader.doc_count()
@@ -133,6 +130,39 @@ class Searcher:
         self._ids: list[str] | None = None
         self._lengths: dict[str, list[int]] = {}
         self._days: list[int] | None = None
+
+    def _open(self, data_dir: Path, attempts: int = 5) -> None:
+        """Open the live generation and every file a search reads.
+
+        A rebuild may swap in a new directory and delete the old one between reading
+        ``CURRENT`` and opening the files: then start again. Once open, the files stay
+        readable until closed, whatever writers do.
+        """
+        from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+        from whoosh.index import EmptyIndexError
+
+        from search.index import open_current
+
+        for attempt in range(attempts):
+            try:
+                self.path, ix, self.state = open_current(data_dir)
+                self.reader = ix.reader()
+                try:
+                    for leaf, _base in _segments(self.reader):
+                        perdoc = leaf._perdoc
+                        for name in ("id", "day"):
+                            if leaf.has_column(name):
+                                perdoc.column_reader(name, leaf.schema[name].column_type)
+                        for name in ("title", "text"):
+                            perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN)
+                except BaseException:
+                    self.reader.close()
+                    raise
+                return
+            except (OSError, EmptyIndexError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
 
     def close(self) -> None:
         self.reader.close()
@@ -518,6 +548,14 @@ class Searcher:
                 highlights=spans, title_highlights=highlight_spans(title or "", needles),
             ))
         return hits
+
+
+def _segments(reader: Any) -> list[tuple[Any, int]]:
+    """(segment reader, docnum base) of an index reader (none for an empty index)."""
+    from whoosh.reading import SegmentReader
+
+    return [(leaf, base) for leaf, base in reader.leaf_readers()
+            if isinstance(leaf, SegmentReader)]
 
 
 def _intersect(a: set[int], b: set[int] | dict[int, int]) -> set[int]:

@@ -116,24 +116,15 @@ def _run_search(ctx: Ctx, store: Any, node: Any, filters: Any, sort: str, limit:
     from search.engine import Searcher
     from search.index import IndexMissing
 
-    for attempt in range(3):
-        try:
-            with Searcher(ctx.data_dir, store.db) as searcher:
-                if searcher.doc_count == 0:
-                    fail(
-                        "the search index is empty: import documents with `hra import PATH` "
-                        "(the index follows the archive) or build it with `hra reindex`"
-                    )
-                return searcher.search(node, filters, sort=sort, limit=limit, page=page,
-                                       facets=facets)
-        except IndexMissing as exc:
-            fail(str(exc))
-        except OSError:
-            # A writer replaced the index generation while we opened it: open the new one.
-            if attempt == 2:
-                raise
-            time.sleep(0.05)
-    raise AssertionError
+    try:
+        searcher = Searcher(ctx.data_dir, store.db)
+    except IndexMissing as exc:
+        fail(str(exc))
+    with searcher:
+        if searcher.doc_count == 0:
+            fail("the search index is empty: import documents with `hra import PATH` "
+                 "(the index follows the archive) or build it with `hra reindex`")
+        return searcher.search(node, filters, sort=sort, limit=limit, page=page, facets=facets)
 
 
 def _print_result(query: str, result: Any) -> None:
