@@ -247,18 +247,7 @@ def list_cmd(ctx: Ctx, limit: int, as_json: bool) -> None:
 
 
 def _flags(r: Any) -> str:
-    flags = []
-    if r.truncated:
-        flags.append(f"截断{f'(全文{r.full_length}字)' if r.full_length else ''}")
-    if r.placeholders:
-        flags.append("含占位符")
-    if r.mojibake:
-        flags.append("乱码")
-    if r.source_script == "traditional":
-        flags.append("原为繁体")
-    if not r.is_health_report:
-        flags.append("非卫生健康报告")
-    return " ".join(flags)
+    return " ".join(r.flag_words())
 
 
 @cli.command()

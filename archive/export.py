@@ -95,20 +95,7 @@ def file_stem(record: Record) -> str:
 
 
 def flags_in_words(record: Record) -> str:
-    words = []
-    if record.truncated:
-        words.append(f"截断(全文{record.full_length}字)" if record.full_length else "截断")
-    if record.placeholders:
-        words.append("含占位符")
-    if record.mojibake:
-        words.append("含乱码")
-    if record.source_script == "traditional":
-        words.append("原文为繁体")
-    if not record.is_health_report:
-        words.append("非卫生健康工作报告")
-    if record.duplicate_of:
-        words.append(f"转载副本(原件 {record.duplicate_of})")
-    return "、".join(words) or "无"
+    return "、".join(record.flag_words()) or "无"
 
 
 def metadata_rows(record: Record) -> list[tuple[str, str]]:

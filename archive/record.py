@@ -40,6 +40,23 @@ class Record:
     attachments: list[str] = field(default_factory=list)
     content_source: str | None = None
 
+    def flag_words(self) -> list[str]:
+        """The flags in words, for people: 截断 (with the stated full length), 含占位符..."""
+        words = []
+        if self.truncated:
+            words.append(f"截断(全文{self.full_length}字)" if self.full_length else "截断")
+        if self.placeholders:
+            words.append("含占位符")
+        if self.mojibake:
+            words.append("含乱码")
+        if self.source_script == "traditional":
+            words.append("原文为繁体")
+        if not self.is_health_report:
+            words.append("非卫生健康工作报告")
+        if self.duplicate_of:
+            words.append(f"转载副本(原件 {self.duplicate_of})")
+        return words
+
     def to_json(self) -> dict[str, Any]:
         """The public record shape, in `RECORD_FIELDS` order."""
         return {name: getattr(self, name) for name in RECORD_FIELDS}

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from crawler.demo.server import ThreadedServer
+
 MB = 1024 * 1024
 
 
@@ -143,12 +145,13 @@ class _Server(ThreadingHTTPServer):
         """Clients that hang up (timeouts, aborted 50 MB downloads) are part of the tests."""
 
 
-class SiteServer:
+class SiteServer(ThreadedServer):
     """See the module docstring."""
 
+    httpd: _Server
+
     def __init__(self) -> None:
-        self.httpd = _Server()
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(_Server(), "hra-test-site")
 
     # -- content ---------------------------------------------------------------------------
 
@@ -179,23 +182,8 @@ class SiteServer:
     def headers_of(self, path: str) -> list[dict[str, str]]:
         return [h for p, h in self.httpd.log if p == path]
 
-    @property
-    def port(self) -> int:
-        return int(self.httpd.server_address[1])
-
     def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def __enter__(self) -> SiteServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 SITE_DIR = Path(__file__).with_name("site")
 
@@ -38,19 +38,38 @@ class _Handler(SimpleHTTPRequestHandler):
         super().send_header(keyword, value)
 
 
-class DemoServer:
-    """Serve the demo site on 127.0.0.1 (a free port unless one is given) in a thread."""
+class ThreadedServer:
+    """An HTTP server answering in threads, run in a background thread; stopped on exit.
 
-    def __init__(self, port: int = 0) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.requests = []  # type: ignore[attr-defined]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
-                                       name="hra-demo-site")
+    Used by the demo and by the tests' and benchmarks' local sites (127.0.0.1 only).
+    """
+
+    def __init__(self, httpd: ThreadingHTTPServer, name: str) -> None:
+        self.httpd = httpd
+        self.thread = threading.Thread(target=httpd.serve_forever, daemon=True, name=name)
 
     @property
     def port(self) -> int:
         return int(self.httpd.server_address[1])
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+class DemoServer(ThreadedServer):
+    """Serve the demo site on 127.0.0.1 (a free port unless one is given) in a thread."""
+
+    def __init__(self, port: int = 0) -> None:
+        httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        httpd.daemon_threads = True
+        httpd.requests = []  # type: ignore[attr-defined]
+        super().__init__(httpd, "hra-demo-site")
 
     @property
     def url(self) -> str:
@@ -60,12 +79,3 @@ class DemoServer:
     def requests(self) -> list[str]:
         """Paths requested so far (what the crawler asked for)."""
         return list(self.httpd.requests)  # type: ignore[attr-defined]
-
-    def __enter__(self) -> DemoServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
