@@ -531,8 +531,13 @@ def build_segments(
 
 
 def _mp_context() -> Any:
+    """``fork`` (fast) when this process has no other threads, else ``spawn``: forking a
+    multi-threaded process (a crawler calling `update_index`) can deadlock the child."""
+    import threading
+
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    single = threading.active_count() == 1
+    return multiprocessing.get_context("fork" if "fork" in methods and single else "spawn")
 
 
 def _worker(db_path: str, path: str, tasks: Any, results: Any) -> None:
