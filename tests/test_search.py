@@ -289,3 +289,16 @@ def test_hra_search_on_an_empty_index(tmp_path: Path):
     assert hra("reindex", data_dir=tmp_path).returncode == 0
     result = hra("search", "医改", data_dir=tmp_path)
     assert result.returncode == 1 and "index is empty" in result.stderr
+
+
+def test_hra_search_notes_a_lagging_index_and_reindex_incremental_catches_up(tmp_path: Path):
+    archive(tmp_path, [record(1, "医改", "医改工作")])
+    update(tmp_path)
+    archive(tmp_path, [record(2, "新的医改报告", "医改新进展")])  # not indexed yet
+    result = hra("search", "医改", data_dir=tmp_path)
+    assert result.returncode == 0 and "1 document(s) match" in result.stdout
+    assert "1 archive change(s) behind" in result.stderr
+    result = hra("reindex", "--incremental", "--json", data_dir=tmp_path)
+    assert result.returncode == 0 and json.loads(result.stdout)["applied"] == 1
+    result = hra("search", "医改", data_dir=tmp_path)
+    assert "2 document(s) match" in result.stdout and "behind" not in result.stderr
