@@ -68,9 +68,12 @@ class FastClock:
 
 
 def documents(data_dir: Path) -> int:
+    """Documents archived so far (0 while the crawl is still creating the archive)."""
     db = sqlite3.connect(data_dir / "archive.sqlite3", timeout=30)
     try:
         return db.execute("SELECT count(*) FROM documents").fetchone()[0]
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0
     finally:
         db.close()
 
