@@ -430,52 +430,80 @@ def dups(ctx: Ctx, doc_id: str | None, limit: int, as_json: bool) -> None:
 # export
 
 
-@cli.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "md", "txt", "docx"]),
-              default="jsonl", show_default=True, help="Output format.")
-@click.option("--output", "-o", type=click.Path(),
-              help="File (jsonl, csv, --one-file) or directory (md, txt, docx); "
-                   "jsonl and csv go to stdout without it.")
-@click.option("--one-file", is_flag=True, help="md/txt/docx: all documents in one file.")
-@click.option("--no-text", is_flag=True, help="jsonl/csv: leave the text out.")
-@click.option("--limit", type=click.IntRange(1), help="At most N documents.")
-@click.option("--force", is_flag=True, help="Overwrite existing files.")
-@pass_ctx
-def export(ctx: Ctx, fmt: str, output: str | None, one_file: bool, no_text: bool,
-           limit: int | None, force: bool) -> None:
-    """Export documents as JSONL, CSV (opens in Excel), Markdown, text or Word.
+def _export_command() -> click.Command:
+    """`hra export`: built when the command modules load (it shares search's filters)."""
+    from archive.commands.search import filter_options, make_filters, parse_query, with_searcher
 
-    \b
-    Examples:
-      hra export --format jsonl > all.jsonl
-      hra export --format csv -o reports.csv
-      hra export --format docx -o word/                  # one .docx per document
-      hra export --format docx --one-file -o all.docx    # one file with a table of contents
-    """
-    from itertools import islice
+    @click.command("export")
+    @click.argument("query", nargs=-1)
+    @filter_options
+    @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "md", "txt", "docx"]),
+                  default="jsonl", show_default=True, help="Output format.")
+    @click.option("--output", "-o", type=click.Path(),
+                  help="File (jsonl, csv, --one-file) or directory (md, txt, docx); "
+                       "jsonl and csv go to stdout without it.")
+    @click.option("--one-file", is_flag=True, help="md/txt/docx: all documents in one file.")
+    @click.option("--no-text", is_flag=True, help="jsonl/csv: leave the text out.")
+    @click.option("--limit", type=click.IntRange(1), help="At most N documents.")
+    @click.option("--force", is_flag=True, help="Overwrite existing files.")
+    @pass_ctx
+    def export(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | None,
+               until: str | None, region: str | None, doc_type: str | None, site: str | None,
+               complete: bool, all_versions: bool, sort: str, fmt: str, output: str | None,
+               one_file: bool, no_text: bool, limit: int | None, force: bool) -> None:
+        """Export documents as JSONL, CSV (opens in Excel), Markdown, text or Word.
 
-    from archive.export import ExportError
-    from archive.export import export as run
+        Without QUERY, every document (canonical copies of reposted reports unless
+        --all-versions); with QUERY and filters, exactly what `hra search` matches, in its
+        order (--sort).
 
-    with ctx.store(readonly=True) as store:
-        total = store.count_documents()
-        if limit:
-            total = min(total, limit)
+        \b
+        Examples:
+          hra export --format jsonl > all.jsonl
+          hra export 医共体 --year 2023 --format csv -o ygt-2023.csv
+          hra export --region 遵义 --type speech --format docx -o word/
+          hra export 医改 --format docx --one-file -o yigai.docx
+          hra export --format md --one-file --all-versions -o everything.md
+        """
+        from itertools import islice
 
-        def records() -> Iterator[Any]:
-            return islice(store.iter_documents(order="published IS NULL, published DESC, id"),
-                          limit)
+        from archive.export import ExportError
+        from archive.export import export as run
 
-        with progress_bar(transient=True) as bar:
-            task = bar.add_task("exporting", total=total, current="")
-            try:
-                summary = run(records, fmt, output, one_file=one_file, no_text=no_text,
-                              force=force, progress=lambda n: bar.update(task, completed=n))
-            except ExportError as exc:
-                fail(str(exc))
-    if summary.where != "stdout":
-        err_console.print(f"exported {summary.documents} document(s) in {summary.files} "
-                          f"file(s) to {summary.where}", highlight=False)
+        filtered = bool(query) or any(
+            (year, since, until, region, doc_type, site, complete))
+        node = parse_query(" ".join(query)) if query else None
+        filters = make_filters(year, since, until, region, doc_type, site, complete,
+                               all_versions)
+        with ctx.store(readonly=True) as store:
+            if filtered:
+                ids = with_searcher(ctx, store, lambda s: s.ranked_ids(node, filters, sort=sort))
+                ids = ids[:limit] if limit else ids
+
+                def records() -> Iterator[Any]:
+                    return (r for r in map(store.get, ids) if r is not None)
+
+                total = len(ids)
+            else:
+                where = "1" if all_versions else "duplicate_of IS NULL"
+                total = min(store.count_documents(where), limit or sys.maxsize)
+
+                def records() -> Iterator[Any]:
+                    order = "published IS NULL, published DESC, id"
+                    return islice(store.iter_documents(where, order=order), limit)
+
+            with progress_bar(transient=True) as bar:
+                task = bar.add_task("exporting", total=total, current="")
+                try:
+                    summary = run(records, fmt, output, one_file=one_file, no_text=no_text,
+                                  force=force, progress=lambda n: bar.update(task, completed=n))
+                except ExportError as exc:
+                    fail(str(exc))
+        if summary.where != "stdout":
+            err_console.print(f"exported {summary.documents} document(s) in {summary.files} "
+                              f"file(s) to {summary.where}", highlight=False)
+
+    return export
 
 
 COMMAND_MODULES = ("crawl", "search", "schedule")
@@ -487,6 +515,7 @@ def _register_command_modules() -> None:
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"archive.commands.{name}").register(cli)
+    cli.add_command(_export_command())
 
 
 def main() -> None:

@@ -78,13 +78,14 @@ class Hit:
     snippet: str
     highlights: list[tuple[int, int]]
     title_highlights: list[tuple[int, int]]
+    copies: int = 1  # this document and the archived reposts of it (duplicate_of = its id)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id, "title": self.title, "url": self.url, "published": self.published,
             "year": self.year, "region": self.region, "doc_type": self.doc_type,
             "site": self.site, "score": round(self.score, 4), "snippet": self.snippet,
-            "highlights": [list(span) for span in self.highlights],
+            "highlights": [list(span) for span in self.highlights], "copies": self.copies,
         }
 
 
@@ -506,6 +507,26 @@ class Searcher:
         result.timings = timings
         return result
 
+    def ranked_ids(self, query: str | Node | None, filters: Filters | None = None, *,
+                   sort: str = "relevance") -> list[str]:
+        """Every match's id in the order `search` ranks them (exports stream these). Without a
+        query, every document passing the filters, newest first."""
+        docs = self.filtered(filters or Filters())
+        positives: list[Term] = []
+        if query is not None:
+            node = parse(query) if isinstance(query, str) else query
+            docs = self.exact(node, docs)
+            positives = positive_terms(node)
+        if self.pending_changes() and docs:
+            docs = self._in_archive(docs)
+        ids, days = self.ids, self.days
+        if sort == "date" or not positives:
+            order = sorted(docs, key=lambda d: (days[d], ids[d]), reverse=True)
+        else:
+            scores = self.scores(positives, docs)
+            order = sorted(docs, key=lambda d: (scores[d], days[d], ids[d]), reverse=True)
+        return [ids[d] for d in order]
+
     def matching_ids(self, query: str | Node, filters: Filters | None = None) -> set[str]:
         """The ids of every match, unranked (what `search` counts as its total)."""
         node = parse(query) if isinstance(query, str) else query
@@ -535,6 +556,9 @@ class Searcher:
             (json.dumps(ids),),
         ).fetchall()
         by_id = {row[0]: row for row in rows}
+        reposts = dict(self.db.execute(
+            "SELECT duplicate_of, count(*) FROM documents WHERE duplicate_of IN"
+            " (SELECT value FROM json_each(?)) GROUP BY duplicate_of", (json.dumps(ids),)))
         hits = []
         for d, did in zip(docs, ids, strict=True):
             row = by_id.get(did)
@@ -546,6 +570,7 @@ class Searcher:
                 id=did, title=title, url=url, published=published, year=year, region=region,
                 doc_type=doc_type, site=site, score=scores.get(d, 0.0), snippet=snip,
                 highlights=spans, title_highlights=highlight_spans(title or "", needles),
+                copies=1 + reposts.get(did, 0),
             ))
         return hits
 

@@ -114,7 +114,8 @@ def test_export_jsonl_round_trip_into_another_archive(pages: Path, tmp_path: Pat
     first, second = tmp_path / "one", tmp_path / "two"
     hra("import", str(pages), data_dir=first)
     out = tmp_path / "all.jsonl"
-    assert hra("export", "--format", "jsonl", "-o", str(out), data_dir=first).returncode == 0
+    assert hra("export", "--format", "jsonl", "--all-versions", "-o", str(out),
+               data_dir=first).returncode == 0
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
     exists = hra("export", "--format", "jsonl", "-o", str(out), data_dir=first)
@@ -123,7 +124,8 @@ def test_export_jsonl_round_trip_into_another_archive(pages: Path, tmp_path: Pat
     assert result["new"] == 2
     again = json.loads(hra("import", str(out), "--json", data_dir=second).stdout)
     assert again["unchanged"] == 2 and again["new"] == 0
-    exported_again = hra("export", "--format", "jsonl", data_dir=second).stdout.splitlines()
+    exported_again = hra("export", "--format", "jsonl", "--all-versions",
+                         data_dir=second).stdout.splitlines()
     assert sorted(exported_again) == sorted(lines)
 
 
@@ -198,3 +200,25 @@ def test_dups_lists_the_reposted_report_under_its_government_copy(tmp_path: Path
     listed = [json.loads(x) for x in hra("list", "--json", "--limit", "100",
                                          data_dir=data).stdout.splitlines()]
     assert sum(r["duplicate_of"] == copies[0]["id"] for r in listed) == 2
+
+
+def test_export_query_matches_search_and_hides_copies_by_default(tmp_path: Path):
+    data = tmp_path / "data"
+    hra("import", str(ROOT / "tests" / "eval" / "pages"), data_dir=data)
+    for query, extra in (("医共体", []), ("卫生健康", ["--sort", "date", "--year", "2023"]),
+                         ("讲话", ["--type", "speech", "--all-versions"])):
+        found = json.loads(hra("search", query, *extra, "--limit", "1000", "--json",
+                               data_dir=data).stdout)
+        exported = hra("export", query, *extra, "--format", "jsonl", "--no-text", data_dir=data)
+        assert exported.returncode == 0, exported.stderr
+        ids = [json.loads(x)["id"] for x in exported.stdout.splitlines()]
+        assert ids == [h["id"] for h in found["hits"]] and len(ids) == found["total"] > 0
+    speeches = json.loads(hra("search", "讲话", "--type", "speech", "--json", "--limit", "100",
+                              data_dir=data).stdout)
+    luoyang = [h for h in speeches["hits"] if h["copies"] > 1]
+    assert len(luoyang) == 1 and luoyang[0]["copies"] == 3  # canonical copy only, with its count
+    everything = hra("export", "--all-versions", "--no-text", data_dir=data).stdout.splitlines()
+    canonical = hra("export", "--no-text", data_dir=data).stdout.splitlines()
+    assert len(everything) == 27 and len(canonical) == 25
+    bad = hra("export", '"unbalanced', data_dir=data)
+    assert bad.returncode == 2 and "bad query" in bad.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -39,23 +40,61 @@ def _date_bound(end: bool) -> Any:
     return convert
 
 
+def filter_options(command: Any) -> Any:
+    """The filters `hra search` and `hra export` share (same names, same meaning)."""
+    options = [
+        click.option("--year", type=int, help="Only reports about this year."),
+        click.option("--since", callback=_date_bound(end=False), metavar="DATE",
+                     help="Published on or after DATE (YYYY[-MM[-DD]])."),
+        click.option("--until", callback=_date_bound(end=True), metavar="DATE",
+                     help="Published on or before DATE (YYYY[-MM[-DD]])."),
+        click.option("--region", metavar="R",
+                     help="Province, city or county, full or short name (贵州省, 遵义市, 遵义)."),
+        click.option("--type", "doc_type", metavar="T",
+                     help="Document type: speech, summary, plan, report, interview, notice, "
+                          "other."),
+        click.option("--site", metavar="S", help="Site name as archived, or the URL's host."),
+        click.option("--complete", is_flag=True, help="Only documents that are not truncated."),
+        click.option("--all-versions", is_flag=True,
+                     help="Every copy of a reposted report (default: its canonical copy only)."),
+        click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance",
+                     show_default=True),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def make_filters(year: int | None, since: str | None, until: str | None, region: str | None,
+                 doc_type: str | None, site: str | None, complete: bool,
+                 all_versions: bool) -> Any:
+    """The engine's Filters from the shared options (a clear message and exit 2 when wrong)."""
+    if year is not None and (since or until):
+        fail("use either --year or --since/--until", 2)
+    if doc_type:
+        from archive.text.classify import DOC_TYPES
+
+        if doc_type.strip().lower() not in DOC_TYPES:
+            fail(f"unknown --type {doc_type!r} (one of: {', '.join(DOC_TYPES)})", 2)
+    from search.engine import Filters
+
+    return Filters(year=year, since=since, until=until, region=region, doc_type=doc_type,
+                   site=site, complete=complete, canonical=not all_versions)
+
+
+def parse_query(text: str) -> Any:
+    """A parsed query, or a clear message and exit 2."""
+    from search.query import QueryError, parse
+
+    try:
+        return parse(text)
+    except QueryError as exc:
+        fail(f"bad query: {exc}", 2)
+
+
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
-@click.option("--year", type=int, help="Only reports about this year.")
-@click.option("--since", callback=_date_bound(end=False), metavar="DATE",
-              help="Published on or after DATE (YYYY[-MM[-DD]]).")
-@click.option("--until", callback=_date_bound(end=True), metavar="DATE",
-              help="Published on or before DATE (YYYY[-MM[-DD]]).")
-@click.option("--region", metavar="R",
-              help="Province, city or county, full or short name (贵州省, 遵义市, 遵义).")
-@click.option("--type", "doc_type", metavar="T",
-              help="Document type: speech, summary, plan, report, interview, notice, other.")
-@click.option("--site", metavar="S", help="Site name as archived, or the URL's host.")
-@click.option("--complete", is_flag=True, help="Only documents that are not truncated.")
-@click.option("--canonical", is_flag=True,
-              help="Hide documents marked as duplicates of another (default: show all).")
-@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance",
-              show_default=True)
+@filter_options
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--facets", is_flag=True,
@@ -64,8 +103,8 @@ def _date_bound(end: bool) -> Any:
 @pass_ctx
 def search_cmd(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | None,
                until: str | None, region: str | None, doc_type: str | None, site: str | None,
-               complete: bool, canonical: bool, sort: str, limit: int, page: int, facets: bool,
-               as_json: bool) -> None:
+               complete: bool, all_versions: bool, sort: str, limit: int, page: int,
+               facets: bool, as_json: bool) -> None:
     """Search the archive: every document containing the query's strings, ranked.
 
     Terms are ANDed; OR, -term / NOT term, "quoted phrases", (groups), title: and text:
@@ -80,24 +119,9 @@ def search_cmd(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | 
       hra search 'title:医改 -疫情' --facets
       hra search -- '-新冠 疫苗' --json
     """
-    from search.query import QueryError, parse
-
     text = " ".join(query)
-    try:
-        node = parse(text)
-    except QueryError as exc:
-        fail(f"bad query: {exc}", 2)
-    if year is not None and (since or until):
-        fail("use either --year or --since/--until", 2)
-    if doc_type:
-        from archive.text.classify import DOC_TYPES
-
-        if doc_type.strip().lower() not in DOC_TYPES:
-            fail(f"unknown --type {doc_type!r} (one of: {', '.join(DOC_TYPES)})", 2)
-    from search.engine import Filters
-
-    filters = Filters(year=year, since=since, until=until, region=region, doc_type=doc_type,
-                      site=site, complete=complete, canonical=canonical)
+    node = parse_query(text)
+    filters = make_filters(year, since, until, region, doc_type, site, complete, all_versions)
     with ctx.store(readonly=True) as store:
         result = _run_search(ctx, store, node, filters, sort, limit, page, facets)
     if result.pending:
@@ -111,20 +135,35 @@ def search_cmd(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | 
     _print_result(text, result)
 
 
-def _run_search(ctx: Ctx, store: Any, node: Any, filters: Any, sort: str, limit: int,
-                page: int, facets: bool) -> Any:
+def with_searcher(ctx: Ctx, store: Any, work: Callable[[Any], Any]) -> Any:
+    """Run `work(searcher)` on the live index generation (reopened if a writer swapped it
+    meanwhile); a clear message when there is no index or it is empty."""
     from search.engine import Searcher
     from search.index import IndexMissing
 
-    try:
-        searcher = Searcher(ctx.data_dir, store.db)
-    except IndexMissing as exc:
-        fail(str(exc))
-    with searcher:
-        if searcher.doc_count == 0:
-            fail("the search index is empty: import documents with `hra import PATH` "
-                 "(the index follows the archive) or build it with `hra reindex`")
-        return searcher.search(node, filters, sort=sort, limit=limit, page=page, facets=facets)
+    for attempt in range(3):
+        try:
+            with Searcher(ctx.data_dir, store.db) as searcher:
+                if searcher.doc_count == 0:
+                    fail(
+                        "the search index is empty: import documents with `hra import PATH` "
+                        "(the index follows the archive) or build it with `hra reindex`"
+                    )
+                return work(searcher)
+        except IndexMissing as exc:
+            fail(str(exc))
+        except OSError:
+            # A writer replaced the index generation while we opened it: open the new one.
+            if attempt == 2:
+                raise
+            time.sleep(0.05)
+    raise AssertionError
+
+
+def _run_search(ctx: Ctx, store: Any, node: Any, filters: Any, sort: str, limit: int,
+                page: int, facets: bool) -> Any:
+    return with_searcher(ctx, store, lambda searcher: searcher.search(
+        node, filters, sort=sort, limit=limit, page=page, facets=facets))
 
 
 def _print_result(query: str, result: Any) -> None:
@@ -144,7 +183,8 @@ def _print_result(query: str, result: Any) -> None:
         meta = " · ".join(
             escape(str(v)) for v in (hit.published or "no date", hit.region or "no region",
                                      hit.doc_type, hit.site or "no site") if v)
-        console.print(f"     [dim]{meta} · id {hit.id}[/]", highlight=False)
+        copies = f" · {hit.copies} copies (hra dups {hit.id[:8]})" if hit.copies > 1 else ""
+        console.print(f"     [dim]{meta} · id {hit.id}{copies}[/]", highlight=False)
         console.print(f"     {markup(hit.snippet, hit.highlights, 'bold red')}",
                       highlight=False)
     if result.facets is not None:
