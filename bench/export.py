@@ -82,6 +82,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--keep", type=Path, help="keep the archive and outputs here")
+    parser.add_argument("--formats", default="jsonl,csv,md,docx1,docx",
+                        help="which to run: jsonl,csv,md (one file),docx1 (one file),docx")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="hra-bench-export-"))
     data = root / "data"
@@ -92,15 +94,16 @@ def main() -> None:
             print(f"built an archive of {args.docs} documents in "
                   f"{time.perf_counter() - start:.0f} s")
         n = args.docs
-        run(data, root / "all.jsonl", n, "jsonl", "--format", "jsonl", "-o",
-            str(root / "all.jsonl"))
-        run(data, root / "all.csv", n, "csv", "--format", "csv", "-o", str(root / "all.csv"))
-        run(data, root / "all.md", n, "md (one file)", "--format", "md", "--one-file", "-o",
-            str(root / "all.md"))
-        run(data, root / "all.docx", n, "docx (one file)", "--format", "docx", "--one-file",
-            "-o", str(root / "all.docx"))
-        run(data, root / "docx", n, "docx (per document)", "--format", "docx", "-o",
-            str(root / "docx"))
+        runs = {
+            "jsonl": ("jsonl", root / "all.jsonl", "--format", "jsonl"),
+            "csv": ("csv", root / "all.csv", "--format", "csv"),
+            "md": ("md (one file)", root / "all.md", "--format", "md", "--one-file"),
+            "docx1": ("docx (one file)", root / "all.docx", "--format", "docx", "--one-file"),
+            "docx": ("docx (per document)", root / "docx", "--format", "docx"),
+        }
+        for key in args.formats.split(","):
+            label, out, *options = runs[key]
+            run(data, out, n, label, *options, "-o", str(out))
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
