@@ -1,7 +1,7 @@
 """`hra search`, `hra reindex`, `hra check`: the search index's commands.
 
 Nothing heavy is imported at module level (``hra`` imports this module for every command):
-Whoosh, OpenCC and the search engine load inside the command functions.
+Whoosh and the search engine load inside the command functions.
 """
 
 from __future__ import annotations
