@@ -400,14 +400,18 @@ class Searcher:
             f"SELECT id, {columns} FROM documents WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(by_id)),),
         )
+        # With ASCII letters, try the needle as written in lower and upper case first (exact
+        # substrings, no copy); only documents matching neither are lower-cased.
+        variants = (needle, needle.upper()) if lower else (needle,)
+
+        def contains(value: bytes) -> bool:
+            if any(v in value for v in variants):
+                return True
+            return lower and needle in value.lower()
+
         for did, title, text in rows:
-            if title and needle in (title.lower() if lower else title):
+            if (title and contains(title)) or (text and contains(text.replace(b"\n", b" ") if spaced else text)):
                 yield by_id[did]
-            elif text:
-                if spaced:
-                    text = text.replace(b"\n", b" ")
-                if needle in (text.lower() if lower else text):
-                    yield by_id[did]
 
     # -- ranking -------------------------------------------------------------------------
 

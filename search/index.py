@@ -1,10 +1,7 @@
 """The index on disk: where it lives, the single writer that follows the archive, rebuilds, checks.
 
-Layout (``<data_dir>/index/``)::
-
-    CURRENT              name of the live index directory (replaced atomically by a rebuild)
-    gen-<stamp>-<pid>/   a Whoosh index (``_MAIN_<n>.toc``, segment files, ``MAIN_WRITELOCK``)
-        state.json       {"seq": last archive change applied, "schema": SCHEMA_VERSION}
+Layout: see `search.common`. Parallel segment building: `search.build`. `check`:
+`search.check`.
 
 * **One writer.** Every change goes through `IndexWriter`, which holds Whoosh's write lock of the
   index directory (an ``flock``, released if the process dies). Others wait up to a timeout and
@@ -22,129 +19,62 @@ Layout (``<data_dir>/index/``)::
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import multiprocessing
 import os
-import queue
 import shutil
-import sqlite3
 import time
-import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from archive.store import Store
+from search.build import build_segments
+from search.check import CheckReport, check
+from search.common import (
+    INDEX_DIR,
+    INDEXNAME,
+    POINTER,
+    STATE,
+    IndexBusy,
+    IndexMissing,
+    SearchIndexError,
+    current_path,
+    directory_size,
+    fetch_rows,
+    index_root,
+    open_current,
+    open_index,
+    read_state,
+    write_state,
+)
+
+__all__ = [
+    "INDEX_DIR", "POINTER", "STATE", "CheckReport", "IndexBusy", "IndexMissing", "IndexWriter",
+    "RebuildResult", "SearchIndexError", "check", "current_path", "open_current", "read_state",
+    "rebuild", "update_index", "write_state",
+]
 
 log = logging.getLogger(__name__)
 
-INDEX_DIR = "index"
-POINTER = "CURRENT"
-INDEXNAME = "MAIN"
-STATE = "state.json"
 #: Seconds a writer waits for another writer before leaving its changes in the queue.
 LOCK_TIMEOUT = 30.0
 #: Archive changes applied per commit by `update_index`.
 BATCH = 1000
 #: A backlog larger than this (and than the index) is rebuilt in parallel instead.
 REBUILD_BACKLOG = 5000
-#: Documents per rebuild task; postings a rebuild worker buffers before writing a segment.
-CHUNK = 200
-FLUSH_POSTINGS = 30_000_000
 #: Smaller archives are rebuilt in-process (starting workers costs more than it saves).
 PARALLEL_MIN_DOCS = 400
+#: Merged segments hold at most this many documents (memory bound of a merge).
+MERGE_MAX_DOCS = 20_000
 #: Unreferenced files of older generations are deleted once older than this (seconds), so
 #: searches that opened the previous generation keep working.
 GRACE = 120.0
 
 Progress = Callable[[int, int], None]
-
-
-class SearchIndexError(RuntimeError):
-    """The index cannot be used or written; the message is one line for the user."""
-
-
-class IndexMissing(SearchIndexError):
-    """There is no index yet (or it was built for another schema)."""
-
-
-class IndexBusy(SearchIndexError):
-    """Another process holds the index's write lock."""
-
-
-# -- locations and state ---------------------------------------------------------------------
-
-
-def index_root(data_dir: Path) -> Path:
-    return Path(data_dir) / INDEX_DIR
-
-
-def current_path(data_dir: Path) -> Path | None:
-    """The live index directory, or None when there is none."""
-    root = index_root(data_dir)
-    try:
-        name = (root / POINTER).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    path = root / name
-    return path if name and path.is_dir() else None
-
-
-def read_state(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads((path / STATE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return {"seq": 0, "schema": None}
-
-
-def write_state(path: Path, **state: Any) -> None:
-    tmp = path / f"{STATE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(state), encoding="utf-8")
-    os.replace(tmp, path / STATE)
-
-
-def open_index(path: Path) -> Any:
-    """The Whoosh ``FileIndex`` in an index directory."""
-    from whoosh.filedb.filestore import FileStorage
-    from whoosh.index import FileIndex
-
-    return FileIndex(FileStorage(str(path)), indexname=INDEXNAME)
-
-
-def open_current(data_dir: Path) -> tuple[Path, Any, dict[str, Any]]:
-    """(directory, FileIndex, state) of the live index; `IndexMissing` says how to build one."""
-    from search.schema import SCHEMA_VERSION
-
-    path = current_path(data_dir)
-    if path is None:
-        raise IndexMissing(
-            f"no search index in {index_root(data_dir)}: build it with `hra reindex`"
-        )
-    state = read_state(path)
-    if state.get("schema") != SCHEMA_VERSION:
-        raise IndexMissing(
-            "the search index was built by another version of hra: rebuild it with `hra reindex`"
-        )
-    return path, open_index(path), state
-
-
-def directory_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def fetch_rows(db: sqlite3.Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Archive rows (`search.schema.ROW_COLUMNS`) of these document ids, by id."""
-    from search.schema import ROW_COLUMNS, ROW_SQL
-
-    rows = db.execute(
-        f"{ROW_SQL} WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),)
-    ).fetchall()
-    return {row[0]: dict(zip(ROW_COLUMNS, row, strict=True)) for row in rows}
 
 
 # -- the writer ------------------------------------------------------------------------------
@@ -260,7 +190,12 @@ class IndexWriter:
     # -- following the archive -----------------------------------------------------------
 
     def catch_up(
-        self, store: Store, progress: Progress | None = None, batch_size: int = BATCH
+        self,
+        store: Store,
+        progress: Progress | None = None,
+        batch_size: int = BATCH,
+        *,
+        merge: bool = True,
     ) -> int:
         """Apply every archive change after the index's seq, in batches; returns documents."""
         from search.schema import SCHEMA_VERSION
@@ -279,24 +214,36 @@ class IndexWriter:
             total = max(total, done)
             if progress:
                 progress(done, total)
-        self.maybe_merge()
+        if merge:
+            self.maybe_merge()
         return applied
 
     def maybe_merge(self) -> None:
-        """Tiered merging: ten segments of the same order of magnitude become one; segments
-        with more than 40 % deleted documents are rewritten."""
+        """Tiered merging of small segments: ten segments of the same order of magnitude
+        (under `MERGE_MAX_DOCS` documents) become one of at most `MERGE_MAX_DOCS`; segments
+        with more than 40 % deleted documents are rewritten. Bounded, so a merge never holds
+        more than ~20,000 documents' postings in memory."""
         from search.segments import merge_segments
 
         tiers: dict[int, list[Any]] = defaultdict(list)
-        rewrite: list[Any] = []
+        groups: list[list[Any]] = []
         for seg in self.segments:
-            if seg.doc_count() == 0 or seg.deleted_count() > 0.4 * seg.doc_count_all():
-                rewrite.append(seg)
-            else:
-                tiers[int(math.log10(max(seg.doc_count(), 1)))].append(seg)
-        groups = [segs for segs in tiers.values() if len(segs) >= 10]
-        if rewrite:
-            groups.append(rewrite)
+            live = seg.doc_count()
+            if live == 0 or (seg.deleted_count() > 0.4 * seg.doc_count_all()
+                             and live <= 5 * MERGE_MAX_DOCS):
+                groups.append([seg])
+            elif live < MERGE_MAX_DOCS:
+                tiers[int(math.log10(max(live, 1)))].append(seg)
+        for segs in tiers.values():
+            if len(segs) >= 10:
+                group, total = [], 0
+                for seg in sorted(segs, key=lambda s: s.doc_count()):
+                    if group and total + seg.doc_count() > MERGE_MAX_DOCS:
+                        break
+                    group.append(seg)
+                    total += seg.doc_count()
+                if len(group) > 1:
+                    groups.append(group)
         for group in groups:
             merged = merge_segments(self.storage, self.schema, INDEXNAME, group)
             keep = [seg for seg in self.segments if all(seg is not g for g in group)]
@@ -403,7 +350,7 @@ def rebuild(
             segments = build_segments(str(store.path), path, ids, nworkers, progress)
             writer.add_segments(segments)
             write_state(path, seq=seq, schema=SCHEMA_VERSION)
-            writer.catch_up(store, None)
+            writer.catch_up(store, None, merge=False)
             retired = current_path(store.data_dir)
             _swap(root, path)
             documents = writer.doc_count()
@@ -452,190 +399,3 @@ def _collect_garbage(root: Path, retired: Path | None = None) -> None:
                 lock.release()
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])
-
-
-def build_segments(
-    db_path: str,
-    path: Path,
-    ids: Sequence[str],
-    workers: int,
-    progress: Progress | None = None,
-) -> list[Any]:
-    """Index the given archive documents into new segments of the index at ``path``.
-
-    With ``workers`` > 1, worker processes each read their share of the documents from the
-    archive (a read-only SQLite connection of their own) and write their own segments.
-    """
-    total = len(ids)
-    if progress:
-        progress(0, total)
-    if workers <= 1:
-        tasks: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
-        for chunk in _chunks(ids, CHUNK):
-            tasks.put(chunk)
-        tasks.put(None)
-        done = 0
-
-        def report(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, total)
-
-        return _build(db_path, str(path), tasks, report)
-
-    ctx = _mp_context()
-    task_q: Any = ctx.Queue()
-    result_q: Any = ctx.Queue()
-    for chunk in _chunks(ids, CHUNK):
-        task_q.put(chunk)
-    for _ in range(workers):
-        task_q.put(None)
-    procs = [
-        ctx.Process(target=_worker, args=(db_path, str(path), task_q, result_q), daemon=True)
-        for _ in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    segments: list[Any] = []
-    finished = done = 0
-    try:
-        while finished < workers:
-            try:
-                kind, payload = result_q.get(timeout=0.5)
-            except queue.Empty:
-                dead = [p for p in procs if p.exitcode not in (None, 0)]
-                if dead:
-                    raise SearchIndexError(
-                        f"an index worker died (exit code {dead[0].exitcode})"
-                    ) from None
-                continue
-            if kind == "progress":
-                done += payload
-                if progress:
-                    progress(done, total)
-            elif kind == "done":
-                segments.extend(payload)
-                finished += 1
-            else:
-                raise SearchIndexError(f"an index worker failed:\n{payload}")
-    finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
-            proc.join(timeout=5)
-    return segments
-
-
-def _mp_context() -> Any:
-    """``fork`` (fast) when this process has no other threads, else ``spawn``: forking a
-    multi-threaded process (a crawler calling `update_index`) can deadlock the child."""
-    import threading
-
-    methods = multiprocessing.get_all_start_methods()
-    single = threading.active_count() == 1
-    return multiprocessing.get_context("fork" if "fork" in methods and single else "spawn")
-
-
-def _worker(db_path: str, path: str, tasks: Any, results: Any) -> None:
-    """A rebuild worker process: index chunks of ids until a None arrives."""
-    try:
-        segments = _build(db_path, path, tasks, lambda n: results.put(("progress", n)))
-        results.put(("done", segments))
-    except BaseException:
-        results.put(("error", traceback.format_exc()))
-
-
-def _build(db_path: str, path: str, tasks: Any, report: Callable[[int], None]) -> list[Any]:
-    from search.schema import index_fields
-    from search.segments import SegmentBuilder
-
-    ix = open_index(Path(path))
-    schema = ix.schema
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60)
-    segments: list[Any] = []
-    builder: SegmentBuilder | None = None
-    try:
-        while (chunk := tasks.get()) is not None:
-            rows = fetch_rows(db, chunk)
-            for did in chunk:
-                row = rows.get(did)
-                if row is None:
-                    continue
-                if builder is None:
-                    builder = SegmentBuilder(ix.storage, schema, INDEXNAME)
-                builder.add(index_fields(row))
-            report(len(chunk))
-            if builder is not None and builder.postcount >= FLUSH_POSTINGS:
-                segments.append(builder.finish())
-                builder = None
-        if builder is not None and len(builder):
-            segments.append(builder.finish())
-    finally:
-        db.close()
-    return segments
-
-
-# -- checking --------------------------------------------------------------------------------
-
-
-@dataclass
-class CheckReport:
-    """How the index and the archive disagree (empty lists when they agree)."""
-
-    path: Path
-    archive_documents: int
-    index_documents: int
-    pending_changes: int
-    missing: list[str] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)
-    duplicated: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.missing or self.extra or self.stale or self.duplicated)
-
-
-def check(store: Store) -> CheckReport:
-    """Compare every archive document with the index (ids and content fingerprints)."""
-    from search.schema import ROW_COLUMNS, ROW_SQL, fingerprint
-    from search.segments import column_values
-
-    path, ix, state = open_current(store.data_dir)
-    indexed: dict[str, bytes] = {}
-    duplicated: list[str] = []
-    with ix.reader() as reader:
-        for leaf, _base in reader.leaf_readers():
-            ids = column_values(leaf, "id")
-            prints = column_values(leaf, "fingerprint")
-            for docnum, did in enumerate(ids):
-                if leaf.is_deleted(docnum):
-                    continue
-                if did in indexed:
-                    duplicated.append(did)
-                indexed[did] = prints[docnum]
-    report = CheckReport(
-        path=path, archive_documents=0, index_documents=len(indexed) + len(duplicated),
-        pending_changes=max(store.last_change() - int(state.get("seq") or 0), 0),
-        duplicated=duplicated,
-    )
-    seen: set[str] = set()
-    cursor = store.db.execute(ROW_SQL)
-    while rows := cursor.fetchmany(500):
-        for values in rows:
-            row = dict(zip(ROW_COLUMNS, values, strict=True))
-            did = row["id"]
-            seen.add(did)
-            report.archive_documents += 1
-            if did not in indexed:
-                report.missing.append(did)
-            elif indexed[did] != fingerprint(row):
-                report.stale.append(did)
-    report.extra = sorted(set(indexed) - seen)
-    report.missing.sort()
-    report.stale.sort()
-    return report

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from archive.store import Store
+from search import build as search_build
 from search import index as search_index
 from search.engine import Filters
 from tests.test_search_fixtures import archive, containing, found, hra, record, search, update
@@ -188,7 +189,7 @@ def test_failed_rebuild_leaves_the_old_index_live(tmp_path: Path, monkeypatch):
 def test_parallel_rebuild_equals_single_process(tmp_path: Path, monkeypatch):
     recs = archive(tmp_path, _records(40))
     monkeypatch.setattr(search_index, "PARALLEL_MIN_DOCS", 0)
-    monkeypatch.setattr(search_index, "CHUNK", 7)
+    monkeypatch.setattr(search_build, "CHUNK", 7)
     with Store(tmp_path) as store:
         result = search_index.rebuild(store, workers=2)
     assert result.workers == 2 and result.documents == 40 and result.segments == 2

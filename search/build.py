@@ -1,0 +1,152 @@
+"""Building segments from archive documents, in worker processes for a rebuild.
+
+Each worker reads its share of the documents (chunks of ids from a queue) from the archive with a
+read-only SQLite connection of its own, analyses them and writes its own segments
+(`search.segments.SegmentBuilder`) into the new index directory; the parent only distributes
+ids, reports progress and collects the finished segments for the TOC.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import sqlite3
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from search.common import INDEXNAME, SearchIndexError, fetch_rows, open_index
+
+Progress = Callable[[int, int], None]
+
+#: Documents per task; postings a worker buffers before writing a segment (~0.3 GB).
+CHUNK = 200
+FLUSH_POSTINGS = 30_000_000
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+def build_segments(
+    db_path: str,
+    path: Path,
+    ids: Sequence[str],
+    workers: int,
+    progress: Progress | None = None,
+) -> list[Any]:
+    """Index the given archive documents into new segments of the index at ``path``.
+
+    With ``workers`` > 1, worker processes each read their share of the documents from the
+    archive (a read-only SQLite connection of their own) and write their own segments.
+    """
+    total = len(ids)
+    if progress:
+        progress(0, total)
+    if workers <= 1:
+        tasks: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+        for chunk in _chunks(ids, CHUNK):
+            tasks.put(chunk)
+        tasks.put(None)
+        done = 0
+
+        def report(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(done, total)
+
+        return _build(db_path, str(path), tasks, report)
+
+    ctx = _mp_context()
+    task_q: Any = ctx.Queue()
+    result_q: Any = ctx.Queue()
+    for chunk in _chunks(ids, CHUNK):
+        task_q.put(chunk)
+    for _ in range(workers):
+        task_q.put(None)
+    procs = [
+        ctx.Process(target=_worker, args=(db_path, str(path), task_q, result_q), daemon=True)
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    segments: list[Any] = []
+    finished = done = 0
+    try:
+        while finished < workers:
+            try:
+                kind, payload = result_q.get(timeout=0.5)
+            except queue.Empty:
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise SearchIndexError(
+                        f"an index worker died (exit code {dead[0].exitcode})"
+                    ) from None
+                continue
+            if kind == "progress":
+                done += payload
+                if progress:
+                    progress(done, total)
+            elif kind == "done":
+                segments.extend(payload)
+                finished += 1
+            else:
+                raise SearchIndexError(f"an index worker failed:\n{payload}")
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(timeout=5)
+    return segments
+
+
+def _mp_context() -> Any:
+    """``fork`` (fast) when this process has no other threads, else ``spawn``: forking a
+    multi-threaded process (a crawler calling `update_index`) can deadlock the child."""
+    import threading
+
+    methods = multiprocessing.get_all_start_methods()
+    single = threading.active_count() == 1
+    return multiprocessing.get_context("fork" if "fork" in methods and single else "spawn")
+
+
+def _worker(db_path: str, path: str, tasks: Any, results: Any) -> None:
+    """A rebuild worker process: index chunks of ids until a None arrives."""
+    try:
+        segments = _build(db_path, path, tasks, lambda n: results.put(("progress", n)))
+        results.put(("done", segments))
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+
+
+def _build(db_path: str, path: str, tasks: Any, report: Callable[[int], None]) -> list[Any]:
+    from search.schema import index_fields
+    from search.segments import SegmentBuilder
+
+    ix = open_index(Path(path))
+    schema = ix.schema
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60)
+    segments: list[Any] = []
+    builder: SegmentBuilder | None = None
+    try:
+        while (chunk := tasks.get()) is not None:
+            rows = fetch_rows(db, chunk)
+            for did in chunk:
+                row = rows.get(did)
+                if row is None:
+                    continue
+                if builder is None:
+                    builder = SegmentBuilder(ix.storage, schema, INDEXNAME)
+                builder.add(index_fields(row))
+            report(len(chunk))
+            if builder is not None and builder.postcount >= FLUSH_POSTINGS:
+                segments.append(builder.finish())
+                builder = None
+        if builder is not None and len(builder):
+            segments.append(builder.finish())
+    finally:
+        db.close()
+    return segments

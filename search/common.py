@@ -1,0 +1,101 @@
+"""What the index modules share: locations, state, errors, opening, reading archive rows.
+
+Layout (``<data_dir>/index/``)::
+
+    CURRENT              name of the live index directory (replaced atomically by a rebuild)
+    gen-<stamp>-<pid>/   a Whoosh index (``_MAIN_<n>.toc``, segment files, ``MAIN_WRITELOCK``)
+        state.json       {"seq": last archive change applied, "schema": SCHEMA_VERSION}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+INDEX_DIR = "index"
+POINTER = "CURRENT"
+INDEXNAME = "MAIN"
+STATE = "state.json"
+
+
+class SearchIndexError(RuntimeError):
+    """The index cannot be used or written; the message is one line for the user."""
+
+
+class IndexMissing(SearchIndexError):
+    """There is no index yet (or it was built for another schema)."""
+
+
+class IndexBusy(SearchIndexError):
+    """Another process holds the index's write lock."""
+
+
+def index_root(data_dir: Path) -> Path:
+    return Path(data_dir) / INDEX_DIR
+
+
+def current_path(data_dir: Path) -> Path | None:
+    """The live index directory, or None when there is none."""
+    root = index_root(data_dir)
+    try:
+        name = (root / POINTER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    path = root / name
+    return path if name and path.is_dir() else None
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / STATE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {"seq": 0, "schema": None}
+
+
+def write_state(path: Path, **state: Any) -> None:
+    tmp = path / f"{STATE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, path / STATE)
+
+
+def open_index(path: Path) -> Any:
+    """The Whoosh ``FileIndex`` in an index directory."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import FileIndex
+
+    return FileIndex(FileStorage(str(path)), indexname=INDEXNAME)
+
+
+def open_current(data_dir: Path) -> tuple[Path, Any, dict[str, Any]]:
+    """(directory, FileIndex, state) of the live index; `IndexMissing` says how to build one."""
+    from search.schema import SCHEMA_VERSION
+
+    path = current_path(data_dir)
+    if path is None:
+        raise IndexMissing(
+            f"no search index in {index_root(data_dir)}: build it with `hra reindex`"
+        )
+    state = read_state(path)
+    if state.get("schema") != SCHEMA_VERSION:
+        raise IndexMissing(
+            "the search index was built by another version of hra: rebuild it with `hra reindex`"
+        )
+    return path, open_index(path), state
+
+
+def directory_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def fetch_rows(db: sqlite3.Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Archive rows (`search.schema.ROW_COLUMNS`) of these document ids, by id."""
+    from search.schema import ROW_COLUMNS, ROW_SQL
+
+    rows = db.execute(
+        f"{ROW_SQL} WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),)
+    ).fetchall()
+    return {row[0]: dict(zip(ROW_COLUMNS, row, strict=True)) for row in rows}
