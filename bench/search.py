@@ -498,17 +498,21 @@ def measure_segmenters(texts: list[str]) -> dict:
     out: dict = {}
     for name in ("jieba", "rjieba"):
         start = time.perf_counter()
-        if name == "jieba":
-            import jieba
+        try:
+            if name == "jieba":
+                import jieba
 
-            jieba.setLogLevel(60)
-            jieba.initialize()
-            cut = jieba.lcut_for_search
-        else:
-            import rjieba
+                jieba.setLogLevel(60)
+                jieba.initialize()
+                cut = jieba.lcut_for_search
+            else:
+                import rjieba
 
-            cut = rjieba.cut_for_search
-            cut("预热")
+                cut = rjieba.cut_for_search
+                cut("预热")
+        except ImportError:
+            print(f"  ({name} is not installed: skipped)", file=sys.stderr)
+            continue
         load = time.perf_counter() - start
         start = time.perf_counter()
         misses = present = 0
