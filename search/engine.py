@@ -560,9 +560,9 @@ class Searcher:
             (json.dumps(ids),),
         ).fetchall()
         by_id = {row[0]: row for row in rows}
-        reposts = dict(self.db.execute(
-            "SELECT duplicate_of, count(*) FROM documents WHERE duplicate_of IN"
-            " (SELECT value FROM json_each(?)) GROUP BY duplicate_of", (json.dumps(ids),)))
+        # Reposts of a hit (documents whose duplicate_of is its id), from the index's
+        # duplicate_of terms: the archive has no index on that column (a full scan per search).
+        reposts = {did: len(self.postings("duplicate_of", did)) for did in ids}
         hits = []
         for d, did in zip(docs, ids, strict=True):
             row = by_id.get(did)

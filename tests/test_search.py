@@ -302,3 +302,11 @@ def test_hra_search_notes_a_lagging_index_and_reindex_incremental_catches_up(tmp
     assert result.returncode == 0 and json.loads(result.stdout)["applied"] == 1
     result = hra("search", "医改", data_dir=tmp_path)
     assert "2 document(s) match" in result.stdout and "behind" not in result.stderr
+
+
+def test_hits_count_their_reposts(reports):
+    path, recs = reports
+    hits = {hit.id: hit for hit in search(path, "手足口病").hits}
+    assert hits[recs["other"].id].copies == 2  # itself and the repost marked duplicate_of it
+    assert hits[recs["dup"].id].copies == 1
+    assert hits[recs["other"].id].to_json()["copies"] == 2
