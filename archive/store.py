@@ -113,6 +113,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX pages_url ON pages (url);
     """,
+    # 4: reposts of a document, and canonical-only selections
+    """
+    CREATE INDEX documents_duplicate_of ON documents (duplicate_of);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
