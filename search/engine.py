@@ -7,10 +7,10 @@ For a term (a normalized string ``s``):
    in the same field. Intersecting those posting lists (rarest first) gives a superset.
    (Whitespace is not indexed: a space in a phrase matches a space or a paragraph break.)
 2. **Verification.** If ``s`` is itself one index term (one or two letters/digits), the postings
-   are exact. Otherwise each candidate is checked against the archive text with SQLite's
-   ``instr`` (in C; ``lower()`` only when ``s`` has ASCII letters). Documents whose text has
-   non-ASCII letters that lower-case (flag ``ucase``; SQLite's ``lower`` is ASCII-only) are
-   checked in Python. So results are exact: recall and precision 1.0, and an exact total.
+   are exact. Otherwise each candidate's archive row is read as UTF-8 bytes and searched in C
+   (`Searcher.verify`; ASCII letters compared lower-cased). Documents whose text has non-ASCII
+   letters that lower-case (flag ``ucase``) are checked on ``str.lower()``. So results are
+   exact: recall and precision 1.0, and an exact total.
 3. **Boolean structure.** AND narrows a context set with every child's cheap superset first,
    then verifies within it; NOT subtracts the exact matches of its child within the context; OR
    unites. Filters (`Filters`) are posting lists of exact terms and form the initial context.
