@@ -192,7 +192,8 @@ def test_parallel_rebuild_equals_single_process(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(search_build, "CHUNK", 7)
     with Store(tmp_path) as store:
         result = search_index.rebuild(store, workers=2)
-    assert result.workers == 2 and result.documents == 40 and result.segments == 2
+    # One segment per worker that got work: a worker that starts late may find none left.
+    assert result.workers == 2 and result.documents == 40 and 1 <= result.segments <= 2
     for query in ("医共体", "疫", "covid-19", "卫健委 医疗"):
         assert found(tmp_path, query) == containing_all(recs, query)
     with Store(tmp_path) as store:
