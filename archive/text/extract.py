@@ -1,4 +1,7 @@
-"""HTML -> title, date, site, column, main-text paragraphs (raw script; normalization comes later).
+"""HTML -> title, date, site, column, main-text paragraphs.
+
+The input is a page already passed through `normalize_markup` (simplified script, NFKC, no
+pinyin annotations; see `archive.pipeline`), so the vocabulary below is simplified only.
 
 How the main text is found (a readability-style scorer tuned for Chinese pages):
 
@@ -59,17 +62,17 @@ _LIKELY = re.compile(
 
 # Lines that are site furniture wherever they stand.
 _BOILERPLATE = re.compile(
-    r"^(?:[(（]?本文|原文)?(?:链接|網址|网址|地址)\s*[:：]\s*https?://"
-    r"|版权(?:声明|所有)|版權(?:聲明|所有)|copyright\s|©|\bICP\b|ICP备|ICP證|ICP证|公网安备|网安备"
-    r"|^声明\s*[:：]|^聲明\s*[:：]|^免责声明|转载请注明|轉載請註明|转载此文|轉載此文|如有侵权|侵犯了您的"
-    r"|下载地址|下載地址|word下载|pdf\s*下载|^本文\s*(?:word|pdf)|点击下载|點擊下載|下载全文|^附件下载"
-    r"|^上一篇|^下一篇|^上一條|^下一條|^上一条|^下一条|^返回(?:顶部|首页|列表)|^【?打印(?:本页|此页)?】?$"
-    r"|^【?关闭(?:窗口|本页)?】?$|^【?關閉(?:窗口|本頁)?】?$|^分享到|^扫一扫|^掃一掃|^收藏本文|^收藏《"
-    r"|留言与评论|留言與評論|发表评论|發表評論|^验证码|^驗證碼|^评论\s*[:：(（]|^阅读\s*[:：]\s*\d*\s*评论"
-    r"|感谢您对本站的认可|^本文发布于|^本文發布於|^责任编辑|^責任編輯|^编辑\s*[:：]|^字号\s*[:：]|^字體"
-    r"|^【字(?:号|體|体)|^当前位置|^當前位置|^您的位置|^您现在的位置|^所在位置|^首页\s*[>＞»]"
-    r"|^首頁\s*[>＞»]|^网站(?:简介|地图)|^網站(?:簡介|地圖)|^主办单位|^主辦單位|^承办单位|^技术支持"
-    r"|^联系我们|^聯繫我們|^站长|^Powered by|^浏览次数|^瀏覽次數|^访问量|^点击数|^點擊數",
+    r"^(?:[(（]?本文|原文)?(?:链接|网址|地址)\s*[:：]\s*https?://"
+    r"|版权(?:声明|所有)|copyright\s|©|\bICP\b|ICP备|ICP证|公网安备|网安备"
+    r"|^声明\s*[:：]|^免责声明|转载请注明|转载此文|如有侵权|侵犯了您的"
+    r"|下载地址|word下载|pdf\s*下载|^本文\s*(?:word|pdf)|点击下载|下载全文|^附件下载"
+    r"|^上一篇|^下一篇|^上一条|^下一条|^返回(?:顶部|首页|列表)|^【?打印(?:本页|此页)?】?$"
+    r"|^【?关闭(?:窗口|本页)?】?$|^分享到|^扫一扫|^收藏本文|^收藏《"
+    r"|留言与评论|发表评论|^验证码|^评论\s*[:：(（]|^阅读\s*[:：]\s*\d*\s*评论"
+    r"|感谢您对本站的认可|^本文发布于|^责任编辑|^编辑\s*[:：]|^字号\s*[:：]|^字体"
+    r"|^【字(?:号|体)|^当前位置|^您的位置|^您现在的位置|^所在位置|^首页\s*[>＞»]"
+    r"|^网站(?:简介|地图)|^主办单位|^承办单位|^技术支持"
+    r"|^联系我们|^站长|^Powered by|^浏览次数|^访问量|^点击数",
     re.IGNORECASE,
 )
 _XIAOBIAN = re.compile(
@@ -79,10 +82,10 @@ _XIAOBIAN = re.compile(
 )
 # Markers after which nothing belongs to the article.
 _END_MARKERS = re.compile(
-    r"^[【\[]?\s*(?:相关(?:文章|阅读|推荐|链接|文档|范文|新闻)|相關(?:文章|閱讀|推薦|鏈接|文檔|範文|新聞)"
-    r"|热门(?:文档|文章|推荐|范文)|熱門(?:文檔|文章|推薦|範文)|猜你喜欢|猜你喜歡|推荐阅读|推薦閱讀"
-    r"|延伸阅读|更多(?:相关|精彩|范文)|文章搜索|文章搜尋|精彩推荐|为你推荐|大家都在看|最新文章"
-    r"|本文链接|本文鏈接|版权声明|版權聲明|留言与评论|留言與評論)\s*[】\]]?\s*[:：]?\s*$"
+    r"^[【\[]?\s*(?:相关(?:文章|阅读|推荐|链接|文档|范文|新闻)"
+    r"|热门(?:文档|文章|推荐|范文)|猜你喜欢|推荐阅读"
+    r"|延伸阅读|更多(?:相关|精彩|范文)|文章搜索|精彩推荐|为你推荐|大家都在看|最新文章"
+    r"|本文链接|版权声明|留言与评论)\s*[】\]]?\s*[:：]?\s*$"
 )
 _OUTLINE = re.compile(r"^(?:目录|提纲|目录/提纲|内容提要)\s*[:：]?\s*[.…·]*$")
 _SOURCE_LINE = re.compile(r"^[|｜\s]*(?:来源|作者|发布者|发布机构|信息来源|文章来源|发布单位)\s*[:：]")
@@ -100,7 +103,7 @@ _DATE = (
 _DATE_RE = re.compile(_DATE)
 _DATE_LABEL = re.compile(
     r"(?:发布时间|更新时间|发表时间|发布日期|发文日期|成文日期|发布于|更新于|时间|日期|"
-    r"發佈時間|發布時間|更新時間|發表時間|發佈日期|發布日期|發文日期|時間|PubDate|Date)\s*[:：]?\s*"
+    r"PubDate|Date)\s*[:：]?\s*"
     + _DATE,
     re.IGNORECASE,
 )
@@ -118,7 +121,7 @@ _DATE_METAS = (
 # Title decorations and site suffixes.
 _DECOR_WORDS = (
     r"精选推荐|精选|推荐|完整版|全文完整|完整|全文|最新|热门|优秀|范文|通用|合集|汇编|大全|可编辑|"
-    r"精華|精選|推薦|完整版|全文|最新|熱門|優秀|範文|通用|合集|彙編|大全|word|WORD|Word|"
+    r"word|WORD|Word|"
     r"荐|优选|原创|必备|免费|下载|范本|模板|附全文|图文|\d+篇|[一二三四五六七八九十]+篇"
 )
 _DECOR = re.compile(
@@ -126,7 +129,7 @@ _DECOR = re.compile(
     rf"|[(（]\s*(?:[^()（）]{{0,6}}(?:{_DECOR_WORDS})[^()（）]{{0,6}})\s*[)）]"
 )
 _TITLE_SEP = re.compile(r"\s*(?:_|\||｜|——|\s[-–—]\s|(?<![0-9A-Za-z])[-–](?![0-9A-Za-z]))\s*")
-_SITE_WORDS = re.compile(r"网|網|站|委员会|委員會|政府|局|中心|在线|在線|门户|門戶|范文|範文|文库|\.com|\.cn")
+_SITE_WORDS = re.compile(r"网|站|委员会|政府|局|中心|在线|门户|范文|文库|\.com|\.cn")
 _ATTACHMENT = re.compile(r"\.(?:pdf|docx?|xlsx?|wps|et|zip|rar|7z|ofd|pptx?)(?:$|\?)", re.IGNORECASE)
 
 
@@ -529,12 +532,12 @@ def _breadcrumb(lines: list[Line], metas: dict[str, str], title: str | None) -> 
             return metas[key]
     for line in lines[:80]:
         text = line.text
-        if re.match(r"^(?:当前位置|當前位置|您的位置|您现在的位置|所在位置|位置)\s*[:：]", text) or (
-            re.search(r"[>＞»›]", text) and text.startswith(("首页", "首頁", "网站首页"))
+        if re.match(r"^(?:当前位置|您的位置|您现在的位置|所在位置|位置)\s*[:：]", text) or (
+            re.search(r"[>＞»›]", text) and text.startswith(("首页", "网站首页"))
         ):
             crumbs = [c.strip() for c in re.split(r"\s*(?:>>|>|＞|»|›|/)\s*", text) if c.strip()]
             crumbs = [re.sub(r"^.*?[:：]", "", c) for c in crumbs]
-            crumbs = [c for c in crumbs if c and c not in ("正文", "首页", "首頁", "网站首页")]
+            crumbs = [c for c in crumbs if c and c not in ("正文", "首页", "网站首页")]
             while crumbs and title and (crumbs[-1] in title or title in crumbs[-1]):
                 crumbs.pop()  # the article's own title ends some breadcrumbs
             if crumbs:
