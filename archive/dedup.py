@@ -117,8 +117,7 @@ def similarity(a: set[int], b: set[int]) -> tuple[float, float]:
 class _Shingles:
     """Shingle sets of documents, computed once per update and kept for the recent ones."""
 
-    def __init__(self, store: Store, size: int = 3000) -> None:
-        self.store = store
+    def __init__(self, size: int = 3000) -> None:
         self.size = size
         self.cache: OrderedDict[tuple[str, bool], set[int]] = OrderedDict()
 
@@ -138,8 +137,7 @@ def same_report(a: Record, b: Record, sets: _Shingles) -> float | None:
     Digits count (two cities' reports from one template differ mostly in their figures),
     unless one copy has placeholders: then its xx stand where the other has figures, and
     both are compared with digits masked."""
-    masked = a.placeholders != b.placeholders
-    sa, sb = sets.get(a, masked), sets.get(b, masked)
+    sa, sb = _compared(a, b, sets)
     jac, cont = similarity(sa, sb)
     if jac >= JACCARD:
         return jac
@@ -153,10 +151,14 @@ def same_report(a: Record, b: Record, sets: _Shingles) -> float | None:
 def copy_similarity(a: Record, b: Record) -> float:
     """How alike two copies are: the larger of Jaccard and containment, compared like
     `same_report` compares them."""
+    return max(similarity(*_compared(a, b, _Shingles())))
+
+
+def _compared(a: Record, b: Record, sets: _Shingles) -> tuple[set[int], set[int]]:
+    """The shingle sets two copies are compared on: digits kept, unless exactly one copy has
+    placeholders (its xx stand where the other has figures)."""
     masked = a.placeholders != b.placeholders
-    sa = shingles(dedup_key(a.text, masked))
-    sb = shingles(dedup_key(b.text, masked))
-    return max(similarity(sa, sb))
+    return sets.get(a, masked), sets.get(b, masked)
 
 
 def canonical_key(record: Record, longest: int) -> tuple:
@@ -324,7 +326,7 @@ class DedupIndex:
             self._set_applied(end)
             return 0
         touched: set[str] = set()
-        sets = _Shingles(store)
+        sets = _Shingles()
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for done, (did, op) in enumerate(sorted(latest.items()), 1):
