@@ -18,10 +18,18 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def require_shared() -> Path:
-    """The shared corpus beside the checkout (CI has it); tests needing it fail loudly without."""
-    if not SHARED.is_dir():
-        pytest.fail(f"shared corpus not found at {SHARED} (set HRA_SHARED)")
-    return SHARED
+    """The shared corpus beside the checkout, for modules that read it (call at module level).
+
+    A clone without it skips those modules with the reason; with ``HRA_REQUIRE_SHARED=1`` (set by
+    `.ci/run`, where the corpus is always beside the checkout) its absence is a failure, so the
+    real-page gate can never be skipped silently.
+    """
+    if SHARED.is_dir() and any(SHARED.iterdir()):
+        return SHARED
+    reason = f"shared corpus not found at {SHARED} (clone ../shared beside the checkout or set HRA_SHARED)"
+    if os.environ.get("HRA_REQUIRE_SHARED", "") not in ("", "0"):
+        pytest.fail(f"HRA_REQUIRE_SHARED is set but the {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
 
 
 def report_page(
