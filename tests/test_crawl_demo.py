@@ -46,7 +46,7 @@ def test_demo_crawls_the_bundled_site(tmp_path: Path) -> None:
     docs = {r.title: r for r in records if "/jianbiao/gongwen/3402" not in r.url}
     assert runs[0]["status"] == "ok" and runs[0]["trigger"] == "demo"
     # the GBK page without any declaration, and the GB18030 repost with a wrong header
-    gbk = docs["2023年青禾县基本公共卫生服务项目工作总结"]
+    gbk = docs["2023年湄潭县基本公共卫生服务项目工作总结"]
     assert not gbk.mojibake and "电子健康档案" in gbk.text
     reposts = [r for r in records if "工作总结和2024年工作安排" in (r.title or "")]
     assert len(reposts) == 3 and len({r.text for r in reposts}) == 1
@@ -60,7 +60,7 @@ def test_demo_crawls_the_bundled_site(tmp_path: Path) -> None:
     # off-topic pages and the robots.txt-protected page are not archived
     assert not any("五四" in t or "实习" in t or "运动会" in t or "内部资料" in t for t in docs)
     gov = next(r for r in reposts if "/wjw/" in r.url)
-    assert gov.published == "2024-01-15" and gov.site == "云川市卫生健康委员会"
+    assert gov.published == "2024-01-15" and gov.site == "遵义市卫生健康委员会"
     assert [a.rsplit("/", 1)[-1] for a in gov.attachments] == ["P020240115_1.docx"]
     assert (demo / ".hra-demo").exists()
     assert not (tmp_path / "archive" / "archive.sqlite3").exists()  # the real archive untouched
