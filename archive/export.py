@@ -14,7 +14,9 @@ whole export succeeded, so a failed or interrupted export leaves no partial outp
 
 Records are streamed: memory stays bounded however many documents match. Word files are
 written by streaming WordprocessingML into the zip (python-docx supplies the styles template;
-building a 100,000-document file with python-docx objects would not fit in memory).
+building a 100,000-document file with python-docx objects would not fit in memory). Their
+document properties are written by hra, not taken from the template: title (the document's, or
+`export_title()` for one file), author ``hra``, created/modified = the export time.
 """
 
 from __future__ import annotations
@@ -158,16 +160,68 @@ def _txt_document(record: Record) -> str:
     return f"{meta}\n{'=' * 40}\n\n" + "\n\n".join(record.text.split("\n")) + "\n"
 
 
+def export_title(query: str | None = None, filters: str = "") -> str:
+    """The title of a one-file export: what was selected (``hra 导出: 医共体 --year 2023``)."""
+    what = " ".join(part for part in (query, filters) if part)
+    return f"hra 导出: {what}" if what else "hra 导出: 全部文档"
+
+
+def export_time() -> str:
+    """Now, as Word's document properties write it (W3CDTF, UTC, whole seconds)."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _core_xml(title: str, created: str, description: str = "") -> bytes:
+    """docProps/core.xml: title, author hra, created/modified = the export (nothing of the
+    python-docx template: its author, 2013 dates, revision, last_modified_by)."""
+    desc = f"<dc:description>{escape(_XML_INVALID.sub('', description))}</dc:description>" \
+        if description else ""
+    return (
+        "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+        '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
+        'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:dcterms="http://purl.org/dc/terms/" xmlns:dcmitype="http://purl.org/dc/dcmitype/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<dc:title>{escape(_XML_INVALID.sub('', title))}</dc:title><dc:creator>hra</dc:creator>"
+        f"{desc}<dc:language>zh-CN</dc:language>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{created}</dcterms:created>'
+        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{created}</dcterms:modified>'
+        "</cp:coreProperties>"
+    ).encode()
+
+
+_APP_XML = (
+    b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+    b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"'
+    b' xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">'
+    b"<Application>hra</Application><DocSecurity>0</DocSecurity></Properties>"
+)
+_OWN_PARTS = ("word/document.xml", "docProps/core.xml", "docProps/app.xml")
+
+
 class DocxWriter:
-    """Streams a .docx: python-docx's default template for styles, body XML written as it comes."""
+    """Streams a .docx: python-docx's default template for styles, body XML written as it comes.
+
+    The document properties are hra's own: `title` (a single document's title is used when
+    none is given), author hra, created and modified at `created` (default: now).
+    """
 
     _template: dict[str, bytes] | None = None
 
-    def __init__(self, fh: IO[bytes], toc: bool) -> None:
+    def __init__(self, fh: IO[bytes], toc: bool, *, title: str | None = None,
+                 created: str | None = None) -> None:
         parts = self.template()
+        self.title = title
+        self.created = created or export_time()
+        self.documents = 0
+        self.first_title = ""  # a single document's title and URL, for its properties
+        self.first_url = ""
         self.zip = zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED)
+        self.zip.writestr("docProps/app.xml", _APP_XML, compresslevel=1)
         for name, data in parts.items():
-            if name != "word/document.xml":
+            if name not in _OWN_PARTS:
                 # The template parts are the same in every file: compress them fast.
                 self.zip.writestr(name, data, compresslevel=1)
         head, tail = parts["word/document.xml"].decode("utf-8").split("<w:body>", 1)
@@ -227,6 +281,9 @@ class DocxWriter:
                 "</w:r></w:p>")
 
     def write(self, record: Record) -> None:
+        self.documents += 1
+        if self.documents == 1:
+            self.first_title, self.first_url = record.title or record.id, record.url
         self._put(self._para(record.title or record.id, "Heading1", page_break=not self.first))
         self.first = False
         rows = "".join(
@@ -251,6 +308,11 @@ class DocxWriter:
     def close(self) -> None:
         self._put(self.sect)
         self.body.close()
+        if self.title is not None:  # a collection: its title and how many documents
+            title, description = self.title, f"{self.documents} 篇文档"
+        else:  # one document: its title and source URL
+            title, description = self.first_title, self.first_url
+        self.zip.writestr("docProps/core.xml", _core_xml(title, self.created, description))
         self.zip.close()
 
 
@@ -306,9 +368,13 @@ def export(
     no_text: bool = False,
     force: bool = False,
     progress: Callable[[int], None] | None = None,
+    title: str | None = None,
 ) -> ExportSummary:
     """Export the records. `records()` is called once (twice for a one-file Markdown export,
-    whose contents list comes first). Raises ExportError with a one-line message."""
+    whose contents list comes first). Raises ExportError with a one-line message.
+
+    `title` names a one-file Word export (its document properties; default `export_title()`);
+    a per-document Word file takes its document's title. Both record the export time."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     tick = progress or (lambda n: None)
@@ -321,7 +387,8 @@ def export(
     if one_file:
         if target.is_dir():
             target = target / f"hra-export.{fmt}"
-        return _export_one_file(records, fmt, target, no_text, force, tick)
+        return _export_one_file(records, fmt, target, no_text, force, tick,
+                                title or export_title())
     if target.exists() and not target.is_dir():
         raise ExportError(f"{target} is a file; --format {fmt} needs a directory "
                           "(or use --one-file)")
@@ -357,12 +424,12 @@ def _export_stream(records: Records, fmt: str, output: str | os.PathLike[str] | 
 
 
 def _export_one_file(records: Records, fmt: str, target: Path, no_text: bool, force: bool,
-                     tick: Callable[[int], None]) -> ExportSummary:
+                     tick: Callable[[int], None], title: str) -> ExportSummary:
     n = 0
     with _atomic_file(target, force) as tmp:
         if fmt == "docx":
             with tmp.open("wb") as fh:
-                writer = DocxWriter(fh, toc=True)
+                writer = DocxWriter(fh, toc=True, title=title)
                 for record in records():
                     writer.write(record)
                     n += 1
@@ -388,13 +455,14 @@ def _export_files(records: Records, fmt: str, outdir: Path, force: bool,
                   tick: Callable[[int], None]) -> ExportSummary:
     staging = _Staging(outdir, force)
     taken: set[str] = set()
+    created = export_time()
     n = 0
     try:
         for record in records():
             path = staging.path(safe_name(file_stem(record), fmt, taken))
             if fmt == "docx":
                 with path.open("wb") as fh:
-                    writer = DocxWriter(fh, toc=False)
+                    writer = DocxWriter(fh, toc=False, created=created)
                     writer.write(record)
                     writer.close()
             else:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.pipeline import PageError, PageResult, process_page
+from archive.pipeline import MIN_TEXT_CHARS, PageError, PageResult, process_page
 from archive.record import Record
 from archive.store import RunCounts, Store
 
@@ -30,20 +30,36 @@ _CANONICAL = re.compile(
 
 Progress = Callable[[str, str], None]  # (path or url, outcome)
 
+#: Why a page was skipped, in words (`hra import --verbose`), by outcome ("skipped:<reason>").
+SKIP_REASONS = {
+    "list": "a list page (links to articles, no article of its own)",
+    "off-topic": "not a health-work report (--all keeps it, flagged)",
+    "empty": f"no article: the main text is shorter than {MIN_TEXT_CHARS} characters",
+}
+
 
 @dataclass
 class ImportSummary:
     counts: RunCounts = field(default_factory=RunCounts)
     errors: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> n
+    skipped_files: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     run_id: int | None = None
     on_error: Callable[[str], None] | None = None
+    on_skip: Callable[[str, str], None] | None = None  # (path, reason in words)
 
     def fail(self, message: str) -> None:
         self.errors.append(message)
         self.counts.failed += 1
         if self.on_error:
             self.on_error(message)
+
+    def skip(self, path: str, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        self.skipped_files.append((path, reason))
+        self.counts.skipped += 1
+        if self.on_skip:
+            self.on_skip(path, SKIP_REASONS.get(reason, reason))
 
 
 def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
@@ -143,12 +159,14 @@ def import_paths(
     progress: Progress | None = None,
     total_cb: Callable[[int], None] | None = None,
     on_error: Callable[[str], None] | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
 ) -> ImportSummary:
     """Import files and directories into the archive, recording the run.
 
-    `on_error` hears each per-file error as it happens, while the rest goes on.
+    `on_error` hears each per-file error as it happens, while the rest goes on; `on_skip`
+    hears each skipped file (path, reason in words). `summary.skipped_files` lists them all.
     """
-    summary = ImportSummary(on_error=on_error)
+    summary = ImportSummary(on_error=on_error, on_skip=on_skip)
     files, errors = collect_files(paths)
     for message in errors:
         summary.fail(message)
@@ -186,9 +204,7 @@ def _import_one(store: Store, path: Path, keep_all: bool, summary: ImportSummary
         summary.fail(f"{path}: {message}")
         return "failed"
     if outcome.startswith("skipped:"):
-        reason = outcome.split(":", 1)[1]
-        summary.skipped[reason] = summary.skipped.get(reason, 0) + 1
-        summary.counts.skipped += 1
+        summary.skip(str(path), outcome.split(":", 1)[1])
     else:
         summary.counts.add(outcome)
     return outcome

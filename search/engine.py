@@ -36,6 +36,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
+from archive.record import Record
 from search.analysis import is_single_term, query_terms
 from search.query import And, Node, Not, Or, Term, parse, positive_terms
 from search.segments import column_values, field_lengths, read_term
@@ -47,6 +48,12 @@ B = {"title": 0.5, "text": 0.75}
 FIELDS = {"any": ("title", "text"), "title": ("title",), "text": ("text",)}
 FACETS = {"year": "year", "region": "province", "doc_type": "doc_type", "site": "site"}
 SORTS = ("relevance", "date")
+#: What a hit shows: its metadata, text (for the snippet) and flags (`FLAG_COLUMNS`).
+FLAG_COLUMNS = ("truncated", "full_length", "placeholders", "mojibake", "source_script",
+                "is_health_report", "duplicate_of")
+BOOL_FLAGS = ("truncated", "placeholders", "mojibake", "is_health_report")
+HIT_COLUMNS = ("id", "url", "title", "published", "year", "region", "doc_type", "site", "text",
+               *FLAG_COLUMNS)
 MMAP_BYTES = 17179869184
 
 
@@ -79,6 +86,15 @@ class Hit:
     highlights: list[tuple[int, int]]
     title_highlights: list[tuple[int, int]]
     copies: int = 1  # this document and the archived reposts of it (duplicate_of = its id)
+    # The record's flags, so a paywalled fragment never looks like a full report.
+    truncated: bool = False
+    full_length: int | None = None
+    placeholders: bool = False
+    mojibake: bool = False
+    source_script: str = "simplified"
+    is_health_report: bool = True
+    duplicate_of: str | None = None
+    flags: list[str] = field(default_factory=list)  # in words: `Record.flag_words`
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +102,10 @@ class Hit:
             "year": self.year, "region": self.region, "doc_type": self.doc_type,
             "site": self.site, "score": round(self.score, 4), "snippet": self.snippet,
             "highlights": [list(span) for span in self.highlights], "copies": self.copies,
+            "truncated": self.truncated, "full_length": self.full_length,
+            "placeholders": self.placeholders, "mojibake": self.mojibake,
+            "source_script": self.source_script, "is_health_report": self.is_health_report,
+            "duplicate_of": self.duplicate_of, "flags": self.flags,
         }
 
 
@@ -470,30 +490,37 @@ class Searcher:
 
     def search(
         self,
-        query: str | Node,
+        query: str | Node | None,
         filters: Filters | None = None,
         *,
-        sort: str = "relevance",
+        sort: str | None = None,
         limit: int = 10,
         page: int = 1,
         facets: bool = False,
     ) -> SearchResult:
+        """One page of the matches of ``query`` among the documents passing ``filters``.
+
+        Without a query (None), every document passing the filters matches: browsing. ``sort``
+        is ``relevance`` or ``date`` (newest first, undated last, ties by id); None means
+        relevance with a query and date without one.
+        """
         started = time.perf_counter()
         node = parse(query) if isinstance(query, str) else query
         filters = filters or Filters()
+        sort = sort or ("relevance" if node is not None else "date")
         timings: dict[str, float] = {}
         context = self.filtered(filters)
         timings["filters"] = time.perf_counter() - started
-        matches = self.exact(node, context)
+        matches = self.exact(node, context) if node is not None else context
         pending = self.pending_changes()
         if pending and matches:
             matches = self._in_archive(matches)
         timings["match"] = time.perf_counter() - started
-        positives = positive_terms(node)
+        positives = positive_terms(node) if node is not None else []
         want = page * limit
         ids, days = self.ids, self.days
-        if sort == "date":
-            order = heapq.nlargest(want, matches, key=lambda d: (days[d], ids[d]))
+        if sort == "date" or not positives:
+            order = heapq.nsmallest(want, matches, key=self._date_key)
             page_docs = order[(page - 1) * limit:want]
             scores = self.scores(positives, set(page_docs))
         else:
@@ -512,7 +539,7 @@ class Searcher:
         return result
 
     def ranked_ids(self, query: str | Node | None, filters: Filters | None = None, *,
-                   sort: str = "relevance") -> list[str]:
+                   sort: str | None = None) -> list[str]:
         """Every match's id in the order `search` ranks them (exports stream these). Without a
         query, every document passing the filters, newest first."""
         docs = self.filtered(filters or Filters())
@@ -525,11 +552,15 @@ class Searcher:
             docs = self._in_archive(docs)
         ids, days = self.ids, self.days
         if sort == "date" or not positives:
-            order = sorted(docs, key=lambda d: (days[d], ids[d]), reverse=True)
+            order = sorted(docs, key=self._date_key)
         else:
             scores = self.scores(positives, docs)
             order = sorted(docs, key=lambda d: (scores[d], days[d], ids[d]), reverse=True)
         return [ids[d] for d in order]
+
+    def _date_key(self, d: int) -> tuple[int, str]:
+        """Newest first, undated last, ties by id (the archive's `hra list` order)."""
+        return (-self.days[d], self.ids[d])
 
     def matching_ids(self, query: str | Node, filters: Filters | None = None) -> set[str]:
         """The ids of every match, unranked (what `search` counts as its total)."""
@@ -555,7 +586,7 @@ class Searcher:
             return []
         ids = [self.ids[d] for d in docs]
         rows = self.db.execute(
-            "SELECT id, url, title, published, year, region, doc_type, site, text FROM documents"
+            f"SELECT {', '.join(HIT_COLUMNS)} FROM documents"
             " WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps(ids),),
         ).fetchall()
@@ -568,13 +599,17 @@ class Searcher:
             row = by_id.get(did)
             if row is None:
                 continue
-            _id, url, title, published, year, region, doc_type, site, text = row
-            snip, spans = snippet(text or "", needles)
+            values = dict(zip(HIT_COLUMNS, row, strict=True))
+            text = values.pop("text") or ""
+            flags = {name: values.pop(name) for name in FLAG_COLUMNS}
+            flags.update({name: bool(flags[name]) for name in BOOL_FLAGS})
+            flags["source_script"] = flags["source_script"] or "simplified"
+            words = Record(**values, text="", column=None, **flags).flag_words()
+            snip, spans = snippet(text, needles)
             hits.append(Hit(
-                id=did, title=title, url=url, published=published, year=year, region=region,
-                doc_type=doc_type, site=site, score=scores.get(d, 0.0), snippet=snip,
-                highlights=spans, title_highlights=highlight_spans(title or "", needles),
-                copies=1 + reposts.get(did, 0),
+                **values, score=scores.get(d, 0.0), snippet=snip, highlights=spans,
+                title_highlights=highlight_spans(values["title"] or "", needles),
+                copies=1 + reposts.get(did, 0), **flags, flags=words,
             ))
         return hits
 

@@ -21,7 +21,6 @@ Fields
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +31,7 @@ from whoosh.fields import COLUMN, ID, KEYWORD, Schema
 from whoosh.formats import Existence
 
 from search.analysis import GramField
+from search.regions import short_name
 
 #: Bump when the schema or the analysis changes: old indexes then need `hra reindex`.
 SCHEMA_VERSION = 1
@@ -71,35 +71,6 @@ def make_schema() -> Schema:
         duplicate_of=ID(),
         flags=Keywords(),
     )
-
-
-@functools.lru_cache(maxsize=1)
-def _short_names() -> dict[str, str]:
-    """Official division name -> short name, from the archive's gazetteer."""
-    from archive.text.region import DATA_FILE
-
-    names: dict[str, str] = {}
-    with open(DATA_FILE, encoding="utf-8") as fh:
-        next(fh)
-        for line in fh:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) >= 5 and parts[4]:
-                names.setdefault(parts[1], parts[4])
-    return names
-
-
-_SUFFIXES = ("特别行政区", "自治区", "自治州", "自治县", "地区", "省", "市", "县", "区", "盟", "旗")
-
-
-def short_name(name: str) -> str:
-    """``遵义市`` -> ``遵义``, ``内蒙古自治区`` -> ``内蒙古`` (the gazetteer, else a suffix rule)."""
-    known = _short_names().get(name)
-    if known:
-        return known
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-            return name[: -len(suffix)]
-    return name
 
 
 def region_terms(row: Mapping[str, Any]) -> list[str]:

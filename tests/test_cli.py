@@ -197,9 +197,14 @@ def test_dups_lists_the_reposted_report_under_its_government_copy(tmp_path: Path
     assert all(c["similarity"] >= 0.9 for c in copies[1:])
     one = json.loads(hra("dups", copies[2]["id"][:8], "--json", data_dir=data).stdout)
     assert [c["id"] for c in one[0]["copies"]] == [c["id"] for c in copies]
-    listed = [json.loads(x) for x in hra("list", "--json", "--limit", "100",
+    listed = [json.loads(x) for x in hra("list", "--json", "--limit", "100", "--all-versions",
                                          data_dir=data).stdout.splitlines()]
     assert sum(r["duplicate_of"] == copies[0]["id"] for r in listed) == 2
+    # Like search and export, `hra list` shows the canonical copy only unless --all-versions.
+    canonical = [json.loads(x) for x in hra("list", "--json", "--limit", "100",
+                                            data_dir=data).stdout.splitlines()]
+    assert len(canonical) == len(listed) - 2
+    assert not any(r["duplicate_of"] for r in canonical)
 
 
 def test_export_query_matches_search_and_hides_copies_by_default(tmp_path: Path):

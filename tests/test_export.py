@@ -200,3 +200,54 @@ def test_interrupted_export_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         export(interrupted, "jsonl", tmp_path / "a.jsonl")
     assert not (tmp_path / "a.jsonl").exists() and [p.name for p in tmp_path.iterdir()] == ["w"]
+
+
+def _core(path: Path):
+    return docx.Document(str(path)).core_properties
+
+
+def _no_template_leftovers(path: Path) -> None:
+    with zipfile.ZipFile(path) as z:
+        props = z.read("docProps/core.xml").decode() + z.read("docProps/app.xml").decode()
+    for leftover in ("python-docx", "2013-12-23", "lastModifiedBy", "Microsoft Macintosh Word",
+                     "Normal.dotm", "cp:revision"):
+        assert leftover not in props, leftover
+
+
+def test_docx_document_properties_are_the_documents_not_the_template(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    export(source(), "docx", tmp_path / "word")
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    files = {p.name: p for p in (tmp_path / "word").iterdir()}
+    for record in RECORDS:
+        name = next(n for n in files if record.title in n)
+        core = _core(files[name])
+        assert core.title == record.title
+        assert core.author == "hra" and core.last_modified_by == ""
+        assert core.comments == record.url
+        assert core.language == "zh-CN"
+        assert before <= core.created <= after and core.modified == core.created
+        assert core.revision == 0 and core.keywords == "" and core.subject == ""
+        _no_template_leftovers(files[name])
+
+
+def test_docx_one_file_properties_describe_the_export(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    out = tmp_path / "ygt.docx"
+    export(source(), "docx", out, one_file=True, title="hra 导出: 医共体 --year 2023")
+    core = _core(out)
+    assert core.title == "hra 导出: 医共体 --year 2023"
+    assert core.author == "hra" and core.comments == "3 篇文档"
+    assert before <= core.created <= datetime.now(UTC) + timedelta(seconds=1)
+    assert core.modified == core.created
+    _no_template_leftovers(out)
+    untitled = tmp_path / "all.docx"
+    export(source(), "docx", untitled, one_file=True)
+    assert _core(untitled).title == "hra 导出: 全部文档"
+    odd = rec(7, "关于<印发>“健康滨江”&行动\x0b方案的通知")  # XML specials, a control character
+    export(source([odd]), "docx", tmp_path / "odd")
+    assert _core(next((tmp_path / "odd").iterdir())).title == "关于<印发>“健康滨江”&行动方案的通知"

@@ -310,3 +310,30 @@ def test_hits_count_their_reposts(reports):
     assert hits[recs["other"].id].copies == 2  # itself and the repost marked duplicate_of it
     assert hits[recs["dup"].id].copies == 1
     assert hits[recs["other"].id].to_json()["copies"] == 2
+
+
+def test_browsing_without_a_query_lists_filtered_documents_newest_first(reports):
+    path, recs = reports
+    result = search(path, None, Filters(region="贵州"), limit=100)
+    assert [hit.id for hit in result.hits] == [recs["once"].id, recs["title"].id,
+                                               recs["about"].id]
+    assert result.total == 3 and all(hit.score == 0 for hit in result.hits)
+    assert result.hits[0].snippet.startswith("全年工作很多") and result.hits[0].highlights == []
+    everything = search(path, None, Filters(canonical=True), limit=100)
+    assert everything.total == 4 and recs["dup"].id not in {h.id for h in everything.hits}
+    dates = [hit.published for hit in everything.hits]
+    assert dates == sorted(dates, reverse=True)
+    page = search(path, None, Filters(canonical=True), limit=2, page=2)
+    assert [h.id for h in page.hits] == [h.id for h in everything.hits[2:4]]
+
+
+def test_hits_carry_the_records_flags(reports):
+    path, recs = reports
+    hits = {hit.id: hit for hit in search(path, "医共体").hits}
+    about = hits[recs["about"].id]
+    assert about.truncated and about.flags == ["截断"]
+    assert about.to_json()["truncated"] is True and about.to_json()["flags"] == ["截断"]
+    assert hits[recs["title"].id].flags == [] and not hits[recs["title"].id].truncated
+    dup = next(h for h in search(path, "手足口病").hits if h.id == recs["dup"].id)
+    assert dup.duplicate_of == recs["other"].id
+    assert dup.flags == [f"转载副本(原件 {recs['other'].id})"]

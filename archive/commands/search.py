@@ -9,14 +9,49 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
-from archive.cli import Ctx, console, err_console, fail, pass_ctx, print_json, progress_bar
+from archive.cli import (
+    Ctx,
+    console,
+    data_dir_option,
+    err_console,
+    fail,
+    pass_ctx,
+    print_json,
+    progress_bar,
+)
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+
+
+def date_bound(value: str, end: bool) -> str:
+    """YYYY, YYYY-MM or YYYY-MM-DD (a real calendar date) -> YYYY-MM-DD: the first day of the
+    year or month, or with ``end`` its last day. Raises ValueError with a message."""
+    import calendar
+    from datetime import date
+
+    m = _DATE.match(value.strip())
+    if not m:
+        raise ValueError(f"{value!r} is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
+    year = int(m.group(1))
+    month = int(m.group(2)) if m.group(2) else None
+    day = int(m.group(3)) if m.group(3) else None
+    if year < 1:
+        raise ValueError(f"{value!r} is not a date: no year 0")
+    if month is None:
+        return f"{year:04d}-12-31" if end else f"{year:04d}-01-01"
+    if not 1 <= month <= 12:
+        raise ValueError(f"{value!r} is not a date: there is no month {month}")
+    last = calendar.monthrange(year, month)[1]
+    if day is None:
+        day = last if end else 1
+    elif not 1 <= day <= last:
+        raise ValueError(f"{value!r} is not a date: {year:04d}-{month:02d} has {last} days")
+    return date(year, month, day).isoformat()
 
 
 def _date_bound(end: bool) -> Any:
@@ -25,23 +60,17 @@ def _date_bound(end: bool) -> Any:
     def convert(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
         if value is None:
             return None
-        m = _DATE.match(value.strip())
-        if not m:
-            raise click.BadParameter("use YYYY, YYYY-MM or YYYY-MM-DD", param=param)
-        year, month, day = m.group(1), m.group(2), m.group(3)
-        if month is None:
-            return f"{year}-12-31" if end else f"{year}-01-01"
-        if not 1 <= int(month) <= 12 or (day is not None and not 1 <= int(day) <= 31):
-            raise click.BadParameter(f"{value!r} is not a date", param=param)
-        if day is None:
-            return f"{year}-{int(month):02d}-31" if end else f"{year}-{int(month):02d}-01"
-        return f"{year}-{int(month):02d}-{int(day):02d}"
+        try:
+            return date_bound(value, end)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param=param) from None
 
     return convert
 
 
 def filter_options(command: Any) -> Any:
-    """The filters `hra search` and `hra export` share (same names, same meaning)."""
+    """The filters `hra search`, `hra list` and `hra export` share (same names, same meaning;
+    `make_filters` turns them into the engine's `Filters`)."""
     options = [
         click.option("--year", type=int, help="Only reports about this year."),
         click.option("--since", callback=_date_bound(end=False), metavar="DATE",
@@ -57,12 +86,37 @@ def filter_options(command: Any) -> Any:
         click.option("--complete", is_flag=True, help="Only documents that are not truncated."),
         click.option("--all-versions", is_flag=True,
                      help="Every copy of a reposted report (default: its canonical copy only)."),
-        click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance",
-                     show_default=True),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def sort_option(command: Any) -> Any:
+    """`--sort` of `hra search` and `hra export`."""
+    return click.option(
+        "--sort", type=click.Choice(["relevance", "date"]), default=None,
+        help="relevance, or date (newest first) [default: relevance with a query, date "
+             "without one].")(command)
+
+
+def has_filters(year: int | None, since: str | None, until: str | None, region: str | None,
+                doc_type: str | None, site: str | None, complete: bool) -> bool:
+    """Whether any filter narrows the selection (--all-versions widens it: not a filter)."""
+    return any((year is not None, since, until, region, doc_type, site, complete))
+
+
+def describe_filters(year: int | None, since: str | None, until: str | None,
+                     region: str | None, doc_type: str | None, site: str | None,
+                     complete: bool, all_versions: bool) -> str:
+    """The filters as the options that set them (for headers): ``--year 2023 --region 遵义``."""
+    parts = [f"--{name.replace('_', '-').replace('doc-type', 'type')} {value}"
+             for name, value in (("year", year), ("since", since), ("until", until),
+                                 ("region", region), ("doc_type", doc_type), ("site", site))
+             if value not in (None, "")]
+    parts += [flag for flag, on in (("--complete", complete), ("--all-versions", all_versions))
+              if on]
+    return " ".join(parts)
 
 
 def make_filters(year: int | None, since: str | None, until: str | None, region: str | None,
@@ -71,11 +125,20 @@ def make_filters(year: int | None, since: str | None, until: str | None, region:
     """The engine's Filters from the shared options (a clear message and exit 2 when wrong)."""
     if year is not None and (since or until):
         fail("use either --year or --since/--until", 2)
+    if since and until and since > until:
+        fail(f"--since {since} is after --until {until}", 2)
     if doc_type:
         from archive.text.classify import DOC_TYPES
 
         if doc_type.strip().lower() not in DOC_TYPES:
             fail(f"unknown --type {doc_type!r} (one of: {', '.join(DOC_TYPES)})", 2)
+    if region is not None:
+        from archive.text.normalize import search_key
+        from search.regions import known_region
+
+        if not known_region(search_key(region)):
+            fail(f"unknown --region {region!r}: not a province, city or county of the "
+                 "gazetteer (full or short name: 贵州省, 遵义市, 遵义, 红花岗区)", 2)
     from search.engine import Filters
 
     return Filters(year=year, since=since, until=until, region=region, doc_type=doc_type,
@@ -92,18 +155,49 @@ def parse_query(text: str) -> Any:
         fail(f"bad query: {exc}", 2)
 
 
-@click.command("search")
-@click.argument("query", nargs=-1, required=True)
+class QueryCommand(click.Command):
+    """A command taking a QUERY: a query term that starts with '-' (an excluded term) gets a
+    hint instead of click's "no such option", and an option written after `--` (where it is
+    read as part of the query) is refused with a hint."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        path = ctx.command_path
+        if "--" in args:
+            names = {o for p in self.params if isinstance(p, click.Option) for o in p.opts}
+            names.update(ctx.help_option_names)
+            after = args[args.index("--") + 1:]
+            misplaced = next((a for a in after if a.split("=", 1)[0] in names), None)
+            if misplaced is not None:
+                fail(f"{misplaced!r} comes after '--', so it would be searched for: put options "
+                     f"before '--' (e.g. {path} --json -- '-新冠 疫苗')", 2)
+        given = list(args)  # click's parser consumes `args`
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            name = exc.option_name
+            if name.startswith("--"):
+                raise
+            token = next((a for a in given if a.startswith(name)), name)
+            fail(f"{token!r} is not an option of `{path}`; if it is a query term (-term excludes "
+                 f"it), quote the query and put '--' before it, after any options "
+                 f"(e.g. {path} --json -- '-新冠 疫苗'), or start the quoted query with a term "
+                 f"({path} '疫苗 -新冠')", 2)
+
+
+@click.command("search", cls=QueryCommand)
+@click.argument("query", nargs=-1)
 @filter_options
+@sort_option
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--facets", is_flag=True,
               help="Counts of all matches by year, region (province), type and site.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@data_dir_option
 @pass_ctx
 def search_cmd(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | None,
                until: str | None, region: str | None, doc_type: str | None, site: str | None,
-               complete: bool, all_versions: bool, sort: str, limit: int, page: int,
+               complete: bool, all_versions: bool, sort: str | None, limit: int, page: int,
                facets: bool, as_json: bool) -> None:
     """Search the archive: every document containing the query's strings, ranked.
 
@@ -111,16 +205,21 @@ def search_cmd(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | 
     work. Each term matches as an exact substring after normalization (traditional ->
     simplified, full-width -> ASCII, case-insensitive): 醫共體 finds 医共体.
 
+    Without a QUERY, lists the documents passing the filters, newest first (every document
+    when there is no filter either). Each hit shows its flags (截断, 含占位符, 原文为繁体) and
+    how many copies of it the archive holds.
+
     \b
     Examples:
       hra search 医共体
       hra search 医共体 贵州 --year 2023
       hra search '家庭医生 OR 签约服务' --region 遵义 --sort date
       hra search 'title:医改 -疫情' --facets
-      hra search -- '-新冠 疫苗' --json
+      hra search --year 2023 --region 遵义 --type plan      # browse: no query, newest first
+      hra search --json -- '-新冠 疫苗'                       # a query starting with '-'
     """
     text = " ".join(query)
-    node = parse_query(text)
+    node = parse_query(text) if query else None
     filters = make_filters(year, since, until, region, doc_type, site, complete, all_versions)
     with ctx.store(readonly=True) as store:
         result = _run_search(ctx, store, node, filters, sort, limit, page, facets)
@@ -132,7 +231,39 @@ def search_cmd(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | 
     if as_json:
         print_json(result.to_json())
         return
-    _print_result(text, result)
+    described = describe_filters(year, since, until, region, doc_type, site, complete,
+                                 all_versions)
+    _print_result(text if query else None, described, result)
+
+
+def selection(ctx: Ctx, store: Any, node: Any, filters: Any, *, filtered: bool,
+              sort: str | None = None, limit: int | None = None,
+              ) -> tuple[int, Callable[[], Iterator[Any]]]:
+    """The documents `hra export` and `hra list` work on: (how many, a fresh stream of their
+    records per call). With a query or a filter, exactly what `hra search` matches, in its
+    order (the index); otherwise every document (canonical copies unless the filters ask for
+    all versions), newest first, straight from the archive (no index needed)."""
+    from itertools import islice
+
+    if node is not None or filtered:
+        ids = with_searcher(ctx, store, lambda s: s.ranked_ids(node, filters, sort=sort))
+        ids = ids[:limit] if limit else ids
+
+        def from_index() -> Iterator[Any]:
+            return (r for r in map(store.get, ids) if r is not None)
+
+        return len(ids), from_index
+    where = "duplicate_of IS NULL" if filters.canonical else "1"
+    total = min(store.count_documents(where), limit or sys.maxsize)
+
+    def from_archive() -> Iterator[Any]:
+        return islice(store.iter_documents(where, order=ARCHIVE_ORDER), limit)
+
+    return total, from_archive
+
+
+#: Newest first, undated last, ties by id: the order of browsing, in SQL.
+ARCHIVE_ORDER = "published IS NULL, published DESC, id"
 
 
 def with_searcher(ctx: Ctx, store: Any, work: Callable[[Any], Any]) -> Any:
@@ -160,22 +291,27 @@ def with_searcher(ctx: Ctx, store: Any, work: Callable[[Any], Any]) -> Any:
     raise AssertionError
 
 
-def _run_search(ctx: Ctx, store: Any, node: Any, filters: Any, sort: str, limit: int,
+def _run_search(ctx: Ctx, store: Any, node: Any, filters: Any, sort: str | None, limit: int,
                 page: int, facets: bool) -> Any:
     return with_searcher(ctx, store, lambda searcher: searcher.search(
         node, filters, sort=sort, limit=limit, page=page, facets=facets))
 
 
-def _print_result(query: str, result: Any) -> None:
+def _print_result(query: str | None, filters: str, result: Any) -> None:
     from rich.markup import escape
 
     from search.snippets import markup
 
     first = (result.page - 1) * result.limit + 1
     shown = f"{first}-{first + len(result.hits) - 1}" if result.hits else "none"
-    console.print(
-        f"[bold]{result.total}[/] document(s) match [bold]{escape(query)}[/] "
-        f"[dim](showing {shown}; {result.seconds:.2f} s)[/]", highlight=False)
+    if query is not None:
+        what = f"match [bold]{escape(query)}[/]" + (f" with {escape(filters)}" if filters else "")
+    elif filters:
+        what = f"with {escape(filters)}, newest first"
+    else:
+        what = "in the archive (no query or filter: all of them), newest first"
+    console.print(f"[bold]{result.total}[/] document(s) {what} "
+                  f"[dim](showing {shown}; {result.seconds:.2f} s)[/]", highlight=False)
     for number, hit in enumerate(result.hits, start=first):
         console.print()
         title = markup(hit.title or "(no title)", hit.title_highlights, "bold red")
@@ -185,6 +321,9 @@ def _print_result(query: str, result: Any) -> None:
                                      hit.doc_type, hit.site or "no site") if v)
         copies = f" · {hit.copies} copies (hra dups {hit.id[:8]})" if hit.copies > 1 else ""
         console.print(f"     [dim]{meta} · id {hit.id}{copies}[/]", highlight=False)
+        if hit.flags:
+            console.print(f"     [bold yellow]{escape(' · '.join(hit.flags))}[/]",
+                          highlight=False)
         console.print(f"     {markup(hit.snippet, hit.highlights, 'bold red')}",
                       highlight=False)
     if result.facets is not None:
@@ -202,6 +341,7 @@ def _print_result(query: str, result: Any) -> None:
 @click.option("--workers", type=click.IntRange(1, 64),
               help="Worker processes for a rebuild (default: CPU count, at most 4).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@data_dir_option
 @pass_ctx
 def reindex(ctx: Ctx, incremental: bool, workers: int | None, as_json: bool) -> None:
     """Rebuild the search index from the archive (or catch up with --incremental).
@@ -260,6 +400,7 @@ def reindex(ctx: Ctx, incremental: bool, workers: int | None, as_json: bool) -> 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@data_dir_option
 @pass_ctx
 def check(ctx: Ctx, as_json: bool) -> None:
     """Compare the search index with the archive; exit 1 if they disagree.
