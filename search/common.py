@@ -74,12 +74,19 @@ def open_current(data_dir: Path) -> tuple[Path, Any, dict[str, Any]]:
     """(directory, FileIndex, state) of the live index; `IndexMissing` says how to build one."""
     from search.schema import SCHEMA_VERSION
 
+    # A rebuild may switch CURRENT and retire the old directory between our reading the pointer
+    # and its state: read again while the pointer moves (a missing index does not move).
     path = current_path(data_dir)
+    for _ in range(20):
+        state = read_state(path) if path is not None else {}
+        again = current_path(data_dir)
+        if again == path and (path is None or path.is_dir()):
+            break
+        path = again
     if path is None:
         raise IndexMissing(
             f"no search index in {index_root(data_dir)}: build it with `hra reindex`"
         )
-    state = read_state(path)
     if state.get("schema") != SCHEMA_VERSION:
         raise IndexMissing(
             "the search index was built by another version of hra: rebuild it with `hra reindex`"
