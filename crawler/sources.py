@@ -161,12 +161,16 @@ def read_sources_file(path: Path, origin: str) -> list[Source]:
         raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SourceError(f"{path}: not valid TOML ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
     tables = data.get("source", [])
     if not isinstance(tables, list):
         raise SourceError(f"{path}: use [[source]] tables")
     sources: list[Source] = []
     seen: set[str] = set()
-    for table in tables:
+    for number, table in enumerate(tables, 1):
+        if not isinstance(table, dict):
+            raise SourceError(f"{path}: source {number} is not a table (use [[source]] tables)")
         source = parse_source(table, str(path), origin)
         if source.name in seen:
             raise SourceError(f"{path}: source {source.name!r} is defined twice")
@@ -208,3 +212,19 @@ def adhoc_source(urls: list[str], spider: str = "site") -> Source:
     slug = re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")[:40] or "url"
     data = {"name": f"url-{slug}-{digest}", "start_urls": urls, "spider": spider}
     return parse_source(data, "command line", "command line")
+
+
+def user_schedules(data_dir: Path) -> dict[str, str]:
+    """Sources of ``<data_dir>/sources.toml`` that set ``schedule`` themselves: name -> cron.
+
+    Shipped sources and user sources without the key (they show DEFAULT_SCHEDULE) are left
+    out: `hra schedule run` crawls only these on their own. SourceError if the file is invalid.
+    """
+    path = Path(data_dir) / USER_FILE
+    if not path.is_file():
+        return {}
+    sources = read_sources_file(path, "user")
+    with path.open("rb") as fh:
+        tables = tomllib.load(fh).get("source", [])
+    explicit = {t.get("name") for t in tables if isinstance(t, dict) and "schedule" in t}
+    return {s.name: s.schedule for s in sources if s.name in explicit}

@@ -164,3 +164,33 @@ def test_sigterm_mid_crawl_then_restart_loses_nothing(tmp_path: Path) -> None:
         fetched = sum(site.hits[f"/r/{i}.html"] for i in range(n))
         assert fetched <= n + 2  # archived pages were not fetched again
         assert json.loads(result.stdout)["new"] == n - kept
+
+
+def test_a_source_with_its_own_schedule_is_crawled_by_the_scheduler(tmp_path: Path) -> None:
+    """A source of <data dir>/sources.toml with `schedule` runs on it with no `schedule add`."""
+    data = tmp_path / "data"
+    with SiteServer() as site:
+        publish(site, 2)
+        data.mkdir(parents=True)
+        path = data / "sources.toml"
+        path.write_text(f'[[source]]\nname = "local"\nstart_urls = ["{site.url("/index.html")}"]'
+                        f'\nschedule = "* * * * *"\n', encoding="utf-8")
+        clock = FastClock(speed=30)
+        changed = (clock() - timedelta(minutes=2)).timestamp()
+        os.utime(path, (changed, changed))
+        out = io.StringIO()
+        scheduler = Scheduler(data, clock=clock, out=out)
+        child_crawl = scheduler.launch
+
+        def launch(schedule: Schedule) -> int | None:
+            """The scheduler's own child crawl, without the polite delays (a local site)."""
+            assert schedule.crawl_args() == ["local"]
+            schedule.crawl_options = FAST
+            return child_crawl(schedule)
+
+        scheduler.launch = launch
+        done = scheduler.tick()
+        assert [(o.schedule, o.exit_code) for o in done] == [("source:local", 0)], out.getvalue()
+        assert done[0].summary and done[0].summary["new"] == 2
+        assert done[0].summary["trigger"] == "schedule:source:local"
+    assert documents(data) == 2

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from archive.cli import data_dir_option
+
 if TYPE_CHECKING:
     from archive.schedule import ScheduleBook
 
@@ -19,10 +21,13 @@ def register(cli: click.Group) -> None:
 def schedule() -> None:
     """Crawl sources on a schedule: keep the archive fresh and know what each run did.
 
+    Sources in DATA_DIR/sources.toml that set `schedule` also run on it (as the schedule
+    source:NAME); the shipped sources' schedules are suggestions and never run by themselves.
+
     \b
     Examples:
-      hra schedule add nightly --cron "0 3 * * *" --all
-      hra schedule add wjw-weekly --cron "30 2 * * 1" wjw-zj wjw-gd --notify-cmd "mail -s hra me"
+      hra schedule add morning --cron "0 6 * * *" --all
+      hra schedule add provinces --cron "30 2 * * mon" hc-zjwjw hc-wsjkw-gd --notify-cmd "mail -s hra me"
       hra schedule list
       hra schedule run                          # the foreground scheduler
       hra schedule cron                         # crontab lines and systemd units instead
@@ -36,10 +41,22 @@ def _book(ctx: click.Context) -> ScheduleBook:
     return ScheduleBook(ctx.find_root().obj.data_dir)
 
 
+def _warn(problems: list[str]) -> None:
+    """One line on stderr per damaged file or entry."""
+    from rich.markup import escape
+
+    from archive.cli import err_console
+
+    for problem in problems:
+        err_console.print(f"[yellow]warning:[/] {escape(problem)}", highlight=False,
+                          soft_wrap=True)
+
+
 @schedule.command("add")
 @click.argument("name")
 @click.argument("sources", nargs=-1)
-@click.option("--cron", "cron", required=True, help='Cron expression, e.g. "0 3 * * *".')
+@click.option("--cron", "cron", required=True,
+              help='Cron expression (5 fields or @daily, @weekly, ...), e.g. "0 3 * * *".')
 @click.option("--all", "all_sources", is_flag=True, help="Crawl every source.")
 @click.option("--notify-cmd", help="Command run after each crawl with the run summary as JSON "
                                    "on stdin.")
@@ -49,17 +66,24 @@ def _book(ctx: click.Context) -> ScheduleBook:
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="Scrapy setting for the crawl (repeatable).")
 @click.option("--replace", is_flag=True, help="Replace a schedule of the same name.")
+@data_dir_option
 @click.pass_context
 def add(ctx: click.Context, name: str, sources: tuple[str, ...], cron: str, all_sources: bool,
         notify_cmd: str | None, refresh: bool, depth: int | None, max_pages: int | None,
         settings: tuple[str, ...], replace: bool) -> None:
     """Add a schedule NAME crawling SOURCE... (or --all) at the times of a cron expression.
 
+    Standard cron, what crontab accepts: minute hour day-of-month month day-of-week, with *,
+    lists, ranges, steps and names (jan, mon), or @hourly @daily @weekly @monthly @yearly.
+    Refused: @reboot, expressions that never run (31 February) and croniter's extensions
+    (L, W, #, ?, H).
+
     \b
     Examples:
-      hra schedule add nightly --cron "0 3 * * *" --all
-      hra schedule add zj --cron "@daily" hc-wjw-zj
-      hra schedule add weekly-refresh --cron "0 4 * * 0" --all --refresh
+      hra schedule add zj-daily --cron "@daily" hc-zjwjw
+      hra schedule add weekly-refresh --cron "0 4 * * sun" --all --refresh
+      hra schedule add workdays --cron "30 7 * * mon-fri" hc-wjw-sm --max-pages 200
+      hra schedule add month-start --cron "0 5 1 jan,jul *" hc-wsjkw-gd --replace
     """
     from archive.cli import console, fail
     from archive.schedule import Schedule, ScheduleError, next_time, now_local
@@ -86,20 +110,28 @@ def add(ctx: click.Context, name: str, sources: tuple[str, ...], cron: str, all_
 
 @schedule.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print schedules as JSON.")
+@data_dir_option
 @click.pass_context
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
-    """List schedules with their next run and when they last started."""
+    """List schedules with their next run and when they last started.
+
+    Also the sources of DATA_DIR/sources.toml with their own `schedule` (source:NAME).
+    Damaged entries of schedules.json are left out, with a warning naming each.
+
+    \b
+    Examples:
+      hra schedule list
+      hra schedule list --json
+    """
     from rich.table import Table
 
-    from archive.cli import console, fail, print_json
-    from archive.schedule import ScheduleError, now_local
+    from archive.cli import console, print_json
+    from archive.schedule import now_local
 
     book = _book(ctx)
-    try:
-        items = book.all()
-        last = book.last_started()
-    except ScheduleError as exc:
-        fail(str(exc))
+    items, problems = book.everything()
+    _warn(problems)
+    last = book.last_started()
     now = now_local()
     rows = [asdict(s) | {"next_run": book.next_due(s, now).isoformat(timespec="minutes"),
                          "last_started": last.get(s.name)} for s in items]
@@ -110,19 +142,25 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
         console.print('no schedules (add one: hra schedule add NAME --cron "0 3 * * *" --all)')
         return
     table = Table(title="schedules")
-    for col in ("name", "cron", "sources", "next run", "last started", "notify"):
+    for col in ("name", "cron", "sources", "next run", "last started", "notify", "from"):
         table.add_column(col)
     for s, row in zip(items, rows, strict=True):
         table.add_row(s.name, s.cron, s.describe_sources(), row["next_run"],
-                      row["last_started"] or "", s.notify_cmd or "")
+                      row["last_started"] or "", s.notify_cmd or "", s.origin)
     console.print(table)
 
 
 @schedule.command("remove")
 @click.argument("name")
+@data_dir_option
 @click.pass_context
 def remove(ctx: click.Context, name: str) -> None:
-    """Remove the schedule NAME."""
+    """Remove the schedule NAME (a damaged entry of that name too).
+
+    \b
+    Examples:
+      hra schedule remove workdays
+    """
     from archive.cli import console, fail
     from archive.schedule import ScheduleError
 
@@ -137,6 +175,7 @@ def remove(ctx: click.Context, name: str) -> None:
 @click.option("--once", is_flag=True, help="Run what is due now, then exit.")
 @click.option("--poll", default=30.0, show_default=True, type=click.FloatRange(0.1),
               help="Longest sleep between checks (seconds).")
+@data_dir_option
 @click.pass_context
 def run(ctx: click.Context, once: bool, poll: float) -> None:
     """Run the scheduler in the foreground (for a terminal, a systemd service or a container).
@@ -155,33 +194,81 @@ def run(ctx: click.Context, once: bool, poll: float) -> None:
     from archive.schedule import ScheduleError, Scheduler
 
     data_dir = ctx.find_root().obj.data_dir
+    items, problems = _book(ctx).everything()
+    if not items:
+        _warn(problems)
+        fail('no schedules to run (add one: hra schedule add NAME --cron "0 3 * * *" --all)')
     try:
-        if not _book(ctx).all():
-            fail('no schedules to run (add one: hra schedule add NAME --cron "0 3 * * *" --all)')
         Scheduler(data_dir, poll=poll).run_forever(once=once)
     except ScheduleError as exc:
         fail(str(exc))
 
 
+@schedule.command("notify", hidden=True)
+@click.argument("name")
+@click.option("--trigger", required=True,
+              help="Trigger of the crawl's run (cron:NAME or systemd:NAME).")
+@click.option("--exit-code", type=int,
+              help="The crawl's exit code [default: $EXIT_STATUS, which systemd sets].")
+@data_dir_option
+@click.pass_context
+def notify_cmd(ctx: click.Context, name: str, trigger: str, exit_code: int | None) -> None:
+    """Run the --notify-cmd of schedule NAME with the summary of its last run on stdin.
+
+    The crontab lines and systemd units of `hra schedule cron` run it after each crawl, so a
+    schedule's notify command works there as under `hra schedule run`.
+    """
+    import os
+
+    from archive.cli import fail
+    from archive.schedule import (
+        RunOutcome,
+        ScheduleError,
+        notify,
+        now_local,
+        runs_with_trigger,
+    )
+
+    book = _book(ctx)
+    try:
+        item = book.get(name)
+    except ScheduleError as exc:
+        fail(str(exc), 2)
+    if not item.notify_cmd:
+        return
+    if exit_code is None and os.environ.get("EXIT_STATUS", "").isdigit():
+        exit_code = int(os.environ["EXIT_STATUS"])
+    runs = runs_with_trigger(book.data_dir, trigger)
+    run = runs[0] if runs else None
+    started = run["started_at"] if run else now_local().isoformat(timespec="seconds")
+    problem = notify(item, RunOutcome(item.name, exit_code, started, run))
+    if problem:
+        fail(f"schedule {item.name}: {problem}")
+
+
 @schedule.command("cron")
 @click.option("--systemd/--no-systemd", default=True, show_default=True,
               help="Also print systemd service and timer units.")
+@data_dir_option
 @click.pass_context
 def cron(ctx: click.Context, systemd: bool) -> None:
     """Print crontab lines (and systemd units) running the schedules through `hra crawl`.
 
+    Includes the sources with their own `schedule` in DATA_DIR/sources.toml. When a cron
+    expression restricts both day-of-month and day-of-week (cron runs on either), the timer
+    gets two OnCalendar= lines.
+
     \b
-    Example:
+    Examples:
+      hra schedule cron
       hra schedule cron --no-systemd | crontab -     # replaces your crontab!
     """
     from archive.cli import fail
-    from archive.schedule import ScheduleError, crontab_line, systemd_units
+    from archive.schedule import crontab_line, systemd_units
 
     data_dir = ctx.find_root().obj.data_dir
-    try:
-        items = _book(ctx).all()
-    except ScheduleError as exc:
-        fail(str(exc))
+    items, problems = _book(ctx).everything()
+    _warn(problems)
     if not items:
         fail("no schedules (add one with `hra schedule add`)")
     click.echo("# crontab lines (crontab -e); cron runs them in the system's time zone")
