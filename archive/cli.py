@@ -10,10 +10,11 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -32,9 +33,10 @@ console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     """Print a one-line error and exit."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -55,6 +57,53 @@ class Ctx:
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def _override_data_dir(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """`hra CMD --data-dir D`: D replaces the data dir `hra [--data-dir]` resolved."""
+    if value is None:
+        return
+    obj = ctx.find_object(Ctx)
+    if obj is None:
+        ctx.obj = Ctx(value)
+    else:
+        obj.data_dir = resolve_data_dir(value)
+
+
+def data_dir_option(command: Any) -> Any:
+    """Let a command that uses the archive take `--data-dir` after its name too
+    (`hra search 医改 --data-dir D` as well as `hra --data-dir D search 医改`)."""
+    return click.option(
+        "--data-dir", type=click.Path(file_okay=False), expose_value=False, is_eager=True,
+        callback=_override_data_dir, metavar="DIR",
+        help="Archive directory (same as `hra --data-dir DIR CMD`).",
+    )(command)
+
+
+def usage_error(exc: click.ClickException) -> NoReturn:
+    """A click usage error (bad option, bad value, unknown command) as one line, exit 2."""
+    message = exc.format_message()
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message += f" (see `{ctx.command_path} --help`)"
+    fail(message, exc.exit_code)
+
+
+class HraGroup(click.Group):
+    """The `hra` group: click's usage errors become one line on stderr (exit 2), like every
+    other error, instead of click's usage block."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as exc:
+            usage_error(exc)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            usage_error(exc)
 
 
 def progress_bar(transient: bool = False) -> Progress:
@@ -81,11 +130,16 @@ def update_derived(store: Store, *, recluster: bool = False) -> None:
             recluster=recluster)
 
 
+def _count(n: int, label: str, style: str) -> str:
+    """``3 failed`` in `style` (rich markup); a zero count plain: ``0 failed`` is not news."""
+    return f"[{style}]{n} {label}[/]" if n else f"{n} {label}"
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HraGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False),
@@ -117,9 +171,14 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--all", "keep_all", is_flag=True,
               help="Archive off-topic pages too (flagged is_health_report: false).")
+@click.option("--verbose", "-v", is_flag=True,
+              help="List each skipped file with the reason (one line each, on stderr; "
+                   "with --json, as skipped_files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@data_dir_option
 @pass_ctx
-def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, as_json: bool) -> None:
+def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, verbose: bool,
+               as_json: bool) -> None:
     """Import saved HTML pages (.html/.htm files or directories, recursively) or JSONL exports.
 
     Pages that are not health-work reports are skipped and counted (unless --all); list pages
@@ -129,6 +188,7 @@ def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, as_json: bool) 
     Examples:
       hra import page.html other.htm
       hra import ~/saved-pages/ --all
+      hra import ~/saved-pages/ --verbose      # which files were skipped, and why
       hra import export.jsonl                  # an `hra export --format jsonl` file
     """
     from archive.importer import import_paths
@@ -140,7 +200,11 @@ def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, as_json: bool) 
                 store, paths, keep_all=keep_all,
                 total_cb=lambda n: bar.update(task, total=n),
                 progress=lambda p, _o: bar.update(task, advance=1, current=Path(p).name[-40:]),
-                on_error=lambda m: err_console.print(f"[yellow]failed:[/] {m}", highlight=False),
+                on_error=lambda m: err_console.print(f"[yellow]failed:[/] {escape(m)}",
+                                                     highlight=False),
+                on_skip=(lambda p, why: err_console.print(
+                    f"[dim]skipped:[/] {escape(p)}: {escape(why)}", highlight=False))
+                if verbose and not as_json else None,
             )
         except KeyboardInterrupt:
             fail("interrupted; everything imported so far is kept (run the same command again)",
@@ -152,14 +216,18 @@ def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, as_json: bool) 
         "unchanged": c.unchanged, "skipped": c.skipped, "skipped_by_reason": summary.skipped,
         "failed": c.failed, "errors": summary.errors, "data_dir": str(ctx.data_dir),
     }
+    if verbose:
+        data["skipped_files"] = [{"path": path, "reason": reason}
+                                 for path, reason in summary.skipped_files]
     if as_json:
         print_json(data)
     else:
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(summary.skipped.items()))
+        hint = "" if verbose or not c.skipped else " (--verbose lists them)"
         console.print(
-            f"imported {c.pages} item(s): [green]{c.new} new[/], {c.changed} changed, "
-            f"{c.unchanged} unchanged, {c.skipped} skipped{f' ({reasons})' if reasons else ''}, "
-            f"[red]{c.failed} failed[/] -> {ctx.data_dir}",
+            f"imported {c.pages} item(s): {_count(c.new, 'new', 'green')}, {c.changed} changed, "
+            f"{c.unchanged} unchanged, {c.skipped} skipped{f' ({reasons})' if reasons else ''}"
+            f"{hint}, {_count(c.failed, 'failed', 'red')} -> {ctx.data_dir}",
             highlight=False,
         )
     stored = c.new + c.changed + c.unchanged
@@ -171,6 +239,7 @@ def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, as_json: bool) 
 @click.option("--all", "keep_all", is_flag=True,
               help="Keep pages that now read as off-topic as flagged documents.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@data_dir_option
 @pass_ctx
 def reprocess(ctx: Ctx, keep_all: bool, as_json: bool) -> None:
     """Re-run the text pipeline over every stored raw page (after an extractor change), then
@@ -195,10 +264,11 @@ def reprocess(ctx: Ctx, keep_all: bool, as_json: bool) -> None:
         print_json(data)
     else:
         for message in summary.errors:
-            err_console.print(f"[yellow]failed:[/] {message}", highlight=False)
+            err_console.print(f"[yellow]failed:[/] {escape(message)}", highlight=False)
         console.print(
             f"reprocessed {c.pages} page(s): {c.changed} changed, {c.unchanged} unchanged, "
-            f"{c.new} new, {c.skipped} removed, {c.failed} failed", highlight=False)
+            f"{c.new} new, {c.skipped} removed, {_count(c.failed, 'failed', 'red')}",
+            highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,6 +276,9 @@ def reprocess(ctx: Ctx, keep_all: bool, as_json: bool) -> None:
 
 
 def _resolve_id(store: Store, did: str) -> str:
+    if not did.strip():
+        fail("the document id is empty: give an id or its first characters (see `hra list`)", 2)
+    did = did.strip()
     if store.get(did):
         return did
     found = store.find_ids(did)
@@ -217,33 +290,60 @@ def _resolve_id(store: Store, did: str) -> str:
     raise AssertionError
 
 
-@cli.command("list")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
-@click.option("--json", "as_json", is_flag=True, help="One JSON record per line (no text).")
-@pass_ctx
-def list_cmd(ctx: Ctx, limit: int, as_json: bool) -> None:
-    """List documents, newest first.
+def _list_command() -> click.Command:
+    """`hra list`: built when the command modules load (it shares search's filters)."""
+    from archive.commands.search import (
+        describe_filters,
+        filter_options,
+        has_filters,
+        make_filters,
+        selection,
+    )
 
-    \b
-    Example:
-      hra list --limit 5
-    """
-    with ctx.store(readonly=True) as store:
-        records = list(store.iter_documents(order="published IS NULL, published DESC, id"))[:limit]
-        total = store.count_documents()
-    if as_json:
-        for r in records:
-            data = r.to_json()
-            data.pop("text")
-            click.echo(json.dumps(data, ensure_ascii=False))
-        return
-    table = Table(show_lines=False, title=f"{len(records)} of {total} document(s)")
-    for col in ("id", "published", "type", "region", "site", "title", "flags"):
-        table.add_column(col, overflow="fold")
-    for r in records:
-        table.add_row(r.id, r.published or "", r.doc_type, r.region or "", r.site or "",
-                      r.title or "", _flags(r))
-    console.print(table)
+    @click.command("list")
+    @filter_options
+    @click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
+    @click.option("--json", "as_json", is_flag=True, help="One JSON record per line (no text).")
+    @data_dir_option
+    @pass_ctx
+    def list_cmd(ctx: Ctx, year: int | None, since: str | None, until: str | None,
+                 region: str | None, doc_type: str | None, site: str | None, complete: bool,
+                 all_versions: bool, limit: int, as_json: bool) -> None:
+        """List documents, newest first, with their flags.
+
+        Takes the filters of `hra search` (which lists the same documents without a query);
+        like search, only the canonical copy of a reposted report unless --all-versions.
+
+        \b
+        Examples:
+          hra list --limit 5
+          hra list --year 2024 --region 遵义 --type plan
+          hra list --since 2024-01 --complete --json
+        """
+        filtered = has_filters(year, since, until, region, doc_type, site, complete)
+        filters = make_filters(year, since, until, region, doc_type, site, complete,
+                               all_versions)
+        with ctx.store(readonly=True) as store:
+            total, records = selection(ctx, store, None, filters, filtered=filtered, sort="date")
+            records_list = [r for _, r in zip(range(limit), records(), strict=False)]
+        if as_json:
+            for r in records_list:
+                data = r.to_json()
+                data.pop("text")
+                click.echo(json.dumps(data, ensure_ascii=False))
+            return
+        described = describe_filters(year, since, until, region, doc_type, site, complete,
+                                     all_versions)
+        table = Table(show_lines=False, title=f"{len(records_list)} of {total} document(s)"
+                      + (f" with {described}" if described else ""))
+        for col in ("id", "published", "type", "region", "site", "title", "flags"):
+            table.add_column(col, overflow="fold")
+        for r in records_list:
+            table.add_row(r.id, r.published or "", r.doc_type, r.region or "", r.site or "",
+                          r.title or "", _flags(r))
+        console.print(table)
+
+    return list_cmd
 
 
 def _flags(r: Any) -> str:
@@ -254,6 +354,7 @@ def _flags(r: Any) -> str:
 @click.argument("doc_id")
 @click.option("--raw", is_flag=True, help="Print the stored raw bytes of the newest version.")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+@data_dir_option
 @pass_ctx
 def show(ctx: Ctx, doc_id: str, raw: bool, as_json: bool) -> None:
     """Show one document (an id prefix is enough).
@@ -296,6 +397,7 @@ def show(ctx: Ctx, doc_id: str, raw: bool, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+@data_dir_option
 @pass_ctx
 def stats(ctx: Ctx, as_json: bool) -> None:
     """Counts by year, document type, province, site and flags.
@@ -328,17 +430,22 @@ def stats(ctx: Ctx, as_json: bool) -> None:
 @cli.command()
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
 @click.option("--json", "as_json", is_flag=True, help="Print runs as JSON.")
+@data_dir_option
 @pass_ctx
 def runs(ctx: Ctx, limit: int, as_json: bool) -> None:
     """Recent imports, crawls and reprocess runs: when, how long, who started them (trigger:
-    manual, schedule:NAME, cron:NAME), status (ok, failed, interrupted, running) and counts.
+    manual, schedule:NAME, cron:NAME), status (ok, partial, failed, interrupted, running),
+    counts, and for crawls the sources crawled (a failed one marked ✗, its error in --json).
 
     \b
     Examples:
       hra runs --limit 5
       hra runs --json | jq '.[0].errors'
+      hra runs --json | jq '.[0].sources[] | select(.status == "failed")'
     """
     from datetime import datetime
+
+    from rich.markup import escape
 
     with ctx.store(readonly=True) as store:
         items = store.runs(limit)
@@ -350,16 +457,27 @@ def runs(ctx: Ctx, limit: int, as_json: bool) -> None:
     if as_json:
         print_json(items)
         return
+
+    def sources_text(run: dict[str, Any]) -> str:
+        rows = run.get("sources") or []
+        failed = sum(s["status"] == "failed" for s in rows)
+        if len(rows) > 3:
+            return f"{len(rows)} sources" + (f", [red]{failed} failed[/]" if failed else "")
+        return ", ".join(escape(s["source"]) + (" [red]✗[/]" if s["status"] == "failed" else "")
+                         for s in rows)
+
+    status_style = {"failed": "red", "partial": "yellow", "interrupted": "yellow"}
     table = Table(title="runs (documents: new/changed/unchanged, pages skipped/failed)")
     for col in ("id", "kind", "trigger", "started", "took", "status", "pages", "documents",
-                "skip/fail"):
-        table.add_column(col, no_wrap=True)
+                "skip/fail", "sources"):
+        table.add_column(col, no_wrap=col != "sources", overflow="fold")
     for r in items:
         took = "" if r["duration_s"] is None else f"{r['duration_s']}s"
+        style = status_style.get(r["status"])
         table.add_row(str(r["id"]), r["kind"], r["trigger"], r["started_at"][:16].replace("T", " "),
-                      took, r["status"], str(r["pages"]),
-                      f"{r['new']}/{r['changed']}/{r['unchanged']}",
-                      f"{r['skipped']}/{r['failed']}")
+                      took, f"[{style}]{r['status']}[/]" if style else r["status"],
+                      str(r["pages"]), f"{r['new']}/{r['changed']}/{r['unchanged']}",
+                      f"{r['skipped']}/{r['failed']}", sources_text(r))
     console.print(table)
 
 
@@ -368,6 +486,7 @@ def runs(ctx: Ctx, limit: int, as_json: bool) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1),
               help="At most this many clusters.")
 @click.option("--json", "as_json", is_flag=True, help="Print clusters as JSON.")
+@data_dir_option
 @pass_ctx
 def dups(ctx: Ctx, doc_id: str | None, limit: int, as_json: bool) -> None:
     """List clusters of reposted copies of one report (or the cluster of one document).
@@ -386,7 +505,7 @@ def dups(ctx: Ctx, doc_id: str | None, limit: int, as_json: bool) -> None:
     with ctx.store(readonly=True) as store:
         update_duplicates(store)
         with DedupIndex(store.data_dir) as index:
-            if doc_id:
+            if doc_id is not None:
                 did = _resolve_id(store, doc_id)
                 members = rank([r for r in map(store.get, index.component(did)) if r])
                 clusters = [Cluster(members[0].id, [r.id for r in members])]
@@ -432,11 +551,21 @@ def dups(ctx: Ctx, doc_id: str | None, limit: int, as_json: bool) -> None:
 
 def _export_command() -> click.Command:
     """`hra export`: built when the command modules load (it shares search's filters)."""
-    from archive.commands.search import filter_options, make_filters, parse_query, with_searcher
+    from archive.commands.search import (
+        QueryCommand,
+        describe_filters,
+        filter_options,
+        has_filters,
+        make_filters,
+        parse_query,
+        selection,
+        sort_option,
+    )
 
-    @click.command("export")
+    @click.command("export", cls=QueryCommand)
     @click.argument("query", nargs=-1)
     @filter_options
+    @sort_option
     @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "md", "txt", "docx"]),
                   default="jsonl", show_default=True, help="Output format.")
     @click.option("--output", "-o", type=click.Path(),
@@ -446,10 +575,12 @@ def _export_command() -> click.Command:
     @click.option("--no-text", is_flag=True, help="jsonl/csv: leave the text out.")
     @click.option("--limit", type=click.IntRange(1), help="At most N documents.")
     @click.option("--force", is_flag=True, help="Overwrite existing files.")
+    @data_dir_option
     @pass_ctx
     def export(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | None,
                until: str | None, region: str | None, doc_type: str | None, site: str | None,
-               complete: bool, all_versions: bool, sort: str, fmt: str, output: str | None,
+               complete: bool, all_versions: bool, sort: str | None, fmt: str,
+               output: str | None,
                one_file: bool, no_text: bool, limit: int | None, force: bool) -> None:
         """Export documents as JSONL, CSV (opens in Excel), Markdown, text or Word.
 
@@ -465,38 +596,25 @@ def _export_command() -> click.Command:
           hra export 医改 --format docx --one-file -o yigai.docx
           hra export --format md --one-file --all-versions -o everything.md
         """
-        from itertools import islice
-
-        from archive.export import ExportError
+        from archive.export import ExportError, export_title
         from archive.export import export as run
 
-        filtered = bool(query) or any(
-            (year, since, until, region, doc_type, site, complete))
-        node = parse_query(" ".join(query)) if query else None
+        filtered = has_filters(year, since, until, region, doc_type, site, complete)
+        text = " ".join(query)
+        node = parse_query(text) if query else None
         filters = make_filters(year, since, until, region, doc_type, site, complete,
                                all_versions)
+        title = export_title(text or None, describe_filters(
+            year, since, until, region, doc_type, site, complete, all_versions))
         with ctx.store(readonly=True) as store:
-            if filtered:
-                ids = with_searcher(ctx, store, lambda s: s.ranked_ids(node, filters, sort=sort))
-                ids = ids[:limit] if limit else ids
-
-                def records() -> Iterator[Any]:
-                    return (r for r in map(store.get, ids) if r is not None)
-
-                total = len(ids)
-            else:
-                where = "1" if all_versions else "duplicate_of IS NULL"
-                total = min(store.count_documents(where), limit or sys.maxsize)
-
-                def records() -> Iterator[Any]:
-                    order = "published IS NULL, published DESC, id"
-                    return islice(store.iter_documents(where, order=order), limit)
-
+            total, records = selection(ctx, store, node, filters, filtered=filtered, sort=sort,
+                                       limit=limit)
             with progress_bar(transient=True) as bar:
                 task = bar.add_task("exporting", total=total, current="")
                 try:
                     summary = run(records, fmt, output, one_file=one_file, no_text=no_text,
-                                  force=force, progress=lambda n: bar.update(task, completed=n))
+                                  force=force, progress=lambda n: bar.update(task, completed=n),
+                                  title=title)
                 except ExportError as exc:
                     fail(str(exc))
         if summary.where != "stdout":
@@ -515,6 +633,7 @@ def _register_command_modules() -> None:
 
     for name in COMMAND_MODULES:
         importlib.import_module(f"archive.commands.{name}").register(cli)
+    cli.add_command(_list_command())
     cli.add_command(_export_command())
 
 

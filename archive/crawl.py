@@ -8,7 +8,17 @@ otherwise (cron), and writes the child's Scrapy log to ``<data_dir>/logs/crawl-<
 
 The child runs in its own process group: Ctrl-C (or SIGTERM) reaches the parent, which asks the
 child to stop gracefully (its jobs are kept: run the same command again to resume); a second
-Ctrl-C kills it. If the parent dies, the child notices the broken pipe and stops gracefully too.
+Ctrl-C kills it. If the parent is killed (kill -9, the OOM killer), the kernel kills the child
+with it (Linux; elsewhere the child notices the broken pipe and stops), so the same command can
+resume at once (see `crawler.runner`).
+
+The child writes the run's counts (every stored page in the transaction that stores it) and
+each source's state (`run_sources`: ok, failed with the cause, interrupted); the parent reads
+them back at the end, so the summary, the exit status, `hra runs` and a `--notify-cmd` payload
+tell the same story. Status: "ok" (every source crawled; page failures are counted and
+listed), "partial" (some sources failed), "failed" (nothing could be crawled: connection
+refused, DNS, a 404 start page, an invalid selector, ...; `error` says why in one line) or
+"interrupted" (the same command resumes).
 
 Duplicates and the search index are updated by the parent (`DerivedUpdater`, one writer): in
 the background every `INDEX_EVERY_PAGES` stored pages or `INDEX_EVERY_SECONDS`, and at the end.
@@ -36,8 +46,6 @@ from archive.store import Store
 from crawler.progress import Tally, parse_event
 from crawler.sources import Source
 
-#: Seconds between run-record updates while a crawl runs.
-RUN_UPDATE_EVERY = 2.0
 #: Update duplicates and the search index while crawling after this many stored pages...
 INDEX_EVERY_PAGES = 1000
 #: ...or this many seconds after a page was stored.
@@ -132,23 +140,26 @@ class CrawlResult:
     """How a crawl went."""
 
     run_id: int
-    status: str  # ok (page failures are counted and listed), interrupted, failed
-    tally: Tally
-    sources: dict[str, str]  # name -> close reason ("finished", "shutdown", ...)
+    status: str  # ok, partial, failed, interrupted (see the module doc)
+    tally: Tally  # its counts are the run's recorded counts (what `hra runs` shows)
+    sources: dict[str, str]  # name -> close reason ("finished", "shutdown", "error", ...)
     warnings: list[str]
     elapsed: float
     log_path: Path
     exit_code: int | None
     index_seconds: float = 0.0  # the final duplicates + search index update
+    error: str | None = None  # status "failed": why, in one line
+    source_results: list[dict[str, Any]] = field(default_factory=list)  # the run's sources
 
     def to_json(self) -> dict[str, Any]:
         c = self.tally.counts
         return {
-            "run": self.run_id, "status": self.status, "pages": c.pages,
+            "run": self.run_id, "status": self.status, "error": self.error, "pages": c.pages,
             "fetched": self.tally.fetched, "new": c.new, "changed": c.changed,
             "unchanged": c.unchanged, "skipped": c.skipped,
             "skipped_by_reason": dict(sorted(self.tally.skipped.items())), "failed": c.failed,
-            "errors": self.tally.errors, "warnings": self.warnings, "sources": self.sources,
+            "errors": self.tally.errors, "warnings": self.warnings,
+            "sources": self.source_results,
             "elapsed_seconds": round(self.elapsed, 1),
             "index_seconds": round(self.index_seconds, 1), "log": str(self.log_path),
         }
@@ -184,7 +195,7 @@ class Display(Protocol):
     def start(self, plan: CrawlPlan, data_dir: Path, run_id: int) -> None: ...
     def event(self, event: dict[str, Any], tally: Tally) -> None: ...
     def note(self, message: str) -> None: ...
-    def stop(self) -> None: ...
+    def stop(self, status: str | None = None) -> None: ...  # the run's status, when known
 
 
 class NullDisplay:
@@ -197,7 +208,7 @@ class NullDisplay:
     def note(self, message: str) -> None:
         pass
 
-    def stop(self) -> None:
+    def stop(self, status: str | None = None) -> None:
         pass
 
 
@@ -279,16 +290,19 @@ def _run_locked(
     warnings: list[str], started: float,
 ) -> CrawlResult:
     with Store(data_dir) as store:
-        run_id = store.start_run("crawl", describe_args(plan), plan.trigger)
+        run_id = store.start_run("crawl", describe_args(plan), plan.trigger,
+                                 sources=[s.name for s in plan.sources])
         log_path = data_dir / "logs" / f"crawl-{run_id}.log"
         spec = {
             "data_dir": str(data_dir), "sources": [s.to_json() for s in plan.sources],
             "depth": plan.depth, "max_pages": plan.max_pages, "refresh": plan.refresh,
             "keep_off_topic": plan.keep_off_topic, "settings": plan.settings,
             "run_id": run_id, "trigger": plan.trigger, "contact": plan.contact,
-            "parallel": plan.parallel,
+            "parallel": plan.parallel, "parent_pid": os.getpid(),
         }
         status = "failed"
+        error: str | None = None
+        results: list[dict[str, Any]] = []
         exit_code: int | None = None
         interrupts = 0
         display.start(plan, data_dir, run_id)
@@ -297,10 +311,8 @@ def _run_locked(
         derived = DerivedUpdater(data_dir)
         derived.start()
         child = _Child(spec, log_path)
-        last_update = time.monotonic()
 
         def handle(line: bytes) -> None:
-            nonlocal last_update
             event = parse_event(line)
             if event is None:
                 return
@@ -318,10 +330,6 @@ def _run_locked(
             display.event(event, tally)
             if on_event:
                 on_event(event)
-            now = time.monotonic()
-            if now - last_update >= RUN_UPDATE_EVERY:
-                last_update = now
-                store.update_run(run_id, tally.counts)
 
         restore = _sigterm_as_interrupt()
         try:
@@ -350,21 +358,51 @@ def _run_locked(
                              "new or changed page(s)) ...")
             index_seconds = derived.finish()
             warnings.extend(derived.errors)
-            display.stop()
-            finished = bool(sources) and all(r == "finished" for r in sources.values()) \
-                and len(sources) >= len(plan.sources)
-            if finished and exit_code == 0:
-                status = "ok"  # page failures are counted (failed) and listed (errors)
-            elif interrupts or (exit_code is not None and exit_code in (2, -signal.SIGKILL)):
-                status = "interrupted"
-            else:
-                status = "failed"
-                if exit_code not in (0, None) and not sources:
-                    tally.errors.append(f"the crawl process exited with status {exit_code}; "
-                                        f"see {log_path}")
-            store.finish_run(run_id, tally.counts, status, tally.errors)
+            stopped = bool(interrupts) or exit_code in (2, -signal.SIGKILL, -signal.SIGTERM)
+            crash = None if exit_code in (0, 2) or stopped else \
+                f"the crawl process exited with status {exit_code}{_last_log_line(log_path)}; " \
+                f"see {log_path}"
+            status, error, results = _close_sources(store, run_id, stopped, crash)
+            if crash and crash not in tally.errors:
+                tally.errors.append(crash)
+            # The run's counts are the child's (written with each page): the summary shows them.
+            tally.counts = store.run_counts(run_id)
+            display.stop(status)
+            store.finish_run(run_id, None, status, tally.errors)
     return CrawlResult(run_id, status, tally, sources, warnings, time.monotonic() - started,
-                       log_path, exit_code, index_seconds)
+                       log_path, exit_code, index_seconds, error, results)
+
+
+def _close_sources(store: Store, run_id: int, stopped: bool, crash: str | None
+                   ) -> tuple[str, str | None, list[dict[str, Any]]]:
+    """Settle the sources the child left unfinished and derive the run's status and, when it
+    failed, the one-line reason."""
+    for row in store.run_sources(run_id):
+        if row["status"] in ("pending", "running"):
+            if stopped:
+                store.set_run_source(run_id, row["source"], "interrupted")
+            else:
+                store.set_run_source(run_id, row["source"], "failed", crash or
+                                     "the crawl process ended before this source was crawled")
+    results = store.run_sources(run_id)
+    states = {r["status"] for r in results}
+    if "interrupted" in states:
+        return "interrupted", None, results
+    if states <= {"ok"}:
+        return "ok", None, results
+    failed = [r for r in results if r["status"] == "failed"]
+    if "ok" in states:
+        return "partial", None, results
+    if len(failed) == 1:
+        return "failed", failed[0]["error"], results
+    named = "; ".join(f"{r['source']}: {r['error']}" for r in failed[:3])
+    more = f"; and {len(failed) - 3} more (`hra runs --json`)" if len(failed) > 3 else ""
+    return "failed", f"all {len(failed)} sources failed: {named}{more}", results
+
+
+def _last_log_line(path: Path) -> str:
+    tail = log_tail(path, 1).strip()
+    return f" ({tail[:200]})" if tail else ""
 
 
 def _sigterm_as_interrupt() -> Callable[[], None]:

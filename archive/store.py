@@ -117,6 +117,27 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX documents_duplicate_of ON documents (duplicate_of);
     """,
+    # 5: the sources a crawl run crawled, each with its status, error and counts (what
+    # `hra runs` and the health columns of `hra sources` show); a run's last sign of life
+    """
+    CREATE TABLE run_sources (
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        error TEXT,
+        started_at TEXT,
+        ended_at TEXT,
+        pages INTEGER NOT NULL DEFAULT 0,
+        new INTEGER NOT NULL DEFAULT 0,
+        changed INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, source)
+    );
+    CREATE INDEX run_sources_source ON run_sources (source, run_id);
+    ALTER TABLE runs ADD COLUMN heartbeat TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -161,6 +182,20 @@ class RunCounts:
 
     def add(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def add_page(self, outcome: str) -> None:
+        """Count one handled URL of a crawl: "new", "changed", "unchanged", "failed" or
+        "skipped:<reason>" (anything else counts as failed)."""
+        self.pages += 1
+        if outcome.startswith("skipped:"):
+            self.skipped += 1
+        elif outcome in ("new", "changed", "unchanged", "failed"):
+            self.add(outcome)
+        else:
+            self.failed += 1
+
+    def values(self) -> tuple[int, int, int, int, int, int]:
+        return (self.pages, self.new, self.changed, self.unchanged, self.skipped, self.failed)
 
 
 class Store:
@@ -398,58 +433,169 @@ class Store:
         )
 
     # -- runs ------------------------------------------------------------------------------
+    #
+    # A run's status is "running" until its process records the end: "ok", "partial" (a crawl
+    # in which some sources failed), "failed" or "interrupted". A run left "running" by a
+    # process that died (kill -9, the OOM killer) is marked "interrupted" by the next
+    # `start_run` or `runs`. A crawl run also has one `run_sources` row per source it was asked
+    # to crawl ("pending", "running", then "ok", "failed" with a one-line error, or
+    # "interrupted"), and the crawl child adds its counts with `count_run` in the transaction
+    # that stores each page, so every stored page is counted in its run even if the crawl is
+    # killed.
 
-    def start_run(self, kind: str, args: str = "", trigger: str = "manual") -> int:
+    def start_run(self, kind: str, args: str = "", trigger: str = "manual",
+                  sources: list[str] | tuple[str, ...] = ()) -> int:
         self._close_dead_runs()
+        now = utc_now()
         with self.transaction():
             cur = self.db.execute(
-                "INSERT INTO runs (kind, trigger, args, pid, started_at) VALUES (?, ?, ?, ?, ?)",
-                (kind, trigger, args, os.getpid(), utc_now()),
+                "INSERT INTO runs (kind, trigger, args, pid, started_at, heartbeat)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, trigger, args, os.getpid(), now, now),
             )
-            return int(cur.lastrowid)
+            run_id = int(cur.lastrowid)
+            self.db.executemany("INSERT OR IGNORE INTO run_sources (run_id, source) VALUES (?, ?)",
+                                [(run_id, name) for name in dict.fromkeys(sources)])
+            return run_id
 
     def update_run(self, run_id: int, counts: RunCounts) -> None:
         with self.transaction():
             self.db.execute(
-                "UPDATE runs SET pages=?, new=?, changed=?, unchanged=?, skipped=?, failed=?"
-                " WHERE id=?",
-                (counts.pages, counts.new, counts.changed, counts.unchanged, counts.skipped,
-                 counts.failed, run_id),
+                "UPDATE runs SET pages=?, new=?, changed=?, unchanged=?, skipped=?, failed=?,"
+                " heartbeat=? WHERE id=?",
+                (*counts.values(), utc_now(), run_id),
             )
 
-    def finish_run(
-        self, run_id: int, counts: RunCounts, status: str, errors: list[str] | None = None
-    ) -> None:
+    def count_run(self, run_id: int, counts: RunCounts, source: str | None = None) -> None:
+        """Add `counts` to the run (and to its row for `source`). Inside the caller's
+        transaction when there is one: a crawl counts a stored page in the transaction that
+        stores it."""
         with self.transaction():
             self.db.execute(
-                "UPDATE runs SET ended_at=?, status=?, pages=?, new=?, changed=?, unchanged=?,"
-                " skipped=?, failed=?, errors=? WHERE id=?",
-                (utc_now(), status, counts.pages, counts.new, counts.changed, counts.unchanged,
-                 counts.skipped, counts.failed,
-                 json.dumps((errors or [])[:200], ensure_ascii=False), run_id),
+                "UPDATE runs SET pages=pages+?, new=new+?, changed=changed+?,"
+                " unchanged=unchanged+?, skipped=skipped+?, failed=failed+?, heartbeat=?"
+                " WHERE id=?",
+                (*counts.values(), utc_now(), run_id),
             )
+            if source is not None:
+                self.db.execute(
+                    "UPDATE run_sources SET pages=pages+?, new=new+?, changed=changed+?,"
+                    " unchanged=unchanged+?, skipped=skipped+?, failed=failed+?"
+                    " WHERE run_id=? AND source=?",
+                    (*counts.values(), run_id, source),
+                )
+
+    def run_counts(self, run_id: int) -> RunCounts:
+        row = self.db.execute(
+            "SELECT pages, new, changed, unchanged, skipped, failed FROM runs WHERE id=?",
+            (run_id,),
+        ).fetchone()
+        return RunCounts(*row) if row else RunCounts()
+
+    def set_run_source(self, run_id: int, source: str, status: str,
+                       error: str | None = None) -> None:
+        """A source's state in a crawl run: "running" when its crawl starts, then "ok",
+        "failed" (with `error`, one line) or "interrupted"."""
+        now = utc_now()
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO run_sources (run_id, source) VALUES (?, ?)",
+                            (run_id, source))
+            if status in ("pending", "running"):
+                self.db.execute(
+                    "UPDATE run_sources SET status=?, started_at=coalesce(started_at, ?)"
+                    " WHERE run_id=? AND source=?", (status, now, run_id, source))
+            else:
+                self.db.execute(
+                    "UPDATE run_sources SET status=?, error=?, started_at=coalesce(started_at, ?),"
+                    " ended_at=? WHERE run_id=? AND source=?",
+                    (status, error, now, now, run_id, source))
+            self.db.execute("UPDATE runs SET heartbeat=? WHERE id=?", (now, run_id))
+
+    def run_sources(self, run_id: int) -> list[dict[str, Any]]:
+        """The sources of a crawl run, in the order they were planned."""
+        rows = self.db.execute(
+            "SELECT source, status, error, started_at, ended_at, pages, new, changed, unchanged,"
+            " skipped, failed FROM run_sources WHERE run_id=? ORDER BY rowid", (run_id,)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def finish_run(
+        self, run_id: int, counts: RunCounts | None, status: str,
+        errors: list[str] | None = None,
+    ) -> None:
+        """Record the end of a run. `counts` None keeps the counts recorded so far (a crawl's
+        child counted them); sources that never finished become "interrupted"."""
+        now = utc_now()
+        with self.transaction():
+            if counts is not None:
+                self.db.execute(
+                    "UPDATE runs SET pages=?, new=?, changed=?, unchanged=?, skipped=?, failed=?"
+                    " WHERE id=?", (*counts.values(), run_id))
+            self.db.execute(
+                "UPDATE runs SET ended_at=?, heartbeat=?, status=?, errors=? WHERE id=?",
+                (now, now, status, json.dumps((errors or [])[:200], ensure_ascii=False), run_id),
+            )
+            self.db.execute(
+                "UPDATE run_sources SET status='interrupted', ended_at=coalesce(ended_at, ?)"
+                " WHERE run_id=? AND status IN ('pending', 'running')", (now, run_id))
 
     def _close_dead_runs(self) -> None:
-        """Runs left 'running' by a killed process become 'interrupted'."""
+        """Runs left 'running' by a killed process become 'interrupted' (ended at their last
+        sign of life), with their unfinished sources."""
         rows = self.db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
         for row in rows:
             if row["pid"] and not _pid_alive(row["pid"]):
                 with self.transaction():
                     self.db.execute(
-                        "UPDATE runs SET status='interrupted', ended_at=coalesce(ended_at, ?)"
-                        " WHERE id=?",
+                        "UPDATE runs SET status='interrupted',"
+                        " ended_at=coalesce(ended_at, heartbeat, ?) WHERE id=?",
                         (utc_now(), row["id"]),
                     )
+                    self.db.execute(
+                        "UPDATE run_sources SET status='interrupted', ended_at=coalesce(ended_at,"
+                        " (SELECT ended_at FROM runs WHERE id=?)) WHERE run_id=?"
+                        " AND status IN ('pending', 'running')", (row["id"], row["id"]))
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest runs, each with its errors and (crawls) its sources."""
         self._close_dead_runs()
         rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         out = []
         for row in rows:
             item = dict(row)
             item["errors"] = json.loads(item["errors"] or "[]")
+            item["sources"] = self.run_sources(item["id"])
             out.append(item)
         return out
+
+    def source_health(self) -> dict[str, dict[str, Any]]:
+        """Each crawled source's record over all runs: its last run (status, error), its last
+        success, the documents it archived (new) and its last error. Sources a run planned but
+        never started (it was interrupted first) do not count."""
+        self._close_dead_runs()
+        rows = self.db.execute(
+            "SELECT s.source, s.run_id, s.status, s.error, s.new, r.started_at AS run_started,"
+            " coalesce(s.started_at, r.started_at) AS started_at, s.ended_at"
+            " FROM run_sources s JOIN runs r ON r.id = s.run_id"
+            " WHERE s.started_at IS NOT NULL ORDER BY s.source, s.run_id"
+        ).fetchall()
+        health: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            h = health.setdefault(r["source"], {
+                "runs": 0, "last_run": None, "last_success": None, "documents": 0,
+                "last_error": None,
+            })
+            h["runs"] += 1
+            h["documents"] += r["new"]
+            h["last_run"] = {"run": r["run_id"], "started_at": r["started_at"],
+                             "ended_at": r["ended_at"], "status": r["status"],
+                             "error": r["error"]}
+            if r["status"] == "ok":
+                h["last_success"] = r["ended_at"] or r["started_at"]
+            if r["error"]:
+                h["last_error"] = {"run": r["run_id"], "at": r["ended_at"] or r["started_at"],
+                                   "message": r["error"]}
+        return health
 
     # -- statistics ------------------------------------------------------------------------
 
@@ -508,10 +654,15 @@ class _Transaction:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether a process is running (a zombie, killed and not yet reaped, is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): os.kill said it exists
+    return state not in ("Z", "X")

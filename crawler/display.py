@@ -1,7 +1,9 @@
 """What `hra crawl` shows while it runs: a rich live panel on a terminal, log lines otherwise.
 
-Both take the crawl child's events (`crawler.progress`) from `archive.crawl.run_crawl`.
-No Scrapy import here.
+Both take the crawl child's events (`crawler.progress`) from `archive.crawl.run_crawl`. Until
+some page shows that a site answers, failure lines are held back: a crawl that fails as a
+whole (nothing could be fetched) prints just its one-line error, and any other crawl shows
+them once it gets going. No Scrapy import here.
 """
 
 from __future__ import annotations
@@ -13,12 +15,53 @@ from typing import Any
 import click
 
 
+class _Held:
+    """Lines held back until a site answers (then shown in order), dropped if the crawl
+    fails as a whole (its one-line error says why)."""
+
+    def __init__(self, show: Any) -> None:
+        self.show = show
+        self.lines: list[str] | None = []  # None: a site answered, lines go straight out
+
+    def add(self, line: str) -> None:
+        if self.lines is None:
+            self.show(line)
+        else:
+            self.lines.append(line)
+
+    def release(self) -> None:
+        lines, self.lines = self.lines or [], None
+        for line in lines:
+            self.show(line)
+
+    def seen(self, event: dict[str, Any]) -> None:
+        from crawler.progress import ALIVE_OUTCOMES
+
+        if self.lines is not None and event["e"] == "page" \
+                and event.get("outcome") in ALIVE_OUTCOMES:
+            self.release()
+
+    def end(self, status: str | None) -> None:
+        if status == "failed":
+            self.lines = None
+        else:
+            self.release()
+
+
+def source_line(event: dict[str, Any]) -> str:
+    """A source's end, from its "source" event: "NAME: ok", "NAME: failed: why"."""
+    status = event.get("status") or event.get("reason") or "?"
+    error = f": {event['error']}" if event.get("error") else ""
+    return f"{event.get('source')}: {status}{error}"
+
+
 class PlainDisplay:
     """Log lines (not a terminal, e.g. cron): reports archived, errors, warnings, progress."""
 
     def __init__(self, every: float = 30.0) -> None:
         self.every = every
         self._last = time.monotonic()
+        self._held = _Held(self._line)
 
     def _line(self, text: str) -> None:
         click.echo(text)
@@ -26,29 +69,30 @@ class PlainDisplay:
     def start(self, plan: Any, data_dir: Path, run_id: int) -> None:
         names = ", ".join(s.name for s in plan.sources[:8])
         more = f" (+{len(plan.sources) - 8} more)" if len(plan.sources) > 8 else ""
-        self._line(f"crawl run {run_id}: {names}{more} -> {data_dir}")
+        self._held.add(f"crawl run {run_id}: {names}{more} -> {data_dir}")
 
     def event(self, event: dict[str, Any], tally: Any) -> None:
         kind = event["e"]
+        self._held.seen(event)
         if kind == "page":
             outcome = event.get("outcome", "")
             if outcome in ("new", "changed"):
                 self._line(f"{outcome:<8} {event.get('title') or '(no title)'}  {event.get('url')}")
             elif outcome == "failed":
-                self._line(f"failed   {event.get('url')}: {event.get('message')}")
+                self._held.add(f"failed   {event.get('url')}: {event.get('message')}")
         elif kind == "warn":
-            self._line(f"warning  {event.get('message')}")
+            self._held.add(f"warning  {event.get('message')}")
         elif kind == "source" and event.get("state") == "finished":
-            self._line(f"source   {event.get('source')}: {event.get('reason')}")
+            self._held.add(f"source   {source_line(event)}")
         if time.monotonic() - self._last >= self.every:
             self._last = time.monotonic()
-            self._line(f"progress {_counts_line(tally)}")
+            self._held.add(f"progress {_counts_line(tally)}")
 
     def note(self, message: str) -> None:
         self._line(message)
 
-    def stop(self) -> None:
-        pass
+    def stop(self, status: str | None = None) -> None:
+        self._held.end(status)
 
 
 class LiveDisplay:
@@ -68,6 +112,7 @@ class LiveDisplay:
         self.title = ""
         self.sources_done = 0
         self.sources_total = 0
+        self._held = _Held(lambda line: self.console.print(line, highlight=False))
 
     def start(self, plan: Any, data_dir: Path, run_id: int) -> None:
         self.sources_total = len(plan.sources)
@@ -106,6 +151,7 @@ class LiveDisplay:
 
         self.tally = tally
         kind = event["e"]
+        self._held.seen(event)
         if kind == "request":
             self.host = event.get("host", "")
         elif kind == "page":
@@ -113,20 +159,22 @@ class LiveDisplay:
             if outcome in ("new", "changed"):
                 self.last = escape(f"[{outcome}] {event.get('title') or ''}"[:90])
             elif outcome == "failed":
-                self.console.print(f"[yellow]failed:[/] {escape(str(event.get('url')))}: "
-                                   f"{escape(str(event.get('message')))}", highlight=False)
+                self._held.add(f"[yellow]failed:[/] {escape(str(event.get('url')))}: "
+                               f"{escape(str(event.get('message')))}")
         elif kind == "warn":
-            self.console.print(f"[yellow]warning:[/] {escape(str(event.get('message')))}",
-                               highlight=False)
+            self._held.add(f"[yellow]warning:[/] {escape(str(event.get('message')))}")
         elif kind == "source" and event.get("state") == "finished":
             self.sources_done += 1
+            if event.get("status") == "failed":
+                self._held.add(f"[red]source failed:[/] {escape(source_line(event))}")
         self.live.update(self._render())
 
     def note(self, message: str) -> None:
         self.console.print(f"[bold]{message}[/]", highlight=False)
 
-    def stop(self) -> None:
+    def stop(self, status: str | None = None) -> None:
         self.live.stop()
+        self._held.end(status)
 
 
 def _counts_line(tally: Any) -> str:
@@ -145,6 +193,8 @@ def make_display(as_json: bool) -> Any:
 
 
 def print_summary(result: Any) -> None:
+    """The end of a crawl (not for status "failed": that is one error line, see `hra crawl`).
+    Its counts are the run's, as `hra runs` shows them."""
     from rich.markup import escape
 
     from archive.cli import console
@@ -153,18 +203,27 @@ def print_summary(result: Any) -> None:
     skipped = t.skipped_text()
     console.print(
         f"crawl run {result.run_id} [bold]{result.status}[/] in {result.elapsed:.1f}s: "
-        f"{t.fetched} page(s) fetched, [green]{c.new} new[/], {c.changed} changed, "
+        f"{c.pages} page(s) ({t.fetched} fetched), [green]{c.new} new[/], {c.changed} changed, "
         f"{c.unchanged} unchanged, {c.skipped} skipped{f' ({skipped})' if skipped else ''}, "
-        f"[red]{c.failed} failed[/]", highlight=False)
-    unfinished = {n: r for n, r in result.sources.items() if r != "finished"}
-    for name, reason in unfinished.items():
-        console.print(f"  source {name}: {reason}", highlight=False)
+        f"{f'[red]{c.failed} failed[/]' if c.failed else '0 failed'}", highlight=False)
+    failed = [r for r in result.source_results if r["status"] == "failed"]
+    if failed:
+        ok = sum(r["status"] == "ok" for r in result.source_results)
+        console.print(f"  {len(failed)} of {len(result.source_results)} sources failed "
+                      f"({ok} ok); `hra sources` shows each source's health", highlight=False)
+    for r in failed[:20]:
+        console.print(f"  [red]source {escape(r['source'])} failed:[/] {escape(r['error'] or '')}",
+                      highlight=False)
+    if len(failed) > 20:
+        console.print(f"  ... {len(failed) - 20} more (hra runs --json)", highlight=False)
     for message in result.warnings[:10]:
         console.print(f"  [yellow]warning:[/] {escape(message)}", highlight=False)
-    for message in t.errors[:10]:
+    said = {r["error"] for r in failed}
+    errors = [m for m in t.errors if m not in said]  # a failed source's cause is listed above
+    for message in errors[:10]:
         console.print(f"  [red]failed:[/] {escape(message)}", highlight=False)
-    if len(t.errors) > 10:
-        console.print(f"  ... {len(t.errors) - 10} more (hra runs --json)", highlight=False)
+    if len(errors) > 10:
+        console.print(f"  ... {len(errors) - 10} more (hra runs --json)", highlight=False)
     if result.status == "interrupted":
         console.print("  interrupted: run the same command again to resume", highlight=False)
     console.print(f"  log: {result.log_path}; duplicates and search index updated "

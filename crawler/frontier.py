@@ -23,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import heapq
+import json
 import logging
+import os
 import pickle
 import sqlite3
 from collections.abc import Iterable
@@ -102,7 +104,8 @@ class JobBusy(RuntimeError):
 
 
 def _lock(directory: Path) -> Any:
-    """An exclusive lock on the job (released when the process ends, even by kill -9)."""
+    """An exclusive lock on the job (released when the process ends, even by kill -9); the
+    lock file names the holder's pid."""
     handle = (directory / LOCK_FILE).open("a+")
     try:
         import fcntl
@@ -111,9 +114,38 @@ def _lock(directory: Path) -> Any:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
+        holder = job_lock_holder(directory) or {}
         handle.close()
-        raise JobBusy(f"{directory.name}: another crawl of this source is running") from exc
+        raise JobBusy(f"{directory.name}: another crawl of this source is running "
+                      f"(pid {holder.get('pid', '?')})") from exc
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps({"pid": os.getpid()}))
+    handle.flush()
     return handle
+
+
+def job_lock_holder(directory: Path) -> dict[str, Any] | None:
+    """Who holds the job's lock ({"pid": ...}), or None when no process does."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    try:
+        handle = (Path(directory) / LOCK_FILE).open("r")
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                info = json.loads(handle.read() or "{}")
+            except ValueError:
+                info = {}
+            return info if isinstance(info, dict) else {}
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
 
 
 class FrontierScheduler(BaseScheduler):

@@ -100,6 +100,7 @@ class FailureItem:
     source: str = ""
     fetched: bool = False  # True when a response came back (an HTTP error, a 304)
     chain: list[str] = field(default_factory=list)
+    start: bool = False  # the URL is one of the source's start URLs
 
 
 @dataclass

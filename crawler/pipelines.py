@@ -48,14 +48,15 @@ class ArchivePipeline:
         if isinstance(item, PageItem):
             await self._page(item)
         elif isinstance(item, FailureItem):
-            self.ctx.report(item.url, item.outcome, message=item.message, fetched=item.fetched)
+            self.ctx.report(item.url, item.outcome, message=item.message, fetched=item.fetched,
+                            start=item.start)
             self._done(item.chain or [item.url])
         elif isinstance(item, DoneItem):
             self._done(item.urls)
         return item
 
     async def _page(self, item: PageItem) -> None:
-        kind, outcome, message, title = "error", "failed", "", None
+        kind, outcome, message, title, counted = "error", "failed", "", None, False
         source = getattr(self.crawler.spider, "source", None)
         selectors = source.selectors if source is not None else {}
         try:
@@ -69,14 +70,19 @@ class ArchivePipeline:
                 message = error or "no result"
             else:
                 kind = result.kind
-                outcome = store_result(
-                    self.ctx.store, result, url=item.request_url, body=item.body,
-                    fetched_at=item.fetched_at, keep_all=self.ctx.keep_off_topic,
-                    final_url=item.url, status=item.status, headers=item.headers,
-                )
+                store = self.ctx.store
+                with store.transaction():  # the page and its count in the run, or neither
+                    outcome = store_result(
+                        store, result, url=item.request_url, body=item.body,
+                        fetched_at=item.fetched_at, keep_all=self.ctx.keep_off_topic,
+                        final_url=item.url, status=item.status, headers=item.headers,
+                    )
+                    self.ctx.count_stored(outcome)
+                counted = True
                 title = result.record.title if result.record else None
         except Exception as exc:  # never lose the crawl to one page; the log has the traceback
             logger.exception("processing %s failed", item.url)
+            outcome, counted = "failed", False
             message = f"internal error: {type(exc).__name__}: {exc}"
         finally:
             item.set_kind(kind)
@@ -85,7 +91,7 @@ class ArchivePipeline:
             if self.index_every and self._stored_since_index >= self.index_every:
                 self._update_index()
         self.ctx.report(item.url, outcome, message=message, title=title, status=item.status,
-                        depth=item.depth)
+                        depth=item.depth, counted=counted)
 
     def _done(self, urls: list[str]) -> None:
         engine = self.crawler.engine

@@ -5,7 +5,9 @@ One event per line on a pipe the parent passes to the child (``HRA_PROGRESS_FD``
     {"e": "request", "source": "demo", "url": "http://127.0.0.1:8765/a.html"}
     {"e": "page", "source": "demo", "url": "...", "outcome": "new", "title": "...", "status": 200}
     {"e": "warn", "source": "gov", "message": "www.nhc.gov.cn answers with HTTP 412 ..."}
-    {"e": "source", "source": "demo", "state": "started"|"finished", "reason": "finished"}
+    {"e": "source", "source": "demo", "state": "started"}
+    {"e": "source", "source": "demo", "state": "finished", "reason": "finished",
+     "status": "ok"|"failed"|"interrupted", "error": null}
 
 ``outcome`` is one of "new", "changed", "unchanged", "failed" or "skipped:<reason>" (reasons:
 list, off-topic, empty, archived, robots, offsite, challenge, non-html, budget, duplicate).
@@ -41,6 +43,14 @@ SKIP_LABELS = {
     "budget": "over --max-pages",
     "duplicate": "duplicate",
 }
+
+#: Outcomes that show the site answered with a page (the source is alive).
+ALIVE_OUTCOMES = frozenset({"new", "changed", "unchanged", "skipped:list", "skipped:off-topic",
+                            "skipped:empty", "skipped:non-html", "skipped:duplicate"})
+#: Outcomes that show it did not (connection refused, DNS, HTTP errors, robots.txt, a JS
+#: challenge, a start page redirected off the site). A source with some of these and no
+#: ALIVE_OUTCOMES failed: nothing could be fetched.
+DEAD_OUTCOMES = frozenset({"failed", "skipped:robots", "skipped:challenge", "skipped:offsite"})
 
 
 @dataclass

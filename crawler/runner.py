@@ -9,16 +9,32 @@ process) and reads its progress events from the descriptor ``progress_fd``. The 
 
 All sources run in one reactor, at most ``parallel`` at a time, each with its own crawler,
 settings and JOBDIR (``<data_dir>/jobs/<source>``). SIGINT/SIGTERM stop gracefully (the jobs are
-kept, the same command resumes); so does the loss of the parent (the event pipe breaks).
-Exit status: 0 when every source finished, 2 when stopped early, 1 on a setup error.
+kept, the same command resumes).
+
+The child dies with its parent: on Linux it asks the kernel for SIGKILL when the parent dies
+(``prctl(PR_SET_PDEATHSIG)``, the spec's ``parent_pid`` closes the race of a parent that died
+before that), so a `kill -9` of `hra crawl` (or the OOM killer) leaves no orphan crawling on
+its own and holding the job: the frontier and the run's counts are crash-safe, and the same
+command resumes at once. Elsewhere a lost parent breaks the event pipe and the child stops
+gracefully; a new crawl of the source then waits up to ``HRA_JOB_WAIT`` seconds (default 60)
+for the old process to let go of the job, and says so.
+
+A source that cannot be crawled (an invalid CSS selector, a job still held by another process,
+a spider that fails to start) is recorded as failed in the run with one line saying why; the
+others go on.
+Exit status: 0 when every source was dealt with (each one's status is in the run), 2 when
+stopped early, 1 on a setup error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +72,76 @@ def spider_class(name: str) -> type:
     return {"site": SiteSpider, "gov": GovSpider}[name]
 
 
+PR_SET_PDEATHSIG = 1
+#: Default seconds a crawl waits for another process to let go of its source's job.
+JOB_WAIT = 60.0
+
+
+def die_with_parent(parent_pid: int | None) -> bool:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux); exit at once if
+    the parent is already gone. Returns whether the request was made."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if parent_pid and os.getppid() != parent_pid:
+        os._exit(2)  # the parent died before the request: nothing to report to
+    return True
+
+
+def job_holder(directory: Path) -> dict[str, Any] | None:
+    """The process holding a source's job, if another one does (None when it is free)."""
+    from crawler.frontier import job_lock_holder
+
+    return job_lock_holder(directory)
+
+
+async def wait_for_job(directory: Path, seconds: float, note: Any,
+                       cancelled: Any = lambda: False) -> None:
+    """Wait (without blocking the other sources) until no other process holds the job, at most
+    `seconds` or until `cancelled()`; `note(holder)` is called once when there is a wait."""
+    deadline = time.monotonic() + seconds
+    told = False
+    while (holder := job_holder(directory)) is not None and time.monotonic() < deadline \
+            and not cancelled():
+        if not told:
+            note(holder)
+            told = True
+        await asyncio.sleep(0.2)
+
+
+def selector_error(source: Source) -> str | None:
+    """Why a source's CSS selectors cannot be used (one line), or None."""
+    if not source.selectors:
+        return None
+    from cssselect import SelectorError
+    from parsel import Selector
+
+    probe = Selector(text="<html><body></body></html>")
+    for key, css in source.selectors.items():
+        try:
+            probe.css(css)
+        except (SelectorError, ValueError) as exc:
+            return f"invalid CSS selector {key} = {css!r} in its sources.toml entry ({exc})"
+    return None
+
+
+def record_source(spec: dict[str, Any], name: str, status: str, error: str | None) -> None:
+    """Record a source's state in the run (when its crawler cannot do it)."""
+    if not spec.get("run_id"):
+        return
+    from archive.store import Store
+
+    with contextlib.suppress(Exception), Store(Path(spec["data_dir"])) as store:
+        store.set_run_source(int(spec["run_id"]), name, status, error)
+
+
 def run(spec: dict[str, Any]) -> int:
     """Crawl every source of the spec; returns the exit status."""
     from scrapy.crawler import AsyncCrawlerProcess, Crawler
@@ -68,26 +154,43 @@ def run(spec: dict[str, Any]) -> int:
 
     sources = [Source.from_json(s) for s in spec["sources"]]
     data_dir = Path(spec["data_dir"])
-    state = {"stopping": False, "clean": True}
+    state = {"stopping": False}
     events = events_for(spec.get("progress_fd"))
+    job_wait = settings.getfloat("HRA_JOB_WAIT", JOB_WAIT)
 
     def stop_gracefully() -> None:
         if not state["stopping"]:
             state["stopping"] = True
-            state["clean"] = False
             reactor.callFromThread(lambda: asyncio.ensure_future(process.stop()))
 
     events.on_broken = stop_gracefully
 
     def closed(spider: Any, reason: str) -> None:
-        if reason != "finished":
-            state["clean"] = False
-            if reason == "shutdown":
-                state["stopping"] = True
+        if reason == "shutdown":  # a signal stopped the crawl: start no other source
+            state["stopping"] = True
+
+    def cannot_crawl(source: Source, error: str) -> None:
+        record_source(spec, source.name, "failed", error)
+        events.emit("source", source=source.name, state="finished", reason="error",
+                    status="failed", error=error)
 
     async def crawl_one(source: Source) -> None:
+        error = selector_error(source)
+        if error:
+            cannot_crawl(source, error)
+            return
+        job = data_dir / "jobs" / source.name
         crawler_settings = settings.copy()
-        crawler_settings.set("JOBDIR", str(data_dir / "jobs" / source.name), priority="cmdline")
+        crawler_settings.set("JOBDIR", str(job), priority="cmdline")
+
+        def waiting(holder: dict[str, Any]) -> None:
+            events.emit("warn", source=source.name, message=(
+                f"source {source.name}: waiting for pid {holder.get('pid', '?')} (an earlier "
+                f"crawl of this source) to let go of its job, at most {job_wait:.0f}s"))
+
+        await wait_for_job(job, job_wait, waiting, lambda: state["stopping"])
+        if state["stopping"]:
+            return  # stopped while waiting: the source stays unfinished (interrupted)
         crawler = Crawler(spider_class(source.spider), crawler_settings)
         from scrapy import signals
 
@@ -96,10 +199,12 @@ def run(spec: dict[str, Any]) -> int:
         try:
             await process.crawl(crawler, **kwargs)
         except Exception as exc:  # a broken source must not stop the others
-            state["clean"] = False
-            events.emit("warn", source=source.name, message=f"source {source.name} failed to "
-                        f"start: {type(exc).__name__}: {exc}")
-            events.emit("source", source=source.name, state="finished", reason="error")
+            from crawler.frontier import JobBusy
+
+            if isinstance(exc, JobBusy):
+                cannot_crawl(source, f"{exc}; waited {job_wait:.0f}s for it to end")
+            else:
+                cannot_crawl(source, f"failed to start: {type(exc).__name__}: {exc}")
 
     async def main() -> None:
         queue = list(sources)
@@ -118,7 +223,7 @@ def run(spec: dict[str, Any]) -> int:
         process.start(stop_after_crawl=False)
     finally:
         events.close()
-    return 0 if state["clean"] and not state["stopping"] else 2
+    return 2 if state["stopping"] else 0
 
 
 def main() -> None:
@@ -127,6 +232,8 @@ def main() -> None:
     except ValueError as exc:
         print(f"crawler.runner: bad spec on stdin: {exc}", file=sys.stderr)
         sys.exit(1)
+    if spec.get("parent_pid"):
+        die_with_parent(int(spec["parent_pid"]))
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
     sys.exit(run(spec))
 

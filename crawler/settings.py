@@ -18,6 +18,7 @@ HRA_RETRY_BACKOFF           first retry delay in seconds, doubled per retry (def
 HRA_RETRY_BACKOFF_MAX       longest retry delay (default 60)
 HRA_INDEX_EVERY             update the search index after this many stored pages (default 1000)
 HRA_WORKERS                 processes running the text pipeline ("auto": CPUs - 1, 1..4; 0: inline)
+HRA_JOB_WAIT                seconds to wait for another process to let go of a source's job (60)
 HRA_PROGRESS_FD / _RUN_ID   set by `hra crawl` for its child process (events, run record)
 ==========================  =====================================================================
 """
@@ -89,6 +90,7 @@ HRA_REFRESH = False
 HRA_KEEP_OFF_TOPIC = False
 HRA_INDEX_EVERY = 1000
 HRA_WORKERS = "auto"
+HRA_JOB_WAIT = 60.0
 HRA_PROGRESS_FD = None
 HRA_RUN_ID = None
 HRA_TRIGGER = "scrapy"

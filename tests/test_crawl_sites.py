@@ -273,7 +273,9 @@ def test_js_challenge_host_is_skipped_not_hammered(tmp_path: Path) -> None:
     warnings = [ev["message"] for ev in events if ev["e"] == "warn"]
     assert len(warnings) == 1 and "412" in warnings[0] and "127.0.0.1" in warnings[0]
     assert set(outcomes(events).values()) == {"skipped:challenge"}
-    assert result.status == "ok" and result.tally.counts.failed == 0
+    # Nothing could be fetched: the crawl failed, and says why in one line.
+    assert result.status == "failed" and result.tally.counts.failed == 0
+    assert result.error and "JavaScript challenge" in result.error and "\n" not in result.error
 
 
 def _children(pid: int) -> list[int]:

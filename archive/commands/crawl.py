@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from archive.cli import data_dir_option
+
 #: Settings that lift politeness for a site on this machine (demo, bench, tests).
 LOCALHOST_SETTINGS = {
     "AUTOTHROTTLE_ENABLED": False,
@@ -78,6 +80,7 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--trigger", default="manual", show_default=True,
               help="Recorded with the run (e.g. cron, schedule).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@data_dir_option
 @click.pass_context
 def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
               urls: tuple[str, ...], spider: str, depth: int | None, max_pages: int | None,
@@ -88,6 +91,9 @@ def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
     Polite by default: robots.txt, AutoThrottle, 2 requests at a time per host. Pages already
     archived are not fetched again (unless --refresh); list pages always are, so new reports
     are found. Interrupted crawls (Ctrl-C, kill -9) resume when you run the same command again.
+
+    Exit status: 0 ok, or partial (some sources failed: listed, and in `hra sources`); 1 failed
+    (nothing could be crawled; one line says why); 130 interrupted.
 
     \b
     Examples:
@@ -124,16 +130,10 @@ def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
         fail(str(exc))
     if as_json:
         print_json(result.to_json())
-    else:
+    elif result.status != "failed":
         print_summary(result)
-        if result.status == "failed" and not result.sources:
-            from archive.crawl import log_tail
-
-            tail = log_tail(result.log_path)
-            if tail:
-                click.echo(tail, err=True)
-    if result.status == "failed":
-        sys.exit(1)
+    if result.status == "failed":  # nothing could be crawled: one line saying why
+        fail(f"crawl run {result.run_id} failed: {result.error or 'nothing could be fetched'}")
     if result.status == "interrupted":
         sys.exit(130)
 
@@ -143,19 +143,27 @@ def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
 
 
 @click.command("sources")
+@click.option("--failing", is_flag=True,
+              help="Only sources whose last crawl failed (nothing could be fetched).")
 @click.option("--json", "as_json", is_flag=True, help="Print the sources as JSON.")
+@data_dir_option
 @click.pass_context
-def sources_cmd(ctx: click.Context, as_json: bool) -> None:
-    """List the crawl sources: shipped ones and yours (<data dir>/sources.toml).
+def sources_cmd(ctx: click.Context, failing: bool, as_json: bool) -> None:
+    """List the crawl sources (shipped ones and yours, <data dir>/sources.toml) with their
+    health from the archive's runs: the last crawl and its status, the last success, the
+    documents each one archived and the last error.
 
     \b
     Examples:
       hra sources
-      hra sources --json | jq '.[].name'
+      hra sources --failing      # after `hra crawl --all`: the dead sources, and why
+      hra sources --json | jq '.[] | select(.health.status == "failed") | .name'
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from archive.cli import console, fail, print_json
+    from archive.store import DB_NAME, Store, StoreError
     from crawler.sources import SHIPPED, USER_FILE, SourceError, load_sources
 
     data_dir: Path = ctx.obj.data_dir
@@ -163,19 +171,49 @@ def sources_cmd(ctx: click.Context, as_json: bool) -> None:
         sources = load_sources(data_dir)
     except SourceError as exc:
         fail(str(exc))
-    if as_json:
-        print_json([s.to_json() for s in sources])
-        return
-    table = Table(title=f"{len(sources)} source(s)", title_justify="left")
-    for col in ("name", "spider", "schedule", "verified", "start URL", "title"):
-        table.add_column(col, overflow="fold")
+    health: dict[str, dict[str, Any]] = {}
+    if (data_dir / DB_NAME).exists():
+        try:
+            with Store(data_dir, readonly=True) as store:
+                health = store.source_health()
+        except StoreError as exc:
+            fail(str(exc))
+    rows = []
     for s in sources:
+        h = health.get(s.name) or {"runs": 0, "last_run": None, "last_success": None,
+                                   "documents": 0, "last_error": None}
+        h = {"status": h["last_run"]["status"] if h["last_run"] else "never", **h}
+        if not failing or h["status"] == "failed":
+            rows.append((s, h))
+    if as_json:
+        print_json([{**s.to_json(), "health": h} for s, h in rows])
+        return
+    counts: dict[str, int] = {}
+    for _, h in rows:
+        counts[h["status"]] = counts.get(h["status"], 0) + 1
+    styles = {"ok": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
+    table = Table(title=f"{len(rows)} source(s)" + (" whose last crawl failed" if failing else ""),
+                  title_justify="left")
+    for col in ("name", "spider", "verified", "last crawl", "last ok", "docs", "last error",
+                "start URL"):
+        table.add_column(col, overflow="fold", justify="right" if col == "docs" else "left")
+    for s, h in rows:
         start = s.start_urls[0] + (f" (+{len(s.start_urls) - 1})" if len(s.start_urls) > 1 else "")
-        table.add_row(s.name, s.spider, s.schedule, "yes" if s.verified else "no", start,
-                      s.title or "")
+        last = h["last_run"]
+        when = f"{last['started_at'][:16].replace('T', ' ')} " if last else ""
+        style = styles.get(h["status"], "dim")
+        error = escape(h["last_error"]["message"]) if h["last_error"] else ""
+        if error and h["status"] != "failed":
+            error = f"[dim]{error}[/]"  # an older error; the last crawl went well
+        table.add_row(s.name, s.spider, "yes" if s.verified else "no",
+                      f"{when}[{style}]{h['status']}[/]",
+                      (h["last_success"] or "")[:16].replace("T", " "), str(h["documents"]),
+                      error, start)
     console.print(table)
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     user = data_dir / USER_FILE
-    console.print(f"shipped: {SHIPPED}\nyours:   {user}"
+    console.print(f"last crawls: {tally or 'none'} (archive: {data_dir})\nshipped: {SHIPPED}\n"
+                  f"yours:   {user}"
                   f"{'' if user.is_file() else ' (not there; same format, see the README)'}",
                   highlight=False, style="dim")
 

@@ -212,10 +212,10 @@ def search_cmd(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | 
     \b
     Examples:
       hra search 医共体
-      hra search 医共体 贵州 --year 2023
+      hra search 医共体 遵义 --year 2023
       hra search '家庭医生 OR 签约服务' --region 遵义 --sort date
-      hra search 'title:医改 -疫情' --facets
-      hra search --year 2023 --region 遵义 --type plan      # browse: no query, newest first
+      hra search 'title:工作总结 -疫情' --facets
+      hra search --year 2024 --region 遵义 --type plan      # browse: no query, newest first
       hra search --json -- '-新冠 疫苗'                       # a query starting with '-'
     """
     text = " ".join(query)

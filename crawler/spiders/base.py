@@ -177,7 +177,7 @@ class ArchiveSpider(scrapy.Spider):
         chain = [*request.meta.get("redirect_urls", []), request.url]
         # Reported under the URL the crawl asked for (the first of a redirect chain).
         yield FailureItem(chain[0], outcome, message, self.source.name if self.source else "",
-                          fetched=fetched, chain=chain)
+                          fetched=fetched, chain=chain, start=bool(request.meta.get("hra_start")))
 
 
 def describe_failure(failure: Failure) -> tuple[str, str, bool]:
