@@ -302,13 +302,23 @@ class DedupIndex:
 
     # -- the public operation ----------------------------------------------------------------
 
+    def behind(self, store: Store) -> bool:
+        """Whether `update` has archive changes to apply (reads only: the archive may be open
+        read-only). Changes of ``duplicate_of`` alone (ours) do not count."""
+        if self.applied == 0 and self._empty():
+            return store.count_documents() > 0
+        return store.content_changed_since(self.applied)
+
+    def _empty(self) -> bool:
+        return self.db.execute("SELECT 1 FROM sigs LIMIT 1").fetchone() is None
+
     def update(self, store: Store, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply the archive's pending document changes; returns how many were applied."""
         start = self.applied
-        if start == 0 and self.db.execute("SELECT count(*) FROM sigs").fetchone()[0] == 0:
+        if start == 0 and self._empty():
             # A new (or deleted) index starts from every document, not from the log's past.
             end = store.last_change()
-            pending = [(end, did, "upsert") for did in _all_ids(store)]
+            pending = [(end, did, "upsert") for did in store.document_ids()]
         else:
             pending = []
             seq = start
@@ -380,12 +390,19 @@ class DedupIndex:
         return out
 
 
-def _all_ids(store: Store) -> list[str]:
-    return [r[0] for r in store.db.execute("SELECT id FROM documents ORDER BY id")]
+def clusters_behind(store: Store) -> bool:
+    """Whether the duplicate clusters miss archive changes (a writer stopped before clustering,
+    or ``dedup.sqlite3`` was deleted). Reads only, so `hra dups` can ask with a read-only store
+    and open the archive for writing only when `update_duplicates` has work to do."""
+    if not (Path(store.data_dir) / DB_NAME).exists():
+        return store.count_documents() > 0
+    with DedupIndex(store.data_dir) as index:
+        return index.behind(store)
 
 
 def update_duplicates(store: Store, progress: Callable[[int, int], None] | None = None) -> int:
-    """Bring the duplicate clusters up to date with the archive (see `DedupIndex.update`)."""
+    """Bring the duplicate clusters up to date with the archive (see `DedupIndex.update`).
+    Writes ``duplicate_of`` marks: `store` must be writable."""
     with DedupIndex(store.data_dir) as index:
         return index.update(store, progress)
 

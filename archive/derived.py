@@ -4,6 +4,11 @@ Every writer of the archive (import, crawl batches, reprocess, JSONL import) cal
 `update_derived` after committing. Both derived indexes follow the store's change log
 (`Store.changes_since`), so they never need to be told which documents changed. Duplicates go
 first: their ``duplicate_of`` marks are changes the search index then picks up.
+
+Each derived index owns its files (``dedup.sqlite3``: `archive.dedup`; ``index/``: `search.index`)
+and reads the archive only through `Store` methods. The store given here must be writable (the
+``duplicate_of`` marks are written through it); readers that only need to know whether clusters
+are behind ask `archive.dedup.clusters_behind`, which reads only.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Tables
 * ``pages``: every fetched version of a page: url, final url, HTTP status and headers,
-  fetched_at, sha256 and the zstd-compressed bytes. Never deleted: a changed page adds a row.
+  fetched_at, sha256, the zstd-compressed bytes and the crawl source it was fetched for. Never
+  deleted: a changed page adds a row.
 * ``documents``: the derived Record of each document (its latest page version). Rebuildable from
   ``pages`` with `hra reprocess`.
 * ``runs``: every import or crawl with its start, end, status and counts.
@@ -12,6 +13,17 @@ Tables
 Every page is written in one transaction together with its document, so a killed process leaves
 either both or neither. The schema version lives in ``PRAGMA user_version``; `MIGRATIONS` moves
 an older archive forward.
+
+The Store owns this database: no other module runs SQL on it. Callers use typed methods (records,
+ids, the rows the search index reads, text as UTF-8 bytes for verification, the change log,
+``duplicate_of`` marks, runs). Derived indexes keep their own files (``dedup.sqlite3``, the Whoosh
+index) and follow `Store.changes_since`.
+
+``Store(data_dir, readonly=True)`` opens the file with SQLite's ``mode=ro`` (and ``query_only``):
+it never migrates or writes, not even to close runs left ``running`` by a dead process (`runs` and
+`source_health` show those as interrupted without recording it). An archive whose schema is older
+than this hra's is refused with one line asking to run a command that writes the archive first
+(``hra reindex --incremental``, ``hra import``, ``hra crawl``), which migrates it.
 """
 
 from __future__ import annotations
@@ -20,11 +32,11 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import zstandard
 
@@ -138,6 +150,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX run_sources_source ON run_sources (source, run_id);
     ALTER TABLE runs ADD COLUMN heartbeat TEXT;
     """,
+    # 6: the crawl source a page was fetched for (NULL: imported, or an ad-hoc --url crawl), so
+    # `hra reprocess` extracts it with that source's selectors again
+    """
+    ALTER TABLE pages ADD COLUMN source TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -148,6 +165,34 @@ _DOC_COLUMNS = (
     "duplicate_of", "attachments", "content_source", "updated_at",
 )
 _BOOL_FIELDS = ("truncated", "placeholders", "mojibake", "is_health_report")
+
+#: The document columns the search index reads (`Store.index_rows`), in the order
+#: `search.schema.fingerprint` digests them. STABLE: changing it makes every indexed document stale.
+INDEX_COLUMNS = (
+    "id", "url", "title", "published", "year", "site", "region", "region_province",
+    "region_city", "region_county", "doc_type", "text", "truncated", "placeholders", "mojibake",
+    "is_health_report", "duplicate_of",
+)
+#: An archive row as the search index reads it: `INDEX_COLUMNS` -> value as stored (flags are
+#: 0/1 integers, not booleans).
+IndexRow = dict[str, Any]
+
+#: How `Store.iter_documents` orders documents: "newest" (published date, newest first, undated
+#: last, ties by id: the order of `hra list` and browsing) or "id".
+DocumentOrder = Literal["newest", "id"]
+_ORDER_SQL: dict[str, str] = {"newest": "published IS NULL, published DESC, id", "id": "id"}
+
+_INDEX_SQL = f"SELECT {', '.join(INDEX_COLUMNS)} FROM documents"
+
+#: What `Store.text_bytes` reads: title and text ("any"), or one of them (the other is None).
+TextFields = Literal["any", "title", "text"]
+_TEXT_SQL: dict[str, str] = {
+    "any": "CAST(title AS BLOB), CAST(text AS BLOB)",
+    "title": "CAST(title AS BLOB), NULL",
+    "text": "NULL, CAST(text AS BLOB)",
+}
+#: Bulk reads (verification) memory-map the file: no copy and no system call per page.
+_MMAP_BYTES = 17179869184
 
 
 class StoreError(RuntimeError):
@@ -169,6 +214,7 @@ class RawPage:
     fetched_at: str
     sha256: str
     body: bytes
+    source: str | None = None  # the crawl source it was fetched for (see `save_page`)
 
 
 @dataclass
@@ -199,25 +245,69 @@ class RunCounts:
 
 
 class Store:
-    """The archive database. Use as a context manager or call `close()`."""
+    """The archive database. Use as a context manager or call `close()`.
+
+    ``db`` is the connection: SQL on the archive lives in this class (tests may inspect the
+    file through it); everything else calls the methods.
+    """
 
     def __init__(self, data_dir: Path, *, readonly: bool = False) -> None:
+        """Open (read-write: create and migrate) the archive in `data_dir`.
+
+        `readonly` opens an existing archive with SQLite's ``mode=ro``: nothing is migrated or
+        written, and every writing method raises `StoreError`. Raises `StoreError` (one line)
+        when the archive cannot be opened.
+        """
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_NAME
+        self.readonly = readonly
         if readonly and not self.path.exists():
             raise StoreError(f"no archive at {self.data_dir} (run `hra import` or `hra crawl`)")
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            self.db = self._connect_readonly() if readonly else self._connect()
         except (OSError, sqlite3.DatabaseError) as exc:
             raise StoreError(f"cannot open archive at {self.path}: {exc}") from exc
+        self._mapped = False
         self._zc = zstandard.ZstdCompressor(level=6)
         self._zd = zstandard.ZstdDecompressor()
+
+    def _connect(self) -> sqlite3.Connection:
+        """The read-write connection (WAL), with the schema migrated to `SCHEMA_VERSION`."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            self.db = db
+            self._migrate()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A ``mode=ro`` connection to an archive at this hra's schema version."""
+        uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA query_only=ON")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                raise StoreError(f"{self.path} is not an hra archive yet (no schema): run "
+                                 "`hra import` or `hra crawl` to create it")
+            _check_version(version)
+            if version < SCHEMA_VERSION:
+                raise StoreError(
+                    f"the archive at {self.data_dir} has schema v{version}, older than this hra "
+                    f"(v{SCHEMA_VERSION}): run a command that writes it once to upgrade it "
+                    "(`hra reindex --incremental`, `hra import` or `hra crawl`)")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -228,14 +318,12 @@ class Store:
         self.close()
 
     def close(self) -> None:
+        """Close the connection (the last writer's close checkpoints the WAL)."""
         self.db.close()
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"archive schema v{version} is newer than this hra (v{SCHEMA_VERSION}): upgrade hra"
-            )
+        _check_version(version)
         for number in range(version, SCHEMA_VERSION):
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -249,6 +337,10 @@ class Store:
                 raise
 
     def transaction(self) -> _Transaction:
+        """``with store.transaction():`` groups writes into one transaction (BEGIN IMMEDIATE;
+        nested uses join the outer one). Raises `StoreError` on a read-only store."""
+        if self.readonly:
+            raise StoreError(f"the archive at {self.data_dir} was opened read-only: cannot write")
         return _Transaction(self.db)
 
     # -- pages and documents ---------------------------------------------------------------
@@ -263,9 +355,12 @@ class Store:
         final_url: str | None = None,
         status: int | None = None,
         headers: dict[str, str] | None = None,
+        source: str | None = None,
     ) -> str:
         """Store a fetched page and its record in one transaction.
 
+        `source` names the crawl source the page was fetched for (its selectors apply again
+        when `hra reprocess` re-extracts it); None for imported pages and ad-hoc crawls.
         Returns "new" (first version of a document), "changed" (a new version of a known
         document) or "unchanged" (these exact bytes are already archived).
         """
@@ -283,9 +378,9 @@ class Store:
             ).fetchone()
             cur = self.db.execute(
                 "INSERT INTO pages (doc_id, url, final_url, status, headers, fetched_at, sha256,"
-                " size, codec, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'zstd', ?)",
+                " size, codec, body, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'zstd', ?, ?)",
                 (did, url, final_url, status, json.dumps(headers or {}, ensure_ascii=False),
-                 fetched_at, sha, len(body), self._zc.compress(body)),
+                 fetched_at, sha, len(body), self._zc.compress(body), source),
             )
             if record is not None:
                 self._upsert_document(record, cur.lastrowid)
@@ -302,6 +397,7 @@ class Store:
             return "changed" if row is not None else "new"
 
     def update_document(self, record: Record, page_id: int) -> None:
+        """Replace a document's record, derived from the stored page `page_id` (reprocess)."""
         with self.transaction():
             self._upsert_document(record, page_id)
 
@@ -351,9 +447,18 @@ class Store:
         return [(r[0], r[1], r[2]) for r in rows]
 
     def last_change(self) -> int:
+        """The head of the change log: the seq of the newest change (0 when there is none)."""
         return self.db.execute("SELECT coalesce(max(seq), 0) FROM doc_changes").fetchone()[0]
 
+    def content_changed_since(self, seq: int) -> bool:
+        """Whether a document was added, changed or deleted after `seq` (changes of derived
+        metadata only, "meta" such as ``duplicate_of``, do not count)."""
+        return self.db.execute(
+            "SELECT 1 FROM doc_changes WHERE seq > ? AND op != 'meta' LIMIT 1", (seq,)
+        ).fetchone() is not None
+
     def delete_document(self, did: str) -> None:
+        """Remove a document (its raw pages stay) and log the deletion."""
         with self.transaction():
             self.db.execute("DELETE FROM documents WHERE id = ?", (did,))
             self._log_change(did, "delete")
@@ -368,6 +473,7 @@ class Store:
         return Record.from_json(data)
 
     def get(self, did: str) -> Record | None:
+        """The record of document `did`, or None."""
         row = self.db.execute("SELECT * FROM documents WHERE id = ?", (did,)).fetchone()
         return self._row_to_record(row) if row else None
 
@@ -380,24 +486,94 @@ class Store:
         return [r[0] for r in rows]
 
     def iter_documents(
-        self, where: str = "1", params: tuple[Any, ...] = (), order: str = "published DESC, id"
+        self, *, canonical_only: bool = False, order: DocumentOrder = "newest"
     ) -> Iterator[Record]:
-        """Stream documents (bounded memory) matching a SQL condition."""
-        cur = self.db.execute(f"SELECT * FROM documents WHERE {where} ORDER BY {order}", params)
+        """Stream every document (bounded memory) in `order`: "newest" (published date,
+        newest first, undated last, ties by id) or "id". `canonical_only` leaves out the
+        documents marked as copies of another (``duplicate_of`` set)."""
+        where = "duplicate_of IS NULL" if canonical_only else "1"
+        cur = self.db.execute(f"SELECT * FROM documents WHERE {where} ORDER BY {_ORDER_SQL[order]}")
         while rows := cur.fetchmany(500):
             for row in rows:
                 yield self._row_to_record(row)
 
-    def count_documents(self, where: str = "1", params: tuple[Any, ...] = ()) -> int:
-        return self.db.execute(f"SELECT count(*) FROM documents WHERE {where}", params).fetchone()[0]
+    def count_documents(self, *, canonical_only: bool = False) -> int:
+        """How many documents the archive holds (`canonical_only`: not marked as copies)."""
+        where = "duplicate_of IS NULL" if canonical_only else "1"
+        return self.db.execute(f"SELECT count(*) FROM documents WHERE {where}").fetchone()[0]
+
+    def document_ids(self, *, order: Literal["id", "stored"] = "id") -> list[str]:
+        """Every document id, sorted ("id") or in the order the rows were stored ("stored")."""
+        column = "rowid" if order == "stored" else "id"
+        return [r[0] for r in self.db.execute(f"SELECT id FROM documents ORDER BY {column}")]
+
+    def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        """Those of `ids` that the archive holds (one query)."""
+        rows = self.db.execute(
+            "SELECT id FROM documents WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(ids)),),
+        )
+        return {r[0] for r in rows}
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Record]:
+        """The records of these ids, by id (one query; ids not in the archive are left out)."""
+        rows = self.db.execute(
+            "SELECT * FROM documents WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(ids)),),
+        ).fetchall()
+        return {row["id"]: self._row_to_record(row) for row in rows}
+
+    # -- what the search index reads -------------------------------------------------------
+
+    def index_rows(self, ids: Iterable[str]) -> dict[str, IndexRow]:
+        """The `INDEX_COLUMNS` of these documents, by id (one query; missing ids left out)."""
+        rows = self.db.execute(
+            f"{_INDEX_SQL} WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(ids)),),
+        ).fetchall()
+        return {row[0]: dict(zip(INDEX_COLUMNS, row, strict=True)) for row in rows}
+
+    def iter_index_rows(self) -> Iterator[IndexRow]:
+        """The `INDEX_COLUMNS` of every document, streamed (bounded memory), in stored order."""
+        cur = self.db.execute(_INDEX_SQL)
+        while rows := cur.fetchmany(500):
+            for row in rows:
+                yield dict(zip(INDEX_COLUMNS, row, strict=True))
+
+    def text_bytes(
+        self, ids: Iterable[str], fields: TextFields = "any"
+    ) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+        """(id, title, text) of these documents as UTF-8 bytes, in one query and unordered:
+        what search verification scans. `fields` "title" or "text" reads only that one (the
+        other is None). The rows stream from SQLite as they are read; the file is memory-mapped
+        for these bulk reads."""
+        if not self._mapped:
+            # A per-connection setting (nothing is written): reading many overflow pages from
+            # the map avoids a copy and a system call per page.
+            self.db.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
+            self._mapped = True
+        return self.db.execute(
+            f"SELECT id, {_TEXT_SQL[fields]} FROM documents"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(ids)),),
+        )
+
+    def text_size(self) -> int:
+        """The UTF-8 size in bytes of all document texts (titles not included)."""
+        return self.db.execute(
+            "SELECT coalesce(sum(length(CAST(text AS BLOB))), 0) FROM documents"
+        ).fetchone()[0]
 
     def latest_page(self, did: str) -> RawPage | None:
+        """The newest stored version of a document's page (decompressed), or None."""
         row = self.db.execute(
             "SELECT * FROM pages WHERE doc_id = ? ORDER BY id DESC LIMIT 1", (did,)
         ).fetchone()
         return self._row_to_page(row) if row else None
 
     def page_versions(self, did: str) -> list[tuple[int, str, str, int]]:
+        """(page id, fetched_at, sha256, size) of every stored version of a document, oldest
+        first."""
         rows = self.db.execute(
             "SELECT id, fetched_at, sha256, size FROM pages WHERE doc_id = ? ORDER BY id", (did,)
         ).fetchall()
@@ -413,6 +589,7 @@ class Store:
                 yield self._row_to_page(row)
 
     def count_latest_pages(self) -> int:
+        """How many documents have stored pages (what `iter_latest_pages` yields)."""
         return self.db.execute("SELECT count(DISTINCT doc_id) FROM pages").fetchone()[0]
 
     def _row_to_page(self, row: sqlite3.Row) -> RawPage:
@@ -420,7 +597,7 @@ class Store:
             id=row["id"], doc_id=row["doc_id"], url=row["url"], final_url=row["final_url"],
             status=row["status"], headers=json.loads(row["headers"] or "{}"),
             fetched_at=row["fetched_at"], sha256=row["sha256"],
-            body=self._zd.decompress(row["body"]),
+            body=self._zd.decompress(row["body"]), source=row["source"],
         )
 
     def has_url(self, url: str) -> bool:
@@ -445,6 +622,8 @@ class Store:
 
     def start_run(self, kind: str, args: str = "", trigger: str = "manual",
                   sources: list[str] | tuple[str, ...] = ()) -> int:
+        """Record the start of a run (closing runs of dead processes first); returns its id.
+        A crawl names its `sources` (each "pending" until it starts)."""
         self._close_dead_runs()
         now = utc_now()
         with self.transaction():
@@ -459,6 +638,7 @@ class Store:
             return run_id
 
     def update_run(self, run_id: int, counts: RunCounts) -> None:
+        """Set a running run's counts so far (and its heartbeat)."""
         with self.transaction():
             self.db.execute(
                 "UPDATE runs SET pages=?, new=?, changed=?, unchanged=?, skipped=?, failed=?,"
@@ -486,6 +666,7 @@ class Store:
                 )
 
     def run_counts(self, run_id: int) -> RunCounts:
+        """The counts recorded for a run (zeros for an unknown run)."""
         row = self.db.execute(
             "SELECT pages, new, changed, unchanged, skipped, failed FROM runs WHERE id=?",
             (run_id,),
@@ -539,32 +720,50 @@ class Store:
                 "UPDATE run_sources SET status='interrupted', ended_at=coalesce(ended_at, ?)"
                 " WHERE run_id=? AND status IN ('pending', 'running')", (now, run_id))
 
-    def _close_dead_runs(self) -> None:
+    def _dead_runs(self) -> dict[int, str]:
+        """Runs left 'running' by a process that is gone -> the end they get: their last sign
+        of life (heartbeat), else now."""
+        rows = self.db.execute(
+            "SELECT id, pid, ended_at, heartbeat FROM runs WHERE status = 'running'"
+        ).fetchall()
+        now = utc_now()
+        return {row["id"]: row["ended_at"] or row["heartbeat"] or now
+                for row in rows if row["pid"] and not _pid_alive(row["pid"])}
+
+    def _close_dead_runs(self) -> dict[int, str]:
         """Runs left 'running' by a killed process become 'interrupted' (ended at their last
-        sign of life), with their unfinished sources."""
-        rows = self.db.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
-        for row in rows:
-            if row["pid"] and not _pid_alive(row["pid"]):
-                with self.transaction():
-                    self.db.execute(
-                        "UPDATE runs SET status='interrupted',"
-                        " ended_at=coalesce(ended_at, heartbeat, ?) WHERE id=?",
-                        (utc_now(), row["id"]),
-                    )
-                    self.db.execute(
-                        "UPDATE run_sources SET status='interrupted', ended_at=coalesce(ended_at,"
-                        " (SELECT ended_at FROM runs WHERE id=?)) WHERE run_id=?"
-                        " AND status IN ('pending', 'running')", (row["id"], row["id"]))
+        sign of life), with their unfinished sources. A read-only store writes nothing: it
+        returns those runs (id -> end) for the caller to show as interrupted."""
+        dead = self._dead_runs()
+        if self.readonly:
+            return dead
+        for run_id in dead:
+            with self.transaction():
+                self.db.execute(
+                    "UPDATE runs SET status='interrupted',"
+                    " ended_at=coalesce(ended_at, heartbeat, ?) WHERE id=?",
+                    (utc_now(), run_id),
+                )
+                self.db.execute(
+                    "UPDATE run_sources SET status='interrupted', ended_at=coalesce(ended_at,"
+                    " (SELECT ended_at FROM runs WHERE id=?)) WHERE run_id=?"
+                    " AND status IN ('pending', 'running')", (run_id, run_id))
+        return {}
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest runs, each with its errors and (crawls) its sources."""
-        self._close_dead_runs()
+        """The newest runs, each with its errors and (crawls) its sources. Runs of dead
+        processes are closed first (read-only: shown as closed, nothing written)."""
+        dead = self._close_dead_runs()
         rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         out = []
         for row in rows:
             item = dict(row)
             item["errors"] = json.loads(item["errors"] or "[]")
             item["sources"] = self.run_sources(item["id"])
+            if item["id"] in dead:
+                item["status"], item["ended_at"] = "interrupted", dead[item["id"]]
+                for source in item["sources"]:
+                    _interrupt_source(source, dead[item["id"]])
             out.append(item)
         return out
 
@@ -572,7 +771,7 @@ class Store:
         """Each crawled source's record over all runs: its last run (status, error), its last
         success, the documents it archived (new) and its last error. Sources a run planned but
         never started (it was interrupted first) do not count."""
-        self._close_dead_runs()
+        dead = self._close_dead_runs()
         rows = self.db.execute(
             "SELECT s.source, s.run_id, s.status, s.error, s.new, r.started_at AS run_started,"
             " coalesce(s.started_at, r.started_at) AS started_at, s.ended_at"
@@ -580,7 +779,10 @@ class Store:
             " WHERE s.started_at IS NOT NULL ORDER BY s.source, s.run_id"
         ).fetchall()
         health: dict[str, dict[str, Any]] = {}
-        for r in rows:
+        for row in rows:
+            r = dict(row)
+            if r["run_id"] in dead:
+                _interrupt_source(r, dead[r["run_id"]])
             h = health.setdefault(r["source"], {
                 "runs": 0, "last_run": None, "last_success": None, "documents": 0,
                 "last_error": None,
@@ -600,6 +802,9 @@ class Store:
     # -- statistics ------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
+        """Counts of documents and pages, stored sizes, documents by year, type, province and
+        site, and flag counts (what `hra stats` shows)."""
+
         def by(column: str) -> dict[str, int]:
             rows = self.db.execute(
                 f"SELECT coalesce({column}, '(none)') AS k, count(*) FROM documents"
@@ -651,6 +856,20 @@ class _Transaction:
         if not self.depth_owner:
             return
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _interrupt_source(source: dict[str, Any], ended_at: str) -> None:
+    """A source row of a dead run as closing the run records it: unfinished -> interrupted."""
+    if source["status"] in ("pending", "running"):
+        source["status"] = "interrupted"
+        source["ended_at"] = source["ended_at"] or ended_at
+
+
+def _check_version(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"archive schema v{version} is newer than this hra (v{SCHEMA_VERSION}): upgrade hra"
+        )
 
 
 def _pid_alive(pid: int) -> bool:

@@ -438,10 +438,10 @@ def run_queries(data_dir: Path, fts_db: Path, repeats: int) -> list[QueryRun]:
             ours_times = []
             for _ in range(repeats):
                 start = time.perf_counter()
-                with Searcher(data_dir, store.db) as searcher:
+                with Searcher(data_dir, store) as searcher:
                     result = searcher.search(node, limit=10)
                 ours_times.append(time.perf_counter() - start)
-            with Searcher(data_dir, store.db) as searcher:
+            with Searcher(data_dir, store) as searcher:
                 ours = {index_of[d] for d in searcher.matching_ids(node)}
             assert result.total == len(ours)
             # FTS5: exact count + top 10 with snippets (bm25 when MATCH applies)

@@ -1,7 +1,7 @@
 """Building segments from archive documents, in worker processes for a rebuild.
 
 Each worker reads its share of the documents (chunks of ids from a queue) from the archive with a
-read-only SQLite connection of its own, analyses them and writes its own segments
+read-only `Store` of its own, analyses them and writes its own segments
 (`search.segments.SegmentBuilder`) into the new index directory; the parent only distributes
 ids, reports progress and collects the finished segments for the TOC.
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
-import sqlite3
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from search.common import INDEXNAME, SearchIndexError, fetch_rows, open_index
+from archive.store import Store
+from search.common import INDEXNAME, SearchIndexError, open_index
 
 Progress = Callable[[int, int], None]
 
@@ -31,7 +31,7 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
 
 
 def build_segments(
-    db_path: str,
+    data_dir: Path,
     path: Path,
     ids: Sequence[str],
     workers: int,
@@ -40,7 +40,7 @@ def build_segments(
     """Index the given archive documents into new segments of the index at ``path``.
 
     With ``workers`` > 1, worker processes each read their share of the documents from the
-    archive (a read-only SQLite connection of their own) and write their own segments.
+    archive in ``data_dir`` (a read-only `Store` of their own) and write their own segments.
     """
     total = len(ids)
     if progress:
@@ -58,7 +58,7 @@ def build_segments(
             if progress:
                 progress(done, total)
 
-        return _build(db_path, str(path), tasks, report)
+        return _build(str(data_dir), str(path), tasks, report)
 
     ctx = _mp_context()
     task_q: Any = ctx.Queue()
@@ -68,7 +68,8 @@ def build_segments(
     for _ in range(workers):
         task_q.put(None)
     procs = [
-        ctx.Process(target=_worker, args=(db_path, str(path), task_q, result_q), daemon=True)
+        ctx.Process(target=_worker, args=(str(data_dir), str(path), task_q, result_q),
+                    daemon=True)
         for _ in range(workers)
     ]
     for proc in procs:
@@ -113,27 +114,27 @@ def _mp_context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods and single else "spawn")
 
 
-def _worker(db_path: str, path: str, tasks: Any, results: Any) -> None:
+def _worker(data_dir: str, path: str, tasks: Any, results: Any) -> None:
     """A rebuild worker process: index chunks of ids until a None arrives."""
     try:
-        segments = _build(db_path, path, tasks, lambda n: results.put(("progress", n)))
+        segments = _build(data_dir, path, tasks, lambda n: results.put(("progress", n)))
         results.put(("done", segments))
     except BaseException:
         results.put(("error", traceback.format_exc()))
 
 
-def _build(db_path: str, path: str, tasks: Any, report: Callable[[int], None]) -> list[Any]:
+def _build(data_dir: str, path: str, tasks: Any, report: Callable[[int], None]) -> list[Any]:
     from search.schema import index_fields
     from search.segments import SegmentBuilder
 
     ix = open_index(Path(path))
     schema = ix.schema
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60)
+    store = Store(Path(data_dir), readonly=True)
     segments: list[Any] = []
     builder: SegmentBuilder | None = None
     try:
         while (chunk := tasks.get()) is not None:
-            rows = fetch_rows(db, chunk)
+            rows = store.index_rows(chunk)
             for did in chunk:
                 row = rows.get(did)
                 if row is None:
@@ -148,5 +149,5 @@ def _build(db_path: str, path: str, tasks: Any, report: Callable[[int], None]) -
         if builder is not None and len(builder):
             segments.append(builder.finish())
     finally:
-        db.close()
+        store.close()
     return segments

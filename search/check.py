@@ -7,7 +7,7 @@ from pathlib import Path
 
 from archive.store import Store
 from search.common import open_current
-from search.schema import ROW_COLUMNS, ROW_SQL, fingerprint
+from search.schema import fingerprint
 from search.segments import column_values
 
 
@@ -50,17 +50,14 @@ def check(store: Store) -> CheckReport:
         duplicated=duplicated,
     )
     seen: set[str] = set()
-    cursor = store.db.execute(ROW_SQL)
-    while rows := cursor.fetchmany(500):
-        for values in rows:
-            row = dict(zip(ROW_COLUMNS, values, strict=True))
-            did = row["id"]
-            seen.add(did)
-            report.archive_documents += 1
-            if did not in indexed:
-                report.missing.append(did)
-            elif indexed[did] != fingerprint(row):
-                report.stale.append(did)
+    for row in store.iter_index_rows():
+        did = row["id"]
+        seen.add(did)
+        report.archive_documents += 1
+        if did not in indexed:
+            report.missing.append(did)
+        elif indexed[did] != fingerprint(row):
+            report.stale.append(did)
     report.extra = sorted(set(indexed) - seen)
     report.missing.sort()
     report.stale.sort()

@@ -1,4 +1,4 @@
-"""What the index modules share: locations, state, errors, opening, reading archive rows.
+"""What the index modules share: locations, state, errors, opening.
 
 Layout (``<data_dir>/index/``)::
 
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,12 +95,3 @@ def open_current(data_dir: Path) -> tuple[Path, Any, dict[str, Any]]:
 def directory_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
-
-def fetch_rows(db: sqlite3.Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Archive rows (`search.schema.ROW_COLUMNS`) of these document ids, by id."""
-    from search.schema import ROW_COLUMNS, ROW_SQL
-
-    rows = db.execute(
-        f"{ROW_SQL} WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),)
-    ).fetchall()
-    return {row[0]: dict(zip(ROW_COLUMNS, row, strict=True)) for row in rows}

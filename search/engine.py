@@ -7,10 +7,10 @@ For a term (a normalized string ``s``):
    in the same field. Intersecting those posting lists (rarest first) gives a superset.
    (Whitespace is not indexed: a space in a phrase matches a space or a paragraph break.)
 2. **Verification.** If ``s`` is itself one index term (one or two letters/digits), the postings
-   are exact. Otherwise each candidate's archive row is read as UTF-8 bytes and searched in C
-   (`Searcher.verify`; ASCII letters compared lower-cased). Documents whose text has non-ASCII
-   letters that lower-case (flag ``ucase``) are checked on ``str.lower()``. So results are
-   exact: recall and precision 1.0, and an exact total.
+   are exact. Otherwise each candidate's archive row is read as UTF-8 bytes (`Store.text_bytes`)
+   and searched in C (`Searcher.verify`; ASCII letters compared lower-cased). Documents whose
+   text has non-ASCII letters that lower-case (flag ``ucase``) are checked on ``str.lower()``.
+   So results are exact: recall and precision 1.0, and an exact total.
 3. **Boolean structure.** AND narrows a context set with every child's cheap superset first,
    then verifies within it; NOT subtracts the exact matches of its child within the context; OR
    unites. Filters (`Filters`) are posting lists of exact terms and form the initial context.
@@ -26,9 +26,7 @@ For a term (a normalized string ``s``):
 from __future__ import annotations
 
 import heapq
-import json
 import math
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,11 +34,12 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from archive.record import Record
+from archive.store import Store
 from search.analysis import is_single_term, query_terms
 from search.query import And, Node, Not, Or, Term, parse, positive_terms
 from search.segments import column_values, field_lengths, read_term
 from search.snippets import highlight_spans, snippet
+from search.swap_retry import retry_on_swap
 
 K1 = 1.2
 TITLE_WEIGHT = 2.0
@@ -48,13 +47,6 @@ B = {"title": 0.5, "text": 0.75}
 FIELDS = {"any": ("title", "text"), "title": ("title",), "text": ("text",)}
 FACETS = {"year": "year", "region": "province", "doc_type": "doc_type", "site": "site"}
 SORTS = ("relevance", "date")
-#: What a hit shows: its metadata, text (for the snippet) and flags (`FLAG_COLUMNS`).
-FLAG_COLUMNS = ("truncated", "full_length", "placeholders", "mojibake", "source_script",
-                "is_health_report", "duplicate_of")
-BOOL_FLAGS = ("truncated", "placeholders", "mojibake", "is_health_report")
-HIT_COLUMNS = ("id", "url", "title", "published", "year", "region", "doc_type", "site", "text",
-               *FLAG_COLUMNS)
-MMAP_BYTES = 17179869184
 
 
 @dataclass
@@ -131,13 +123,11 @@ class SearchResult:
 
 
 class Searcher:
-    """One open generation of the index plus the archive connection that verifies it."""
+    """One open generation of the index plus the archive (a `Store`, usually read-only) that
+    verifies it and supplies the hits' records."""
 
-    def __init__(self, data_dir: Path, db: sqlite3.Connection) -> None:
-        self.db = db
-        # Verification reads many overflow pages: memory-mapped reads avoid a copy and a
-        # system call per page (a per-connection setting; nothing is written).
-        db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+    def __init__(self, data_dir: Path, store: Store) -> None:
+        self.store = store
         self._open(data_dir)
         self.leaves: list[tuple[Any, int, frozenset[int]]] = [
             (leaf, base, frozenset(leaf._perdoc.deleted_docs()) if leaf.has_deletions()
@@ -159,31 +149,29 @@ class Searcher:
         ``CURRENT`` and opening the files: then start again. Once open, the files stay
         readable until closed, whatever writers do.
         """
-        from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
         from whoosh.index import EmptyIndexError
+
+        retry_on_swap(lambda: self._open_files(data_dir), attempts=attempts,
+                      errors=(OSError, EmptyIndexError))
+
+    def _open_files(self, data_dir: Path) -> None:
+        from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 
         from search.index import open_current
 
-        for attempt in range(attempts):
-            try:
-                self.path, ix, self.state = open_current(data_dir)
-                self.reader = ix.reader()
-                try:
-                    for leaf, _base in _segments(self.reader):
-                        perdoc = leaf._perdoc
-                        for name in ("id", "day"):
-                            if leaf.has_column(name):
-                                perdoc.column_reader(name, leaf.schema[name].column_type)
-                        for name in ("title", "text"):
-                            perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN)
-                except BaseException:
-                    self.reader.close()
-                    raise
-                return
-            except (OSError, EmptyIndexError):
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.02 * (attempt + 1))
+        self.path, ix, self.state = open_current(data_dir)
+        self.reader = ix.reader()
+        try:
+            for leaf, _base in _segments(self.reader):
+                perdoc = leaf._perdoc
+                for name in ("id", "day"):
+                    if leaf.has_column(name):
+                        perdoc.column_reader(name, leaf.schema[name].column_type)
+                for name in ("title", "text"):
+                    perdoc._cached_reader(_lenfield(name), LENGTHS_COLUMN)
+        except BaseException:
+            self.reader.close()
+            raise
 
     def close(self) -> None:
         self.reader.close()
@@ -262,8 +250,7 @@ class Searcher:
 
     def pending_changes(self) -> int:
         """Archive changes the index has not applied yet."""
-        last = self.db.execute("SELECT coalesce(max(seq), 0) FROM doc_changes").fetchone()[0]
-        return max(int(last) - int(self.state.get("seq") or 0), 0)
+        return max(self.store.last_change() - int(self.state.get("seq") or 0), 0)
 
     # -- filters -------------------------------------------------------------------------
 
@@ -411,15 +398,7 @@ class Searcher:
         needle = term.needle.encode("utf-8")
         lower = any(97 <= c <= 122 for c in needle)
         spaced = b" " in needle
-        columns = {
-            "any": "CAST(title AS BLOB), CAST(text AS BLOB)",
-            "title": "CAST(title AS BLOB), NULL",
-            "text": "NULL, CAST(text AS BLOB)",
-        }[term.scope]
-        rows = self.db.execute(
-            f"SELECT id, {columns} FROM documents WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(by_id)),),
-        )
+        rows = self.store.text_bytes(by_id, term.scope)
         # With ASCII letters, try the needle as written in lower and upper case first (exact
         # substrings, no copy); only documents matching neither are lower-cased.
         variants = (needle, needle.upper()) if lower else (needle,)
@@ -432,6 +411,19 @@ class Searcher:
         for did, title, text in rows:
             if (title and contains(title)) or (text and contains(text.replace(b"\n", b" ") if spaced else text)):
                 yield by_id[did]
+
+    def _verify_in_python(self, term: Term, docs: Sequence[int]) -> set[int]:
+        """Verification on ``str.lower()``, for documents with non-ASCII letters that
+        lower-case (flag ``ucase``), which ``bytes.lower`` would leave as they are."""
+        ids = self.ids
+        by_id = {ids[d]: d for d in docs}
+        found: set[int] = set()
+        for did, title, text in self.store.text_bytes(by_id, term.scope):
+            values = ((title or b"").decode("utf-8"),
+                      (text or b"").decode("utf-8").replace("\n", " "))
+            if any(term.needle in value.lower() for value in values):
+                found.add(by_id[did])
+        return found
 
     # -- ranking -------------------------------------------------------------------------
 
@@ -575,41 +567,32 @@ class Searcher:
         """Drop documents the archive no longer has (the index is behind)."""
         ids = self.ids
         by_id = {ids[d]: d for d in docs}
-        rows = self.db.execute(
-            "SELECT id FROM documents WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(by_id)),),
-        )
-        return {by_id[row[0]] for row in rows}
+        return {by_id[did] for did in self.store.existing_ids(by_id)}
 
     def _hits(self, docs: Sequence[int], scores: dict[int, float], needles: list[str]) -> list[Hit]:
         if not docs:
             return []
         ids = [self.ids[d] for d in docs]
-        rows = self.db.execute(
-            f"SELECT {', '.join(HIT_COLUMNS)} FROM documents"
-            " WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(ids),),
-        ).fetchall()
-        by_id = {row[0]: row for row in rows}
+        records = self.store.get_many(ids)
         # Reposts of a hit (documents whose duplicate_of is its id), from the index's
         # duplicate_of terms: the archive has no index on that column (a full scan per search).
         reposts = {did: len(self.postings("duplicate_of", did)) for did in ids}
         hits = []
         for d, did in zip(docs, ids, strict=True):
-            row = by_id.get(did)
-            if row is None:
+            record = records.get(did)
+            if record is None:
                 continue
-            values = dict(zip(HIT_COLUMNS, row, strict=True))
-            text = values.pop("text") or ""
-            flags = {name: values.pop(name) for name in FLAG_COLUMNS}
-            flags.update({name: bool(flags[name]) for name in BOOL_FLAGS})
-            flags["source_script"] = flags["source_script"] or "simplified"
-            words = Record(**values, text="", column=None, **flags).flag_words()
-            snip, spans = snippet(text, needles)
+            snip, spans = snippet(record.text or "", needles)
             hits.append(Hit(
-                **values, score=scores.get(d, 0.0), snippet=snip, highlights=spans,
-                title_highlights=highlight_spans(values["title"] or "", needles),
-                copies=1 + reposts.get(did, 0), **flags, flags=words,
+                id=record.id, title=record.title, url=record.url, published=record.published,
+                year=record.year, region=record.region, doc_type=record.doc_type,
+                site=record.site, score=scores.get(d, 0.0), snippet=snip, highlights=spans,
+                title_highlights=highlight_spans(record.title or "", needles),
+                copies=1 + reposts.get(did, 0), truncated=record.truncated,
+                full_length=record.full_length, placeholders=record.placeholders,
+                mojibake=record.mojibake, source_script=record.source_script or "simplified",
+                is_health_report=record.is_health_report, duplicate_of=record.duplicate_of,
+                flags=record.flag_words(),
             ))
         return hits
 

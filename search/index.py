@@ -44,7 +44,6 @@ from search.common import (
     SearchIndexError,
     current_path,
     directory_size,
-    fetch_rows,
     index_root,
     open_current,
     open_index,
@@ -205,7 +204,7 @@ class IndexWriter:
         done = applied = 0
         while changes := store.changes_since(seq, batch_size):
             ids = list(dict.fromkeys(did for _seq, did, _op in changes))
-            rows = fetch_rows(store.db, ids)
+            rows = store.index_rows(ids)
             self.apply({did: rows.get(did) for did in ids})
             seq = changes[-1][0]
             write_state(self.path, seq=seq, schema=SCHEMA_VERSION)
@@ -340,14 +339,12 @@ def rebuild(
     try:
         with IndexWriter(path, timeout=0) as writer:
             seq = store.last_change()
-            ids = [row[0] for row in store.db.execute("SELECT id FROM documents ORDER BY rowid")]
-            text_bytes = store.db.execute(
-                "SELECT coalesce(sum(length(CAST(text AS BLOB))), 0) FROM documents"
-            ).fetchone()[0]
+            ids = store.document_ids(order="stored")
+            text_bytes = store.text_size()
             nworkers = workers or min(os.cpu_count() or 1, 4)
             if len(ids) < PARALLEL_MIN_DOCS:
                 nworkers = 1
-            segments = build_segments(str(store.path), path, ids, nworkers, progress)
+            segments = build_segments(store.data_dir, path, ids, nworkers, progress)
             writer.add_segments(segments)
             write_state(path, seq=seq, schema=SCHEMA_VERSION)
             writer.catch_up(store, None, merge=False)

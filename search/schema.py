@@ -30,19 +30,17 @@ from whoosh.columns import FixedBytesColumn, NumericColumn, VarBytesColumn
 from whoosh.fields import COLUMN, ID, KEYWORD, Schema
 from whoosh.formats import Existence
 
+from archive.store import INDEX_COLUMNS
+from archive.text.region import short_name
 from search.analysis import GramField
-from search.regions import short_name
 
 #: Bump when the schema or the analysis changes: old indexes then need `hra reindex`.
 SCHEMA_VERSION = 1
 
-#: The archive columns the index reads (``SELECT`` list of `ROW_SQL`).
-ROW_COLUMNS = (
-    "id", "url", "title", "published", "year", "site", "region", "region_province",
-    "region_city", "region_county", "doc_type", "text", "truncated", "placeholders", "mojibake",
-    "is_health_report", "duplicate_of",
-)
-ROW_SQL = f"SELECT {', '.join(ROW_COLUMNS)} FROM documents"
+#: The archive columns the index reads, in fingerprint order: the rows `Store.index_rows` and
+#: `Store.iter_index_rows` return.
+ROW_COLUMNS = INDEX_COLUMNS
+
 
 class Keywords(KEYWORD):
     """Space-separated exact terms, presence only (filters): `search.codec.GramCodec` stores

@@ -15,7 +15,7 @@ from archive.store import Store
 from search import build as search_build
 from search import index as search_index
 from search.engine import Filters
-from tests.test_search_fixtures import archive, containing, found, hra, record, search, update
+from tests.search_fixtures import archive, containing, found, hra, record, search, update
 
 TEXTS = [
     "2023年全市深入推进紧密型县域医共体建设，组建医共体12个，家庭医生签约服务覆盖率75.3%。",
