@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.pipeline import MIN_TEXT_CHARS, PageError, PageResult, process_page
+from archive.outcomes import OutcomeTally, skip_reason
+from archive.pipeline import MIN_TEXT_CHARS, ExtractOptions, PageError, PageResult, process_page
 from archive.record import Record
-from archive.store import RunCounts, Store
+from archive.store import RawPage, Store
+from archive.text.decode import charset_from_headers
 
 HTML_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -39,11 +41,15 @@ SKIP_REASONS = {
 
 
 @dataclass
-class ImportSummary:
-    counts: RunCounts = field(default_factory=RunCounts)
+class ImportSummary(OutcomeTally):
+    """What an import or a reprocess did: `counts`, `skipped` by reason (`OutcomeTally`), and
+    the errors and skipped files."""
+
     errors: list[str] = field(default_factory=list)
-    skipped: dict[str, int] = field(default_factory=dict)  # reason -> n
     skipped_files: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    #: reprocess: pages of sources no longer defined (name -> pages), extracted without their
+    #: selectors
+    sources_gone: dict[str, int] = field(default_factory=dict)
     run_id: int | None = None
     on_error: Callable[[str], None] | None = None
     on_skip: Callable[[str, str], None] | None = None  # (path, reason in words)
@@ -55,9 +61,8 @@ class ImportSummary:
             self.on_error(message)
 
     def skip(self, path: str, reason: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        self.count(f"skipped:{reason}")
         self.skipped_files.append((path, reason))
-        self.counts.skipped += 1
         if self.on_skip:
             self.on_skip(path, SKIP_REASONS.get(reason, reason))
 
@@ -109,16 +114,18 @@ def store_result(
     final_url: str | None = None,
     status: int | None = None,
     headers: dict[str, str] | None = None,
+    source: str | None = None,
 ) -> str:
-    """Archive a processed page; returns the outcome ("new", "changed", "unchanged",
-    "skipped:list", "skipped:off-topic", "skipped:empty")."""
+    """Archive a processed page (with the crawl `source` it was fetched for, if any); returns
+    the outcome ("new", "changed", "unchanged", "skipped:list", "skipped:off-topic",
+    "skipped:empty")."""
     if result.record is None:
         return f"skipped:{result.kind}"
     if result.kind == "off-topic" and not keep_all:
         return "skipped:off-topic"
     return store.save_page(
         url=url, body=body, record=result.record, fetched_at=fetched_at,
-        final_url=final_url, status=status, headers=headers,
+        final_url=final_url, status=status, headers=headers, source=source,
     )
 
 
@@ -203,10 +210,11 @@ def _import_one(store: Store, path: Path, keep_all: bool, summary: ImportSummary
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         summary.fail(f"{path}: {message}")
         return "failed"
-    if outcome.startswith("skipped:"):
-        summary.skip(str(path), outcome.split(":", 1)[1])
+    reason = skip_reason(outcome)
+    if reason is not None:
+        summary.skip(str(path), reason)
     else:
-        summary.counts.add(outcome)
+        summary.count(outcome)
     return outcome
 
 
@@ -227,42 +235,23 @@ def reprocess(
 ) -> ImportSummary:
     """Re-run the text pipeline over the newest stored version of every page.
 
-    A page that now reads as off-topic keeps its document (flagged) if it had one; a page
-    that no longer yields any article loses its derived document (its bytes stay).
+    A page crawled for a source is extracted with that source's selectors as they are now
+    (shipped sources and ``<data dir>/sources.toml``); a page whose source is no longer defined
+    is extracted without them and counted in `ImportSummary.sources_gone`. A page that now
+    reads as off-topic keeps its document (flagged) if it had one; a page that no longer
+    yields any article loses its derived document (its bytes stay). HraError when the
+    sources cannot be read.
     """
     summary = ImportSummary()
     run_id = store.start_run("reprocess")
     summary.run_id = run_id
+    sources = _SourceOptions(store.data_dir)
     status = "failed"
     try:
         for page in store.iter_latest_pages():
             summary.counts.pages += 1
-            charset = _charset_from_headers(page.headers)
-            try:
-                result = process_page(
-                    page.body, page.url, http_charset=charset, fetched_at=page.fetched_at
-                )
-            except PageError as exc:
-                summary.fail(f"{page.url}: {exc}")
-                continue
-            before = store.get(page.doc_id)
-            off_topic = result.kind == "off-topic" and before is None and not keep_all
-            if result.record is None or off_topic:
-                # The page no longer yields a report: its derived document goes, the bytes stay.
-                if before is not None:
-                    store.delete_document(page.doc_id)
-                summary.counts.skipped += 1
-                outcome = "skipped"
-            else:
-                record = result.record
-                if before is not None:
-                    record.duplicate_of = before.duplicate_of
-                if before is not None and before.to_json() == record.to_json():
-                    outcome = "unchanged"
-                else:
-                    store.update_document(record, page.id)
-                    outcome = "changed" if before is not None else "new"
-                summary.counts.add(outcome)
+            options = sources.options(page.source, summary)
+            outcome = _reprocess_page(store, page, options, keep_all, summary)
             if progress:
                 progress(page.url, outcome)
         status = "ok"
@@ -271,10 +260,59 @@ def reprocess(
     return summary
 
 
-def _charset_from_headers(headers: dict[str, str]) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == "content-type":
-            m = re.search(r"charset=([\w-]+)", value, re.IGNORECASE)
-            if m:
-                return m.group(1)
-    return None
+def _reprocess_page(store: Store, page: RawPage, options: ExtractOptions | None,
+                    keep_all: bool, summary: ImportSummary) -> str:
+    try:
+        result = process_page(page.body, page.url, http_charset=charset_from_headers(page.headers),
+                              fetched_at=page.fetched_at, options=options)
+    except PageError as exc:
+        summary.fail(f"{page.url}: {exc}")
+        return "failed"
+    before = store.get(page.doc_id)
+    off_topic = result.kind == "off-topic" and before is None and not keep_all
+    if result.record is None or off_topic:
+        # The page no longer yields a report: its derived document goes, the bytes stay.
+        if before is not None:
+            store.delete_document(page.doc_id)
+        summary.count(f"skipped:{result.kind}")
+        return "skipped"
+    record = result.record
+    if before is not None:
+        record.duplicate_of = before.duplicate_of
+    if before is not None and before.to_json() == record.to_json():
+        outcome = "unchanged"
+    else:
+        store.update_document(record, page.id)
+        outcome = "changed" if before is not None else "new"
+    summary.count(outcome)
+    return outcome
+
+
+class _SourceOptions:
+    """The extraction options of the crawl sources pages were stored for, read once from the
+    current sources (shipped + ``<data_dir>/sources.toml``) when a page first names one."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._selectors: dict[str, dict[str, str]] | None = None
+
+    def options(self, name: str | None, summary: ImportSummary) -> ExtractOptions | None:
+        """The options of source `name` (None: none, or the source is gone, which is counted)."""
+        if name is None:
+            return None
+        if self._selectors is None:
+            self._selectors = self._load()
+        if name not in self._selectors:
+            summary.sources_gone[name] = summary.sources_gone.get(name, 0) + 1
+            return None
+        return ExtractOptions.from_selectors(self._selectors[name])
+
+    def _load(self) -> dict[str, dict[str, str]]:
+        from archive.errors import HraError
+        from crawler.sources import SourceError, load_sources
+
+        try:
+            return {s.name: s.selectors for s in load_sources(self.data_dir)}
+        except SourceError as exc:
+            raise HraError(f"{exc}; `hra reprocess` applies each source's selectors to its "
+                           "pages: fix the file and run it again") from exc

@@ -5,24 +5,101 @@ when the holding process dies however it dies, so a lock left by a killed crawl 
 the way. The file records the holder's pid, command and start time, so a second start can say
 who holds the lock, and a lock file whose holder is gone is reported as a stale lock that was
 cleared.
+
+This is one of two locks a crawl takes, built on the same primitives (`try_lock`,
+`write_holder`, `read_holder`, `probe_holder`):
+
+* `SourceLock` (here): a source *name*, taken by whoever starts a crawl (`hra crawl`, the
+  scheduler) before anything runs and held for the whole run; a second start waits up to
+  `acquire`'s ``wait``, then fails with `LockBusy` naming the holder (pid, command, since).
+* the job lock (`crawler.frontier`): the source's *job directory*, taken by the process that
+  runs the crawl (the crawl child, or a standalone ``scrapy crawl``, which takes no
+  SourceLock) while its scheduler is open; it never waits (the runner waits for it first, see
+  `crawler.runner.wait_for_job`) and raises `JobBusy`. It still matters under a SourceLock: a
+  crawl child orphaned by a killed ``hra crawl`` keeps the job while the next ``hra crawl``
+  already holds the SourceLock. Its file lives in the job directory and goes with it.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+
+from archive.store import utc_now
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no flock, no locking
+    fcntl = None  # type: ignore[assignment]
+
+#: Whether this platform has flock (without it locks are not taken at all).
+HAVE_FLOCK = fcntl is not None
 
 
 class LockBusy(RuntimeError):
     """Another process holds the lock; the message says who."""
+
+
+def try_lock(handle: IO[str]) -> bool:
+    """Take an exclusive flock on an open file without waiting: False when another process
+    holds it; other OSErrors propagate. True without flock (not POSIX)."""
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def unlock(handle: IO[str]) -> None:
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_holder(handle: IO[str], info: dict[str, Any] | None) -> None:
+    """Record who holds the lock (JSON) in its file; None empties it."""
+    handle.seek(0)
+    handle.truncate()
+    if info is not None:
+        handle.write(json.dumps(info))
+    handle.flush()
+
+
+def read_holder(path: Path) -> dict[str, Any] | None:
+    """What the lock file at `path` records (None: no file, empty, or not JSON)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8") or "null")
+    except (OSError, ValueError):
+        return None
+
+
+def probe_holder(path: Path) -> dict[str, Any] | None:
+    """Who holds the lock on `path` (what its file records, ``{}`` if unreadable), or None
+    when no process holds it (or there is no such file, or no flock)."""
+    if fcntl is None:
+        return None
+    try:
+        handle = Path(path).open("r")  # noqa: SIM115 (closed below; open errors mean free)
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                info = json.loads(handle.read() or "{}")
+            except ValueError:
+                info = {}
+            return info if isinstance(info, dict) else {}
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
 
 
 def lock_path(data_dir: Path, name: str) -> Path:
@@ -31,7 +108,8 @@ def lock_path(data_dir: Path, name: str) -> Path:
 
 
 class SourceLock:
-    """An exclusive, crash-safe lock on one source name."""
+    """An exclusive, crash-safe lock on one source name, held by whoever starts its crawl for
+    the whole run. Not the job lock of `crawler.frontier` (the module doc says why both)."""
 
     def __init__(self, data_dir: Path, name: str) -> None:
         self.name = name
@@ -40,10 +118,7 @@ class SourceLock:
         self.stale: dict[str, Any] | None = None  # the dead holder we replaced, if any
 
     def holder(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8") or "null")
-        except (OSError, ValueError):
-            return None
+        return read_holder(self.path)
 
     def acquire(self, wait: float = 0.0, on_wait: Callable[[dict[str, Any]], None] | None = None
                 ) -> SourceLock:
@@ -52,41 +127,30 @@ class SourceLock:
         fh = self.path.open("a+", encoding="utf-8")
         deadline = time.monotonic() + wait
         told = False
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                info = self.holder() or {}
-                if time.monotonic() >= deadline:
-                    fh.close()
-                    who = f"pid {info.get('pid', '?')} ({info.get('command', '?')}) since " \
-                          f"{info.get('since', '?')}"
-                    raise LockBusy(f"source {self.name!r} is being crawled by {who}") from None
-                if on_wait and not told:
-                    on_wait(info)
-                    told = True
-                time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+        while not try_lock(fh):
+            info = self.holder() or {}
+            if time.monotonic() >= deadline:
+                fh.close()
+                who = f"pid {info.get('pid', '?')} ({info.get('command', '?')}) since " \
+                      f"{info.get('since', '?')}"
+                raise LockBusy(f"source {self.name!r} is being crawled by {who}")
+            if on_wait and not told:
+                on_wait(info)
+                told = True
+            time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
         previous = self.holder()
         if previous and previous.get("pid") != os.getpid():
             self.stale = previous  # its process died without unlocking: cleared now
-        fh.seek(0)
-        fh.truncate()
-        fh.write(json.dumps({
-            "pid": os.getpid(), "command": " ".join(sys.argv[:6])[:200],
-            "since": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        }))
-        fh.flush()
+        write_holder(fh, {"pid": os.getpid(), "command": " ".join(sys.argv[:6])[:200],
+                          "since": utc_now()})
         self.fh = fh
         return self
 
     def release(self) -> None:
         if self.fh is None:
             return
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.flush()
-        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        write_holder(self.fh, None)
+        unlock(self.fh)
         self.fh.close()
         self.fh = None
 

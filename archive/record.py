@@ -15,6 +15,21 @@ RECORD_FIELDS = (
 
 @dataclass
 class Record:
+    """One document: what `archive.pipeline.process_page` makes of a page (or a JSONL import
+    reads back), stored in the archive's ``documents`` table and indexed for search.
+
+    The fields of `RECORD_FIELDS` are the public shape (`to_json`, `from_json`; `hra export`,
+    `hra show --json`): ``id`` (16 hex digits of the sha256 of the canonical URL), the URL,
+    normalized title, ``published`` (YYYY-MM-DD), ``year`` the report is about, site, column,
+    ``region`` (province + city [+ county], official names), ``doc_type`` (one of
+    `archive.text.classify.DOC_TYPES`), the cleaned simplified ``text`` (paragraphs joined by
+    "\n"), the flags (``truncated`` with the stated ``full_length``, ``placeholders``,
+    ``mojibake``, ``source_script`` "traditional" when converted, ``is_health_report``),
+    ``fetched_at`` and ``duplicate_of`` (the canonical copy's id, set by duplicate detection).
+    The fields after them are kept in the archive only: the region's levels, attachment links
+    and the page's ContentSource meta tag.
+    """
+
     id: str
     url: str
     title: str | None

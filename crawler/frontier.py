@@ -16,6 +16,17 @@ before Scrapy goes on):
 A crawl that ends normally (reason "finished") deletes its job, so the next run starts afresh
 (list pages are fetched again to find new reports). Any other end keeps it: the same command
 resumes. ``JOBDIR`` is set per source by the runner (default ``<data_dir>/jobs/<source>``).
+
+The job lock (``<JOBDIR>/lock``, flock; `JobBusy`, `job_lock_holder`) keeps two processes out
+of one job. It is not `archive.locks.SourceLock`, though both use the primitives of
+`archive.locks`: the SourceLock guards a source *name* and is taken by whoever starts a crawl
+(`hra crawl`, the scheduler) for the whole run, waiting if asked; the job lock guards the job
+*directory* (JOBDIR may be set to anything) and is held by the process that runs the crawl
+while its scheduler is open, never waiting: the runner waits for it beforehand
+(`crawler.runner.wait_for_job`). Both are needed: a standalone ``scrapy crawl`` takes no
+SourceLock, and a crawl child orphaned by a killed ``hra crawl`` keeps its job while the next
+``hra crawl`` already holds the SourceLock. The job lock's file records only the pid and is
+deleted with a finished job.
 """
 
 from __future__ import annotations
@@ -23,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import heapq
-import json
 import logging
 import os
 import pickle
@@ -36,6 +46,7 @@ from scrapy.core.scheduler import BaseScheduler
 from scrapy.http import Request
 from scrapy.utils.request import request_from_dict
 
+from archive.locks import HAVE_FLOCK, probe_holder, try_lock, write_holder
 from archive.urls import canonical_url
 
 if TYPE_CHECKING:
@@ -105,47 +116,26 @@ class JobBusy(RuntimeError):
 
 def _lock(directory: Path) -> Any:
     """An exclusive lock on the job (released when the process ends, even by kill -9); the
-    lock file names the holder's pid."""
+    lock file names the holder's pid. JobBusy when another process holds it."""
     handle = (directory / LOCK_FILE).open("a+")
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
+    if not HAVE_FLOCK:  # not POSIX: no lock
         return handle
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
+        locked = try_lock(handle)
+    except OSError:  # flock itself failed (a file system without locks): as busy
+        locked = False
+    if not locked:
         holder = job_lock_holder(directory) or {}
         handle.close()
         raise JobBusy(f"{directory.name}: another crawl of this source is running "
-                      f"(pid {holder.get('pid', '?')})") from exc
-    handle.seek(0)
-    handle.truncate()
-    handle.write(json.dumps({"pid": os.getpid()}))
-    handle.flush()
+                      f"(pid {holder.get('pid', '?')})")
+    write_holder(handle, {"pid": os.getpid()})
     return handle
 
 
 def job_lock_holder(directory: Path) -> dict[str, Any] | None:
     """Who holds the job's lock ({"pid": ...}), or None when no process does."""
-    try:
-        import fcntl
-    except ImportError:
-        return None
-    try:
-        handle = (Path(directory) / LOCK_FILE).open("r")
-    except OSError:
-        return None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            try:
-                info = json.loads(handle.read() or "{}")
-            except ValueError:
-                info = {}
-            return info if isinstance(info, dict) else {}
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return None
+    return probe_holder(Path(directory) / LOCK_FILE)
 
 
 class FrontierScheduler(BaseScheduler):

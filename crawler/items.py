@@ -10,26 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from archive.store import utc_now
+from archive.text.decode import charset_from_headers
 
 if TYPE_CHECKING:
     from scrapy.http import Response
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
-def header_charset(content_type: str | None) -> str | None:
-    """The charset parameter of a Content-Type header value."""
-    if not content_type:
-        return None
-    for part in content_type.split(";")[1:]:
-        key, _, value = part.partition("=")
-        if key.strip().lower() == "charset" and value.strip():
-            return value.strip().strip("\"'")
-    return None
 
 
 @dataclass
@@ -64,10 +51,9 @@ class PageItem:
 
     @property
     def http_charset(self) -> str | None:
-        for key, value in self.headers.items():
-            if key.lower() == "content-type":
-                return header_charset(value)
-        return None
+        """The charset of the Content-Type header (what `hra reprocess` reads again from the
+        stored headers)."""
+        return charset_from_headers(self.headers)
 
     @property
     def chain(self) -> list[str]:

@@ -29,10 +29,9 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
 
 from archive import __version__
-from archive.text.decode import decode_html
+from archive.text.decode import decode_html, header_charset, looks_binary
 from archive.urls import doc_id
 from crawler.context import context
-from crawler.items import header_charset
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -255,16 +254,6 @@ def _retry_after_seconds(value: str) -> float | None:
 # Responses: HTML only, in its real encoding
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-_BINARY_MAGIC = (b"%PDF", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"\x89PNG", b"\xff\xd8\xff", b"GIF8",
-                 b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf", b"ID3", b"\x00\x00\x00")
-
-
-def looks_binary(body: bytes) -> bool:
-    """Bytes of a file format (PDF, Office, images, archives), not a page."""
-    head = body[:1024]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 text carries NULs
-        return False
-    return head.startswith(_BINARY_MAGIC) or head.count(b"\x00") > 8
 
 
 class HtmlOnlyMiddleware:

@@ -1,10 +1,11 @@
 """The item pipeline: every fetched page goes through the text pipeline into the archive.
 
 `ArchivePipeline` is the one place a crawled page becomes a record:
-`archive.pipeline.process_page` (decode, extract, normalize, classify; run in worker processes
-by `crawler.analysis`, with the source's optional title/date/body selectors) then
-`archive.importer.store_result` (the raw bytes, headers, final URL and status, plus the record,
-in one transaction). Off-topic pages (unless ``HRA_KEEP_OFF_TOPIC``), list pages and pages
+`archive.pipeline.process_page` (decode, select, extract, normalize, classify; run in worker
+processes by `crawler.page_workers`, with the source's optional title/date/body selectors as
+its `ExtractOptions`) then `archive.importer.store_result` (the raw bytes, headers, final URL
+and status, the source's name, plus the record, in one transaction: `hra reprocess` applies the
+same selectors later). Off-topic pages (unless ``HRA_KEEP_OFF_TOPIC``), list pages and pages
 without an article are counted, not stored. The spider learns the page's kind from the item
 (`PageItem.set_kind`) to decide which links to follow.
 """
@@ -14,10 +15,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from archive.crawl_runs import IndexCadence
 from archive.importer import store_result
-from crawler.analysis import Analyser, default_workers, shared_analyser
 from crawler.context import CrawlContext, context
 from crawler.items import DoneItem, FailureItem, PageItem
+from crawler.page_workers import Analyser, default_workers, shared_analyser
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -31,11 +33,12 @@ class ArchivePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.ctx: CrawlContext = context(crawler)
-        self.index_every = crawler.settings.getint("HRA_INDEX_EVERY", 1000)
+        # Standalone only (under `hra crawl` the parent updates the indexes): the same cadence
+        # as `hra crawl`, HRA_INDEX_EVERY pages (0: no page trigger) or a minute.
+        self.cadence = IndexCadence(crawler.settings.getint("HRA_INDEX_EVERY", 1000))
         workers = crawler.settings.get("HRA_WORKERS")
         self.analyser: Analyser = shared_analyser(
             default_workers() if workers in (None, "", "auto") else int(workers))
-        self._stored_since_index = 0
         self._selector_warned = False
 
     @classmethod
@@ -59,6 +62,10 @@ class ArchivePipeline:
         kind, outcome, message, title, counted = "error", "failed", "", None, False
         source = getattr(self.crawler.spider, "source", None)
         selectors = source.selectors if source is not None else {}
+        # Pages of a named source remember it, so `hra reprocess` applies its selectors again
+        # (ad-hoc --url and demo sources are not defined anywhere to be looked up later).
+        page_source = source.name if source is not None and source.origin in (
+            "shipped", "user") else None
         try:
             result, missing, error = await self.analyser.run(
                 item.body, item.url, item.http_charset, item.fetched_at, selectors)
@@ -76,6 +83,7 @@ class ArchivePipeline:
                         store, result, url=item.request_url, body=item.body,
                         fetched_at=item.fetched_at, keep_all=self.ctx.keep_off_topic,
                         final_url=item.url, status=item.status, headers=item.headers,
+                        source=page_source,
                     )
                     self.ctx.count_stored(outcome)
                 counted = True
@@ -86,10 +94,9 @@ class ArchivePipeline:
             message = f"internal error: {type(exc).__name__}: {exc}"
         finally:
             item.set_kind(kind)
-        if outcome in ("new", "changed") and self.ctx.standalone:
-            self._stored_since_index += 1
-            if self.index_every and self._stored_since_index >= self.index_every:
-                self._update_index()
+        stored = outcome in ("new", "changed") and self.ctx.standalone
+        if stored and (self.cadence.stored() or self.cadence.due()):
+            self._update_index()
         self.ctx.report(item.url, outcome, message=message, title=title, status=item.status,
                         depth=item.depth, counted=counted)
 
@@ -107,7 +114,7 @@ class ArchivePipeline:
 
     def _update_index(self) -> None:
         """Duplicates and the search index follow the archive's change log (a crawl batch)."""
-        self._stored_since_index = 0
+        self.cadence.reset()
         from archive.derived import update_derived
 
         try:

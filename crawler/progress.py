@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from archive.store import RunCounts
+from archive.outcomes import OutcomeTally
 
 #: Human labels of skip reasons, in display order.
 SKIP_LABELS = {
@@ -54,11 +54,10 @@ DEAD_OUTCOMES = frozenset({"failed", "skipped:robots", "skipped:challenge", "ski
 
 
 @dataclass
-class Tally:
-    """Counts of one crawl (all sources), built from "page" events."""
+class Tally(OutcomeTally):
+    """Counts of one crawl (all sources), built from "page" events: `counts` and `skipped` by
+    reason (`OutcomeTally`), the responses fetched and the failures' messages."""
 
-    counts: RunCounts = field(default_factory=RunCounts)
-    skipped: dict[str, int] = field(default_factory=dict)
     fetched: int = 0  # responses actually downloaded (not skipped before fetching)
     errors: list[str] = field(default_factory=list)
 
@@ -67,17 +66,10 @@ class Tally:
         self.counts.pages += 1
         if fetched:
             self.fetched += 1
-        if outcome.startswith("skipped:"):
-            reason = outcome.split(":", 1)[1]
-            self.skipped[reason] = self.skipped.get(reason, 0) + 1
-            self.counts.skipped += 1
-        elif outcome in ("new", "changed", "unchanged", "failed"):
-            self.counts.add(outcome)
-            if outcome == "failed" and len(self.errors) < 200:
-                self.errors.append(f"{url}: {message}" if url else message)
-        else:  # an unknown outcome is a bug: count it as a failure, never lose it
-            self.counts.failed += 1
+        if not self.count(outcome):  # an unknown outcome is a bug: counted as failed, listed
             self.errors.append(f"{url}: unexpected outcome {outcome!r}")
+        elif outcome == "failed" and len(self.errors) < 200:
+            self.errors.append(f"{url}: {message}" if url else message)
 
     def skipped_text(self) -> str:
         parts = [f"{n} {SKIP_LABELS.get(r, r)}" for r, n in sorted(

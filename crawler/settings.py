@@ -16,7 +16,8 @@ HRA_REFRESH                 refetch archived URLs with conditional requests (def
 HRA_KEEP_OFF_TOPIC          archive off-topic articles too, flagged (default False)
 HRA_RETRY_BACKOFF           first retry delay in seconds, doubled per retry (default 2)
 HRA_RETRY_BACKOFF_MAX       longest retry delay (default 60)
-HRA_INDEX_EVERY             update the search index after this many stored pages (default 1000)
+HRA_INDEX_EVERY             standalone `scrapy crawl`: update the search index after this many
+                            stored pages or a minute (default 1000; `hra crawl`: its parent)
 HRA_WORKERS                 processes running the text pipeline ("auto": CPUs - 1, 1..4; 0: inline)
 HRA_JOB_WAIT                seconds to wait for another process to let go of a source's job (60)
 HRA_PROGRESS_FD / _RUN_ID   set by `hra crawl` for its child process (events, run record)

@@ -3,7 +3,8 @@
 The index holds, per document, the full and short name of its province, city and county and
 the joined full names of consecutive levels (`search.schema.region_terms`). A filter value is
 *known* when it is one of those for some division of the gazetteer
-(``archive/text/data/divisions.tsv``): a full name (``贵州省``, ``遵义市``, ``红花岗区``), a short
+(``archive/text/data/divisions.tsv``, read by `archive.text.region.read_divisions`; short names
+by `archive.text.region.short_name`): a full name (``贵州省``, ``遵义市``, ``红花岗区``), a short
 name (``贵州``, ``遵义``, ``红花岗``), or full names of nested divisions written one after the
 other (``贵州省遵义市``, ``遵义市红花岗区``, ``北京市朝阳区``). Anything else (``火星``, ``遵义省``)
 is unknown, and `hra search --region` says so instead of silently finding nothing.
@@ -14,12 +15,13 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-_SUFFIXES = ("特别行政区", "自治区", "自治州", "自治县", "地区", "省", "市", "县", "区", "盟", "旗")
+from archive.text.region import read_divisions, short_name
+
+__all__ = ["known_region", "short_name"]
 
 
 @dataclass(frozen=True)
 class _Gazetteer:
-    short: dict[str, str]  # full name -> short name (the gazetteer's own column)
     codes: dict[str, tuple[str, ...]]  # full name -> division codes
     parent: dict[str, str]  # code -> parent code ("" for provinces)
     names: frozenset[str]  # every full and short name, lower-cased
@@ -27,37 +29,15 @@ class _Gazetteer:
 
 @functools.lru_cache(maxsize=1)
 def _gazetteer() -> _Gazetteer:
-    from archive.text.region import DATA_FILE
-
-    short: dict[str, str] = {}
     codes: dict[str, list[str]] = {}
     parent: dict[str, str] = {}
-    with open(DATA_FILE, encoding="utf-8") as fh:
-        next(fh)
-        for line in fh:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 5:
-                continue
-            code, name, _level, parent_code, short_col = parts[:5]
-            codes.setdefault(name, []).append(code)
-            parent[code] = parent_code
-            if short_col:
-                short.setdefault(name, short_col)
-    gaz = _Gazetteer(short, {k: tuple(v) for k, v in codes.items()}, parent, frozenset())
+    for row in read_divisions():
+        codes.setdefault(row.name, []).append(row.code)
+        parent[row.code] = row.parent
     names = set(codes)
-    names.update(short_name(name, gaz) for name in codes)
-    return _Gazetteer(gaz.short, gaz.codes, gaz.parent, frozenset(n.lower() for n in names))
-
-
-def short_name(name: str, gazetteer: _Gazetteer | None = None) -> str:
-    """``遵义市`` -> ``遵义``, ``内蒙古自治区`` -> ``内蒙古`` (the gazetteer, else a suffix rule)."""
-    known = (gazetteer or _gazetteer()).short.get(name)
-    if known:
-        return known
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-            return name[: -len(suffix)]
-    return name
+    names.update(short_name(name) for name in codes)
+    return _Gazetteer({k: tuple(v) for k, v in codes.items()}, parent,
+                      frozenset(n.lower() for n in names))
 
 
 def _under(code: str, ancestor: str, parent: dict[str, str]) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from charset_normalizer import from_bytes
@@ -145,3 +146,41 @@ def codec_from_errors(data: bytes) -> str:
         ("utf-8", "gb18030", "big5hkscs"),
         key=lambda c: data.decode(c, errors="replace").count("\ufffd"),
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Before decoding: is it a page at all, and what does the server say it is?
+
+#: Magic numbers of file formats that are not pages: PDF, ZIP (docx, xlsx), OLE (doc, xls),
+#: PNG, JPEG, GIF, gzip, RAR, 7z, MP3, and UTF-32/other NUL-led binaries.
+_BINARY_MAGIC = (b"%PDF", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"\x89PNG", b"\xff\xd8\xff", b"GIF8",
+                 b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf", b"ID3", b"\x00\x00\x00")
+
+
+def looks_binary(data: bytes) -> bool:
+    """Bytes of a file format (PDF, Office, images, archives), not a page: a known magic
+    number, or more than 8 NULs in the first 4 kB (UTF-16 text, with its BOM, carries NULs
+    legitimately). The crawler's non-HTML filter and the pipeline both ask this."""
+    head = data[:4096]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    return head.startswith(_BINARY_MAGIC) or head.count(b"\x00") > 8
+
+
+def header_charset(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header value (quotes removed), or None."""
+    if not content_type:
+        return None
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip().strip("\"'")
+    return None
+
+
+def charset_from_headers(headers: Mapping[str, str]) -> str | None:
+    """The charset of the Content-Type header (its name in any case) among HTTP headers."""
+    for key, value in headers.items():
+        if key.lower() == "content-type":
+            return header_charset(value)
+    return None

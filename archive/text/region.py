@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["Region", "detect_region"]
+__all__ = ["DATA_FILE", "Division", "Region", "detect_region", "read_divisions", "short_name"]
 
 DATA_FILE = Path(__file__).with_name("data") / "divisions.tsv"
 TITLE_WEIGHT = 100
@@ -166,14 +168,57 @@ def _trie_regex(words: list[str], fan: int = 4) -> str:
     return f"[{first}](?=[{second}])(?:{bucket(items)})"
 
 
+class Division(NamedTuple):
+    """A row of the gazetteer (``data/divisions.tsv``)."""
+
+    code: str  # six-digit division code
+    name: str  # official full name: 遵义市
+    level: str  # "province", "city" or "county"
+    parent: str  # parent code ("" for provinces)
+    short: str  # short name: 遵义 ("" when none)
+
+
+@functools.lru_cache(maxsize=1)
+def read_divisions() -> tuple[Division, ...]:
+    """Every division of the gazetteer, in file order: the one reader of ``divisions.tsv``
+    (the region detector here, ``--region`` names in `search.regions` and the index's region
+    terms use it)."""
+    rows = []
+    for line in DATA_FILE.read_text(encoding="utf-8").splitlines()[1:]:
+        parts = line.split("\t")
+        if line.strip() and len(parts) >= 5:
+            rows.append(Division(*parts[:5]))
+    return tuple(rows)
+
+
+#: Suffixes of division names, longest first (short names of names not in the gazetteer).
+_SUFFIXES = ("特别行政区", "自治区", "自治州", "自治县", "地区", "省", "市", "县", "区", "盟", "旗")
+
+
+@functools.lru_cache(maxsize=1)
+def _short_names() -> dict[str, str]:
+    short: dict[str, str] = {}
+    for row in read_divisions():
+        if row.short:
+            short.setdefault(row.name, row.short)
+    return short
+
+
+def short_name(name: str) -> str:
+    """``遵义市`` -> ``遵义``, ``内蒙古自治区`` -> ``内蒙古`` (the gazetteer, else a suffix rule)."""
+    known = _short_names().get(name)
+    if known:
+        return known
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
+
+
 @functools.lru_cache(maxsize=1)
 def _index() -> _Index:
-    """Load ``divisions.tsv`` once and build the name index and regex."""
-    rows = [
-        line.split("\t")
-        for line in DATA_FILE.read_text(encoding="utf-8").splitlines()[1:]
-        if line.strip()
-    ]
+    """Build the name index and regex from the gazetteer (once)."""
+    rows = read_divisions()
     level_of = {row[0]: row[2] for row in rows}
     divs: dict[str, _Div] = {}
     for code, name, level, parent, _short in rows:
@@ -314,6 +359,74 @@ def _count(text: str, words: tuple[str, ...]) -> int:
     return sum(text.count(w) for w in words)
 
 
+@dataclass(slots=True)
+class _Tally:
+    """The resolved mentions of a report: per division code, its mentions in the title and in
+    the text and the position of its first mention (title positions come first)."""
+
+    divs: dict[str, _Div]
+    title_n: dict[str, int]
+    text_n: dict[str, int]
+    first: dict[str, int]
+
+    @classmethod
+    def of(cls, title: str, text: str, index: _Index) -> _Tally:
+        in_title = _scan(title, index)
+        in_text = _scan(text, index)
+        _resolve(in_title + in_text, index)
+        tally = cls(index.divs, {}, {}, {})
+        for offset, counts, mentions in ((-len(title) - 1, tally.title_n, in_title),
+                                         (0, tally.text_n, in_text)):
+            for m in mentions:
+                if m.code is not None:
+                    counts[m.code] = counts.get(m.code, 0) + 1
+                    tally.first.setdefault(m.code, offset + m.start)
+        return tally
+
+    def weight(self, code: str) -> int:
+        """Title mentions weigh `TITLE_WEIGHT`; cities and counties twice a province."""
+        score = self.title_n.get(code, 0) * TITLE_WEIGHT + self.text_n.get(code, 0)
+        return score if self.divs[code].kind == "p" else 2 * score
+
+    def support(self, group: Callable[[_Div], str | None]) -> dict[str, int]:
+        """The summed weight of the mentioned divisions in each group (`group`: the group a
+        division belongs to, None for none), groups in order of their first mention."""
+        score: dict[str, int] = {}
+        for code in self.first:
+            key = group(self.divs[code])
+            if key is not None:
+                score[key] = score.get(key, 0) + self.weight(code)
+        return score
+
+    def best(self, score: dict[str, int], group: Callable[[_Div], str | None]) -> str:
+        """The group with the most support; on a tie, the one mentioned first."""
+        first: dict[str, int] = {}
+        for code in self.first:
+            key = group(self.divs[code])
+            if key is not None:
+                first[key] = min(first.get(key, self.first[code]), self.first[code])
+        return max(score, key=lambda k: (score[k], -first[k]))
+
+
+class _Words(NamedTuple):
+    """How often the text speaks for each level: 全省, 全市/全州/全盟, 全县/全区/全旗 (全区 is the
+    province's word in an autonomous region)."""
+
+    province: int
+    city: int
+    county: int
+
+    @classmethod
+    def of(cls, text: str, province: _Div) -> _Words:
+        region_wide = text.count("全区") if province.name.endswith("自治区") else 0
+        return cls(_count(text, _PROVINCE_WORDS) + region_wide, _count(text, _CITY_WORDS),
+                   _count(text, _COUNTY_WORDS) - region_wide)
+
+
+def _province_of(div: _Div) -> str:
+    return div.province
+
+
 def detect_region(title: str, text: str) -> Region | None:
     """The region a report is about, from division names in `title` and `text`; ``None`` if none.
 
@@ -321,82 +434,61 @@ def detect_region(title: str, text: str) -> Region | None:
     '江苏省扬州市'
     """
     index = _index()
-    divs = index.divs
-    in_title = _scan(title, index)
-    in_text = _scan(text, index)
-    _resolve(in_title + in_text, index)
-
-    title_n: dict[str, int] = {}
-    text_n: dict[str, int] = {}
-    first: dict[str, int] = {}
-    for offset, counts, mentions in ((-len(title) - 1, title_n, in_title), (0, text_n, in_text)):
-        for m in mentions:
-            if m.code is not None:
-                counts[m.code] = counts.get(m.code, 0) + 1
-                first.setdefault(m.code, offset + m.start)
-    if not first:
+    tally = _Tally.of(title, text, index)
+    if not tally.first:
         return None
-
-    def weight(code: str) -> int:
-        score = title_n.get(code, 0) * TITLE_WEIGHT + text_n.get(code, 0)
-        return score if divs[code].kind == "p" else 2 * score
-
     # Province: its own mentions plus everything under it.
-    prov_score: dict[str, int] = {}
-    prov_first: dict[str, int] = {}
-    for code in first:
-        p = divs[code].province
-        prov_score[p] = prov_score.get(p, 0) + weight(code)
-        prov_first[p] = min(prov_first.get(p, first[code]), first[code])
-    province = max(prov_score, key=lambda p: (prov_score[p], -prov_first[p]))
-    p_div = divs[province]
-    autonomous = p_div.name.endswith("自治区")
-    prov_words = _count(text, _PROVINCE_WORDS) + (text.count("全区") if autonomous else 0)
-    city_words = _count(text, _CITY_WORDS)
-    county_words = _count(text, _COUNTY_WORDS) - (text.count("全区") if autonomous else 0)
-
-    # City slot (the province itself for 北京/天津/上海/重庆).
-    base: str | None
-    if province in MUNICIPALITIES:
-        base = province
-        higher_words = city_words + prov_words
+    province = tally.best(tally.support(_province_of), _province_of)
+    words = _Words.of(text, index.divs[province])
+    if province in MUNICIPALITIES:  # 北京/天津/上海/重庆: the province is the city slot
+        base: str | None = province
+        higher_words = words.city + words.province
     else:
-        city_score: dict[str, int] = {}
-        city_first: dict[str, int] = {}
-        for code in first:
-            div = divs[code]
-            if div.province == province and div.base is not None:
-                city_score[div.base] = city_score.get(div.base, 0) + weight(code)
-                city_first[div.base] = min(city_first.get(div.base, first[code]), first[code])
-        base = None
-        if city_score:
-            best = max(city_score, key=lambda c: (city_score[c], -city_first[c]))
-            titled = any(title_n.get(c) for c in first if divs[c].base == best)
-            if titled:
-                base = best
-            elif not title_n.get(province) and prov_words <= max(city_words, county_words):
-                share = 2 * city_score[best] >= sum(city_score.values())
-                strong = city_score[best] > weight(province) or city_words > prov_words
-                if share and strong:
-                    base = best
-        higher_words = city_words
+        base = _pick_city(tally, province, words)
+        higher_words = words.city
+    p_name = index.divs[province].name
     if base is None:
-        return Region(p_div.name, None, None)
+        return Region(p_name, None, None)
+    county = _pick_county(tally, base, words, higher_words)
+    return Region(p_name, None if base == province else index.divs[base].name, county)
 
-    # County: named in the title, or clearly dominating the text.
-    county = None
-    counties = [c for c in first if divs[c].kind == "k" and divs[c].base == base]
-    if counties:
-        best_k = max(counties, key=lambda c: (weight(c), -first[c]))
-        n = text_n.get(best_k, 0)
-        total = sum(text_n.get(c, 0) for c in counties)
-        # A text that speaks for a county (全县 outnumbers 全市/全省) needs fewer mentions.
-        speaks_for_county = county_words >= 2 and county_words > max(higher_words, prov_words)
-        enough = n >= 3 or (speaks_for_county and n >= 1)
-        if title_n.get(best_k) or (
-            enough and n >= 0.6 * total and n >= text_n.get(base, 0)
-            and higher_words <= county_words
-        ):
-            county = divs[best_k].name
-    city = None if base == province else divs[base].name
-    return Region(p_div.name, city, county)
+
+def _pick_city(tally: _Tally, province: str, words: _Words) -> str | None:
+    """The province's city with most support, when the title names it (or one of its
+    counties) or the text is clearly about it (see the module doc); else None."""
+
+    def by_city(div: _Div) -> str | None:
+        return div.base if div.province == province and div.base is not None else None
+
+    city_score = tally.support(by_city)
+    if not city_score:
+        return None
+    best = tally.best(city_score, by_city)
+    divs, title_n = tally.divs, tally.title_n
+    if any(title_n.get(c) for c in tally.first if divs[c].base == best):
+        return best
+    if title_n.get(province) or words.province > max(words.city, words.county):
+        return None
+    share = 2 * city_score[best] >= sum(city_score.values())
+    strong = city_score[best] > tally.weight(province) or words.city > words.province
+    return best if share and strong else None
+
+
+def _pick_county(tally: _Tally, base: str, words: _Words, higher_words: int) -> str | None:
+    """The county of the city slot `base` named in the title or clearly dominating the text."""
+    divs, text_n = tally.divs, tally.text_n
+    counties = [c for c in tally.first if divs[c].kind == "k" and divs[c].base == base]
+    if not counties:
+        return None
+    best = max(counties, key=lambda c: (tally.weight(c), -tally.first[c]))
+    n = text_n.get(best, 0)
+    total = sum(text_n.get(c, 0) for c in counties)
+    # A text that speaks for a county (全县 outnumbers 全市/全省) needs fewer mentions.
+    speaks_for_county = words.county >= 2 and words.county > max(higher_words, words.province)
+    enough = n >= 3 or (speaks_for_county and n >= 1)
+    if tally.title_n.get(best) or (
+        enough and n >= 0.6 * total and n >= text_n.get(base, 0)
+        and higher_words <= words.county
+    ):
+        return divs[best].name
+    return None

@@ -1,0 +1,261 @@
+"""Cleaning: from HTML to a clean tree cut into lines, and which lines are clutter.
+
+1. `strip_non_content` drops scripts, styles, comments and noscript blocks from the markup
+   (before the page is normalized: they are often most of its bytes).
+2. `parse_html` parses with lxml (fast, forgiving); beautifulsoup4 is the fallback parser for
+   input lxml refuses.
+3. `clean_tree` drops what readers never see: scripts, styles, form controls, media, <head>
+   and hidden elements.
+4. `iter_lines` cuts the tree into *lines* at block boundaries and ``<br>``; each line knows the
+   element that holds it, how much of it is link text, and whether it stands inside an element
+   named like navigation (`is_unlikely`) or inside a list item.
+5. Clutter: `is_furniture` (copyright, reprint and disclaimer notices, download links, ICP
+   lines, prev/next links, share/comment lines, link-heavy lines, navigation without prose),
+   `strip_intro` ("下面是小编为大家整理的…供大家参考"), `is_byline` (date and source lines),
+   `is_outline`/`outline_end` (a 目录/提纲 block). `main_extractor` applies them inside the
+   article.
+
+The vocabulary is in `archive.text.vocabulary`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from lxml import etree
+
+from archive.text.vocabulary import (
+    BLOCK_TAGS,
+    BOILERPLATE,
+    CJK_RE,
+    DATE_LABEL,
+    DROP_TAGS,
+    HIDDEN_XPATH,
+    LIKELY,
+    LIST_ITEM_TAGS,
+    NON_CONTENT,
+    OUTLINE,
+    OUTLINE_END,
+    SENTENCE_MARKS,
+    SOURCE_LINE,
+    UNLIKELY,
+    UNLIKELY_TAGS,
+    WS,
+    XIAOBIAN,
+    XML_DECLARATION,
+)
+
+
+class ExtractError(ValueError):
+    """The page has no usable HTML or no text at all."""
+
+
+@dataclass
+class Line:
+    text: str
+    holder: etree._Element  # element whose text this is
+    link_chars: int
+    in_unlikely: bool
+    in_list: bool
+
+    @property
+    def cjk(self) -> int:
+        return len(CJK_RE.findall(self.text))
+
+
+# ----------------------------------------------------------------------------------------------
+# Markup and tree
+
+
+def strip_non_content(html: str) -> str:
+    """Drop scripts, styles, comments and noscript blocks (often most of a page's bytes)
+    before the page is normalized and parsed. Meta tags and the <title> stay."""
+    return NON_CONTENT.sub("", html)
+
+
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+
+
+def parse_html(html: str) -> etree._Element:
+    """Parse HTML with lxml; fall back to beautifulsoup4's lxml tree builder on odd input."""
+    html = html.lstrip("\ufeff")
+    if not html.strip():
+        raise ExtractError("empty page")
+    # lxml refuses str input with an XML encoding declaration.
+    html = XML_DECLARATION.sub("", html)
+    try:
+        root = etree.fromstring(html, _PARSER)
+    except (etree.XMLSyntaxError, etree.ParserError, ValueError):
+        root = None
+    if root is None or (root.find("body") is None and not len(root)):
+        from bs4 import BeautifulSoup
+
+        soup = BeautifulSoup(html, "lxml")
+        try:
+            root = etree.fromstring(str(soup) or "<html></html>", _PARSER)
+        except (etree.XMLSyntaxError, etree.ParserError, ValueError) as exc:
+            raise ExtractError(f"cannot parse HTML: {exc}") from exc
+        if root is None:
+            raise ExtractError("cannot parse HTML")
+    return root
+
+
+def clean_tree(root: etree._Element) -> None:
+    """Drop scripts, styles, form controls, media, <head> and hidden elements (tails kept)."""
+    for el in root.xpath(" | ".join(f"//{t}" for t in DROP_TAGS)):
+        drop(el)
+    for el in root.xpath(HIDDEN_XPATH):
+        drop(el)
+
+
+def drop(el: etree._Element) -> None:
+    """Remove an element but keep its tail text."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def text_content(el: etree._Element) -> str:
+    return "".join(el.itertext())
+
+
+def class_and_id(el: etree._Element) -> str:
+    """An element's class and id attributes, space-separated ("" when it has neither)."""
+    return " ".join(filter(None, (el.get("class"), el.get("id"))))
+
+
+def is_unlikely(el: etree._Element) -> bool:
+    """Navigation, sidebars, footers, comment and share boxes, by tag or class/id name."""
+    if el.tag in UNLIKELY_TAGS:
+        return True
+    attrs = class_and_id(el)
+    return _unlikely_attrs(attrs) if attrs else False
+
+
+@functools.lru_cache(maxsize=4096)
+def _unlikely_attrs(attrs: str) -> bool:
+    """class/id names of navigation, sidebars, footers, comment and share boxes."""
+    return bool(UNLIKELY.search(attrs)) and not LIKELY.search(attrs)
+
+
+def unlikely_ancestor(el: etree._Element) -> bool:
+    """The element or one of its ancestors is navigation-like (`is_unlikely`)."""
+    while el is not None:
+        if isinstance(el.tag, str) and is_unlikely(el):
+            return True
+        el = el.getparent()
+    return False
+
+
+# ----------------------------------------------------------------------------------------------
+# Lines
+
+
+def iter_lines(root: etree._Element) -> list[Line]:
+    """Cut the document into lines at block boundaries and <br>."""
+    lines: list[Line] = []
+    buf: list[str] = []
+    state = {"link": 0}
+
+    def flush(holder: etree._Element, unlikely: bool, in_list: bool) -> None:
+        text = "".join(buf).strip()
+        buf.clear()
+        link = state["link"]
+        state["link"] = 0
+        text = WS.sub(" ", text)
+        if text:
+            lines.append(Line(text, holder, min(link, len(text)), unlikely, in_list))
+
+    def walk(
+        el: etree._Element, holder: etree._Element, unlikely: bool, in_link: bool, in_list: bool
+    ) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        block = tag in BLOCK_TAGS
+        if block:
+            flush(holder, unlikely, in_list)
+            holder = el
+            unlikely = unlikely or is_unlikely(el)
+            in_list = in_list or tag in LIST_ITEM_TAGS
+        if tag == "br":
+            flush(holder, unlikely, in_list)
+        link = in_link or tag == "a"
+        if el.text:
+            buf.append(el.text)
+            if link:
+                state["link"] += len(el.text.strip())
+        for child in el:
+            walk(child, holder, unlikely, link, in_list)
+            if child.tail:
+                buf.append(child.tail)
+                if link:
+                    state["link"] += len(child.tail.strip())
+        if block:
+            flush(holder, unlikely, in_list)
+
+    body = root.find("body")
+    walk(body if body is not None else root, root, False, False, False)
+    return lines
+
+
+def prose_score(line: Line) -> float:
+    """How much a line looks like article prose (0 for navigation-like lines)."""
+    if line.in_unlikely:
+        return 0.0
+    cjk = line.cjk
+    if cjk < 8:
+        return 0.0
+    if line.link_chars > 0.4 * len(line.text):
+        return 0.0
+    marks = sum(line.text.count(c) for c in SENTENCE_MARKS)
+    if marks == 0 and cjk < 30:
+        return 0.0
+    return cjk + 10.0 * min(marks, 10)
+
+
+# ----------------------------------------------------------------------------------------------
+# Clutter
+
+
+def is_furniture(line: Line) -> bool:
+    """Site furniture: navigation without prose, notices (copyright, ICP, reprint, download,
+    prev/next, share, comments), short link-heavy lines."""
+    text = line.text
+    if line.in_unlikely and prose_score(line) == 0:
+        return True
+    if BOILERPLATE.search(text) and len(text) < 200:
+        return True
+    return line.link_chars > 0.6 * len(text) and len(text) < 80
+
+
+def strip_intro(text: str) -> str:
+    """Drop a "下面是小编为大家整理的…供大家参考" intro from a line."""
+    return XIAOBIAN.sub("", text).strip()
+
+
+def is_byline(text: str) -> bool:
+    """A short date line (发布时间: ...) or source/author line above the text."""
+    if DATE_LABEL.match(text) and len(text) < 80:
+        return True
+    return bool(SOURCE_LINE.match(text)) and len(text) < 60
+
+
+def is_outline(text: str) -> bool:
+    """A 目录/提纲 heading: the block under it repeats the headings of the text."""
+    return bool(OUTLINE.match(text))
+
+
+def outline_end(lines: list[Line], start: int) -> int | None:
+    """The index of the dots that close the 目录/提纲 block opened by ``lines[start]`` (None
+    when there are none within 40 lines)."""
+    for j in range(start + 1, min(start + 40, len(lines))):
+        if OUTLINE_END.fullmatch(lines[j].text):
+            return j
+    return None
