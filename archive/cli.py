@@ -1,13 +1,20 @@
-"""The `hra` command line (click + rich). Thin: every command calls archive/, search/, crawler/.
+"""The `hra` command line (click + rich), and the archive's own commands (import, reprocess,
+list, show, stats, runs, dups, export); archive/commands/ adds crawl, search and schedule.
 
-Errors are one line on stderr and a non-zero exit; never a traceback.
+Thin: a command parses its options, calls a service (plain modules under archive/, search/ and
+crawler/ that return data and raise `archive.errors.HraError`) and renders what it gets back
+(rich tables and markup, JSON with --json). The screen lives here and in the modules only the
+CLI imports (archive/commands/, `archive.crawl_display`).
+
+Errors are one line on stderr and a non-zero exit; never a traceback: `HraGroup` turns an
+`HraError` (and click's usage errors, exit 2) into that line and its exit code.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -27,6 +34,8 @@ from rich.table import Table
 
 from archive import __version__
 from archive.config import data_dir as resolve_data_dir
+from archive.errors import HraError
+from archive.lookup import resolve_id
 from archive.store import Store, StoreError
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -34,38 +43,42 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print a one-line error and exit."""
+    """Print a one-line error and exit (commands raise `HraError` instead; see `HraGroup`)."""
     line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
     err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
-class Ctx:
+class ArchiveDir:
+    """The archive directory `hra` works on (``ctx.obj``): `hra --data-dir`, `hra CMD
+    --data-dir`, $HRA_DATA_DIR or the platform's default."""
+
     def __init__(self, data_dir: str | None) -> None:
         self.data_dir = resolve_data_dir(data_dir)
 
     @contextmanager
     def store(self, *, readonly: bool = False) -> Iterator[Store]:
+        """The archive, open for the block (HraError when it cannot be opened)."""
         try:
             store = Store(self.data_dir, readonly=readonly)
         except StoreError as exc:
-            fail(str(exc))
+            raise HraError(str(exc)) from exc
         try:
             yield store
         finally:
             store.close()
 
 
-pass_ctx = click.make_pass_decorator(Ctx)
+pass_archive_dir = click.make_pass_decorator(ArchiveDir)
 
 
 def _override_data_dir(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     """`hra CMD --data-dir D`: D replaces the data dir `hra [--data-dir]` resolved."""
     if value is None:
         return
-    obj = ctx.find_object(Ctx)
+    obj = ctx.find_object(ArchiveDir)
     if obj is None:
-        ctx.obj = Ctx(value)
+        ctx.obj = ArchiveDir(value)
     else:
         obj.data_dir = resolve_data_dir(value)
 
@@ -90,20 +103,25 @@ def usage_error(exc: click.ClickException) -> NoReturn:
 
 
 class HraGroup(click.Group):
-    """The `hra` group: click's usage errors become one line on stderr (exit 2), like every
-    other error, instead of click's usage block."""
+    """The `hra` group: where errors become one line on stderr and an exit code. An `HraError`
+    (raised by services and commands) exits with its code; click's usage errors exit 2, as one
+    line instead of click's usage block."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
             return super().make_context(*args, **kwargs)
         except click.ClickException as exc:
             usage_error(exc)
+        except HraError as exc:
+            fail(str(exc), exc.exit_code)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:
             usage_error(exc)
+        except HraError as exc:
+            fail(str(exc), exc.exit_code)
 
 
 def progress_bar(transient: bool = False) -> Progress:
@@ -160,7 +178,7 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
       hra stats                                # what is in the archive
       hra export --format docx -o word/        # Word files, one per document
     """
-    ctx.obj = Ctx(data_dir)
+    ctx.obj = ArchiveDir(data_dir)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,8 +194,8 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
                    "with --json, as skipped_files).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @data_dir_option
-@pass_ctx
-def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, verbose: bool,
+@pass_archive_dir
+def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, verbose: bool,
                as_json: bool) -> None:
     """Import saved HTML pages (.html/.htm files or directories, recursively) or JSONL exports.
 
@@ -193,7 +211,7 @@ def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, verbose: bool,
     """
     from archive.importer import import_paths
 
-    with ctx.store() as store, progress_bar() as bar:
+    with archive_dir.store() as store, progress_bar() as bar:
         task = bar.add_task("importing", total=None, current="")
         try:
             summary = import_paths(
@@ -207,14 +225,14 @@ def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, verbose: bool,
                 if verbose and not as_json else None,
             )
         except KeyboardInterrupt:
-            fail("interrupted; everything imported so far is kept (run the same command again)",
-                 130)
+            raise HraError("interrupted; everything imported so far is kept (run the same "
+                           "command again)", 130) from None
         update_derived(store)
     c = summary.counts
     data = {
         "run": summary.run_id, "files": c.pages, "new": c.new, "changed": c.changed,
         "unchanged": c.unchanged, "skipped": c.skipped, "skipped_by_reason": summary.skipped,
-        "failed": c.failed, "errors": summary.errors, "data_dir": str(ctx.data_dir),
+        "failed": c.failed, "errors": summary.errors, "data_dir": str(archive_dir.data_dir),
     }
     if verbose:
         data["skipped_files"] = [{"path": path, "reason": reason}
@@ -227,7 +245,7 @@ def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, verbose: bool,
         console.print(
             f"imported {c.pages} item(s): {_count(c.new, 'new', 'green')}, {c.changed} changed, "
             f"{c.unchanged} unchanged, {c.skipped} skipped{f' ({reasons})' if reasons else ''}"
-            f"{hint}, {_count(c.failed, 'failed', 'red')} -> {ctx.data_dir}",
+            f"{hint}, {_count(c.failed, 'failed', 'red')} -> {archive_dir.data_dir}",
             highlight=False,
         )
     stored = c.new + c.changed + c.unchanged
@@ -240,8 +258,8 @@ def import_cmd(ctx: Ctx, paths: tuple[str, ...], keep_all: bool, verbose: bool,
               help="Keep pages that now read as off-topic as flagged documents.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @data_dir_option
-@pass_ctx
-def reprocess(ctx: Ctx, keep_all: bool, as_json: bool) -> None:
+@pass_archive_dir
+def reprocess(archive_dir: ArchiveDir, keep_all: bool, as_json: bool) -> None:
     """Re-run the text pipeline over every stored raw page (after an extractor change), then
     redo duplicate clustering and bring the search index up to date.
 
@@ -251,11 +269,11 @@ def reprocess(ctx: Ctx, keep_all: bool, as_json: bool) -> None:
     """
     from archive.importer import reprocess as run
 
-    with ctx.store() as store, progress_bar() as bar:
+    with archive_dir.store() as store, progress_bar() as bar:
         task = bar.add_task("reprocessing", total=store.count_latest_pages(), current="")
         summary = run(store, keep_all=keep_all,
                       progress=lambda url, _o: bar.update(task, advance=1, current=url[-40:]))
-    with ctx.store() as store:
+    with archive_dir.store() as store:
         update_derived(store, recluster=True)
     c = summary.counts
     data = {"pages": c.pages, "new": c.new, "changed": c.changed, "unchanged": c.unchanged,
@@ -275,21 +293,6 @@ def reprocess(ctx: Ctx, keep_all: bool, as_json: bool) -> None:
 # list / show / stats / runs
 
 
-def _resolve_id(store: Store, did: str) -> str:
-    if not did.strip():
-        fail("the document id is empty: give an id or its first characters (see `hra list`)", 2)
-    did = did.strip()
-    if store.get(did):
-        return did
-    found = store.find_ids(did)
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        fail(f"no document with id {did!r} (see `hra list`)")
-    fail(f"id {did!r} is ambiguous: {', '.join(found)}")
-    raise AssertionError
-
-
 def _list_command() -> click.Command:
     """`hra list`: built when the command modules load (it shares search's filters)."""
     from archive.commands.search import (
@@ -297,7 +300,6 @@ def _list_command() -> click.Command:
         filter_options,
         has_filters,
         make_filters,
-        selection,
     )
 
     @click.command("list")
@@ -305,10 +307,11 @@ def _list_command() -> click.Command:
     @click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
     @click.option("--json", "as_json", is_flag=True, help="One JSON record per line (no text).")
     @data_dir_option
-    @pass_ctx
-    def list_cmd(ctx: Ctx, year: int | None, since: str | None, until: str | None,
-                 region: str | None, doc_type: str | None, site: str | None, complete: bool,
-                 all_versions: bool, limit: int, as_json: bool) -> None:
+    @pass_archive_dir
+    def list_cmd(archive_dir: ArchiveDir, year: int | None, since: str | None,
+                 until: str | None, region: str | None, doc_type: str | None,
+                 site: str | None, complete: bool, all_versions: bool, limit: int,
+                 as_json: bool) -> None:
         """List documents, newest first, with their flags.
 
         Takes the filters of `hra search` (which lists the same documents without a query);
@@ -323,8 +326,11 @@ def _list_command() -> click.Command:
         filtered = has_filters(year, since, until, region, doc_type, site, complete)
         filters = make_filters(year, since, until, region, doc_type, site, complete,
                                all_versions)
-        with ctx.store(readonly=True) as store:
-            total, records = selection(ctx, store, None, filters, filtered=filtered, sort="date")
+        from search.selection import select_documents
+
+        with archive_dir.store(readonly=True) as store:
+            total, records = select_documents(store, None, filters, filtered=filtered,
+                                              sort="date")
             records_list = [r for _, r in zip(range(limit), records(), strict=False)]
         if as_json:
             for r in records_list:
@@ -355,8 +361,8 @@ def _flags(r: Any) -> str:
 @click.option("--raw", is_flag=True, help="Print the stored raw bytes of the newest version.")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 @data_dir_option
-@pass_ctx
-def show(ctx: Ctx, doc_id: str, raw: bool, as_json: bool) -> None:
+@pass_archive_dir
+def show(archive_dir: ArchiveDir, doc_id: str, raw: bool, as_json: bool) -> None:
     """Show one document (an id prefix is enough).
 
     \b
@@ -364,14 +370,15 @@ def show(ctx: Ctx, doc_id: str, raw: bool, as_json: bool) -> None:
       hra show 3f2a9c
       hra show 3f2a9c --raw > page.html
     """
-    with ctx.store(readonly=True) as store:
-        did = _resolve_id(store, doc_id)
+    with archive_dir.store(readonly=True) as store:
+        did = resolve_id(store, doc_id)
         record = store.get(did)
         assert record is not None
         if raw:
             page = store.latest_page(did)
             if page is None:
-                fail(f"document {did} has no stored raw page (it came from a JSONL import)")
+                raise HraError(f"document {did} has no stored raw page (it came from a JSONL "
+                               "import)")
             sys.stdout.buffer.write(page.body)
             return
         versions = store.page_versions(did)
@@ -398,8 +405,8 @@ def show(ctx: Ctx, doc_id: str, raw: bool, as_json: bool) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 @data_dir_option
-@pass_ctx
-def stats(ctx: Ctx, as_json: bool) -> None:
+@pass_archive_dir
+def stats(archive_dir: ArchiveDir, as_json: bool) -> None:
     """Counts by year, document type, province, site and flags.
 
     \b
@@ -407,9 +414,9 @@ def stats(ctx: Ctx, as_json: bool) -> None:
       hra stats
       hra stats --json | jq .by_year
     """
-    with ctx.store(readonly=True) as store:
+    with archive_dir.store(readonly=True) as store:
         data = store.stats()
-    data["data_dir"] = str(ctx.data_dir)
+    data["data_dir"] = str(archive_dir.data_dir)
     if as_json:
         print_json(data)
         return
@@ -431,8 +438,8 @@ def stats(ctx: Ctx, as_json: bool) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
 @click.option("--json", "as_json", is_flag=True, help="Print runs as JSON.")
 @data_dir_option
-@pass_ctx
-def runs(ctx: Ctx, limit: int, as_json: bool) -> None:
+@pass_archive_dir
+def runs(archive_dir: ArchiveDir, limit: int, as_json: bool) -> None:
     """Recent imports, crawls and reprocess runs: when, how long, who started them (trigger:
     manual, schedule:NAME, cron:NAME), status (ok, partial, failed, interrupted, running),
     counts, and for crawls the sources crawled (a failed one marked ✗, its error in --json).
@@ -443,17 +450,10 @@ def runs(ctx: Ctx, limit: int, as_json: bool) -> None:
       hra runs --json | jq '.[0].errors'
       hra runs --json | jq '.[0].sources[] | select(.status == "failed")'
     """
-    from datetime import datetime
+    from archive.run_history import recent_runs
 
-    from rich.markup import escape
-
-    with ctx.store(readonly=True) as store:
-        items = store.runs(limit)
-    for r in items:
-        end = r["ended_at"]
-        r["duration_s"] = (
-            round((datetime.fromisoformat(end) - datetime.fromisoformat(r["started_at"]))
-                  .total_seconds()) if end else None)
+    with archive_dir.store(readonly=True) as store:
+        items = recent_runs(store, limit)
     if as_json:
         print_json(items)
         return
@@ -487,8 +487,8 @@ def runs(ctx: Ctx, limit: int, as_json: bool) -> None:
               help="At most this many clusters.")
 @click.option("--json", "as_json", is_flag=True, help="Print clusters as JSON.")
 @data_dir_option
-@pass_ctx
-def dups(ctx: Ctx, doc_id: str | None, limit: int, as_json: bool) -> None:
+@pass_archive_dir
+def dups(archive_dir: ArchiveDir, doc_id: str | None, limit: int, as_json: bool) -> None:
     """List clusters of reposted copies of one report (or the cluster of one document).
 
     The first copy of each cluster is its canonical one (complete, no placeholders, longest,
@@ -500,31 +500,10 @@ def dups(ctx: Ctx, doc_id: str | None, limit: int, as_json: bool) -> None:
       hra dups 3f2a9c                          # the copies of this document
       hra dups --json --limit 100
     """
-    from archive.dedup import Cluster, DedupIndex, copy_similarity, rank, update_duplicates
+    from archive.duplicate_report import duplicate_report
 
-    with ctx.store(readonly=True) as store:
-        update_duplicates(store)
-        with DedupIndex(store.data_dir) as index:
-            if doc_id is not None:
-                did = _resolve_id(store, doc_id)
-                members = rank([r for r in map(store.get, index.component(did)) if r])
-                clusters = [Cluster(members[0].id, [r.id for r in members])]
-            else:
-                clusters = index.clusters(store)[:limit]
-            out = []
-            for cluster in clusters:
-                copies = []
-                canonical = store.get(cluster.canonical)
-                assert canonical is not None
-                for mid in cluster.members:
-                    r = store.get(mid)
-                    assert r is not None
-                    sim = None if mid == cluster.canonical else copy_similarity(canonical, r)
-                    copies.append({"id": r.id, "site": r.site, "url": r.url, "title": r.title,
-                                   "published": r.published, "chars": len(r.text),
-                                   "flags": _flags(r), "canonical": mid == cluster.canonical,
-                                   "similarity": None if sim is None else round(sim, 3)})
-                out.append({"canonical": cluster.canonical, "copies": copies})
+    with archive_dir.store(readonly=True) as store:
+        out = duplicate_report(store, doc_id, limit)
     if as_json:
         print_json(out)
         return
@@ -549,6 +528,36 @@ def dups(ctx: Ctx, doc_id: str | None, limit: int, as_json: bool) -> None:
 # export
 
 
+def _export_options(command: Any) -> Any:
+    """The options of `hra export` besides search's filters and --sort."""
+    options = [
+        click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "md", "txt", "docx"]),
+                     default="jsonl", show_default=True, help="Output format."),
+        click.option("--output", "-o", type=click.Path(),
+                     help="File (jsonl, csv, --one-file) or directory (md, txt, docx); "
+                          "jsonl and csv go to stdout without it."),
+        click.option("--one-file", is_flag=True, help="md/txt/docx: all documents in one file."),
+        click.option("--no-text", is_flag=True, help="jsonl/csv: leave the text out."),
+        click.option("--limit", type=click.IntRange(1), help="At most N documents."),
+        click.option("--force", is_flag=True, help="Overwrite existing files."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _write_export(records: Callable[[], Iterator[Any]], total: int, fmt: str,
+                  output: str | None, *, one_file: bool, no_text: bool, force: bool,
+                  title: str) -> Any:
+    """`archive.export.export` with a progress bar; its summary (ExportError is an HraError)."""
+    from archive.export import export
+
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task("exporting", total=total, current="")
+        return export(records, fmt, output, one_file=one_file, no_text=no_text, force=force,
+                      progress=lambda n: bar.update(task, completed=n), title=title)
+
+
 def _export_command() -> click.Command:
     """`hra export`: built when the command modules load (it shares search's filters)."""
     from archive.commands.search import (
@@ -558,7 +567,6 @@ def _export_command() -> click.Command:
         has_filters,
         make_filters,
         parse_query,
-        selection,
         sort_option,
     )
 
@@ -566,22 +574,14 @@ def _export_command() -> click.Command:
     @click.argument("query", nargs=-1)
     @filter_options
     @sort_option
-    @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "md", "txt", "docx"]),
-                  default="jsonl", show_default=True, help="Output format.")
-    @click.option("--output", "-o", type=click.Path(),
-                  help="File (jsonl, csv, --one-file) or directory (md, txt, docx); "
-                       "jsonl and csv go to stdout without it.")
-    @click.option("--one-file", is_flag=True, help="md/txt/docx: all documents in one file.")
-    @click.option("--no-text", is_flag=True, help="jsonl/csv: leave the text out.")
-    @click.option("--limit", type=click.IntRange(1), help="At most N documents.")
-    @click.option("--force", is_flag=True, help="Overwrite existing files.")
+    @_export_options
     @data_dir_option
-    @pass_ctx
-    def export(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | None,
-               until: str | None, region: str | None, doc_type: str | None, site: str | None,
-               complete: bool, all_versions: bool, sort: str | None, fmt: str,
-               output: str | None,
-               one_file: bool, no_text: bool, limit: int | None, force: bool) -> None:
+    @pass_archive_dir
+    def export(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None,
+               since: str | None, until: str | None, region: str | None, doc_type: str | None,
+               site: str | None, complete: bool, all_versions: bool, sort: str | None,
+               fmt: str, output: str | None, one_file: bool, no_text: bool,
+               limit: int | None, force: bool) -> None:
         """Export documents as JSONL, CSV (opens in Excel), Markdown, text or Word.
 
         Without QUERY, every document (canonical copies of reposted reports unless
@@ -596,8 +596,8 @@ def _export_command() -> click.Command:
           hra export 医改 --format docx --one-file -o yigai.docx
           hra export --format md --one-file --all-versions -o everything.md
         """
-        from archive.export import ExportError, export_title
-        from archive.export import export as run
+        from archive.export import export_title
+        from search.selection import select_documents
 
         filtered = has_filters(year, since, until, region, doc_type, site, complete)
         text = " ".join(query)
@@ -606,17 +606,11 @@ def _export_command() -> click.Command:
                                all_versions)
         title = export_title(text or None, describe_filters(
             year, since, until, region, doc_type, site, complete, all_versions))
-        with ctx.store(readonly=True) as store:
-            total, records = selection(ctx, store, node, filters, filtered=filtered, sort=sort,
-                                       limit=limit)
-            with progress_bar(transient=True) as bar:
-                task = bar.add_task("exporting", total=total, current="")
-                try:
-                    summary = run(records, fmt, output, one_file=one_file, no_text=no_text,
-                                  force=force, progress=lambda n: bar.update(task, completed=n),
-                                  title=title)
-                except ExportError as exc:
-                    fail(str(exc))
+        with archive_dir.store(readonly=True) as store:
+            total, records = select_documents(store, node, filters, filtered=filtered,
+                                              sort=sort, limit=limit)
+            summary = _write_export(records, total, fmt, output, one_file=one_file,
+                                    no_text=no_text, force=force, title=title)
         if summary.where != "stdout":
             err_console.print(f"exported {summary.documents} document(s) in {summary.files} "
                               f"file(s) to {summary.where}", highlight=False)
@@ -638,6 +632,10 @@ def _register_command_modules() -> None:
 
 
 def main() -> None:
+    """The `hra` console script (and ``python -m archive``): register the command modules and
+    run the command line; exits with the command's status. An archive error a command did not
+    catch (`StoreError`: a damaged or locked database) is one line and exit 1, like an
+    `HraError`."""
     _register_command_modules()
     try:
         cli(prog_name="hra")

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
+from archive.errors import HraError
 from archive.record import RECORD_FIELDS, Record
 
 FORMATS = ("jsonl", "csv", "md", "txt", "docx")
@@ -55,8 +56,8 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 Records = Callable[[], Iterator[Record]]  # a fresh stream of the selected records per call
 
 
-class ExportError(RuntimeError):
-    """A one-line reason the export could not be written."""
+class ExportError(HraError):
+    """A one-line reason the export could not be written (exit 1)."""
 
 
 @dataclass

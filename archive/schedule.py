@@ -476,6 +476,24 @@ class ScheduleBook:
         since = since or datetime.fromisoformat(schedule.created_at)
         return next_time(schedule.cron, since.astimezone(now.tzinfo))
 
+    def listing(self, now: datetime) -> tuple[list[Schedule], list[dict[str, Any]], list[str]]:
+        """What `hra schedule list` shows: the good schedules, for each its fields with
+        ``next_run`` and ``last_started``, and one line per damaged file or entry."""
+        items, problems = self.everything()
+        last = self.last_started()
+        rows = [asdict(s) | {"next_run": self.next_due(s, now).isoformat(timespec="minutes"),
+                             "last_started": last.get(s.name)} for s in items]
+        return items, rows, problems
+
+
+def crawl_options(*, refresh: bool = False, depth: int | None = None,
+                  max_pages: int | None = None, settings: tuple[str, ...] = ()) -> list[str]:
+    """The `hra crawl` options of a schedule (what `hra schedule add` was given)."""
+    return (["--refresh"] if refresh else []) + \
+        (["--depth", str(depth)] if depth is not None else []) + \
+        (["--max-pages", str(max_pages)] if max_pages else []) + \
+        [arg for setting in settings for arg in ("-s", setting)]
+
 
 # ---------------------------------------------------------------------------------------------
 # The foreground scheduler
@@ -681,6 +699,16 @@ def runs_with_trigger(data_dir: Path, trigger: str) -> list[dict[str, Any]]:
             return [r for r in store.runs(50) if r["trigger"] == trigger]
     except StoreError:
         return []
+
+
+def notify_last_run(schedule: Schedule, data_dir: Path, trigger: str,
+                    exit_code: int | None) -> str | None:
+    """Run the schedule's notify command with the newest run recorded with `trigger` (what the
+    crontab lines and systemd units do after a crawl); a one-line problem, or None."""
+    runs = runs_with_trigger(data_dir, trigger)
+    run = runs[0] if runs else None
+    started = run["started_at"] if run else now_local().isoformat(timespec="seconds")
+    return notify(schedule, RunOutcome(schedule.name, exit_code, started, run))
 
 
 def notify(schedule: Schedule, outcome: RunOutcome) -> str | None:

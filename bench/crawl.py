@@ -5,7 +5,7 @@
 
 A separate server process serves list pages (50 links each, with a numbered pager) and report
 pages (about 8 KB of varied report prose each) on 127.0.0.1. `hra crawl`'s machinery
-(`archive.crawl.run_crawl`: the child process, the spiders, the middlewares, the item pipeline
+(`archive.crawl_runs.run_crawl`: the child process, the spiders, the middlewares, the item pipeline
 with the full text pipeline, the archive) crawls them into a fresh data dir, with politeness
 lifted for localhost (no AutoThrottle, no delay, 16 concurrent requests; robots.txt is still
 asked for). It prints pages/s end to end into the archive and the peak RSS of the crawl
@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archive.crawl import CrawlPlan, run_crawl  # noqa: E402
+from archive.crawl_runs import CrawlPlan, run_crawl  # noqa: E402
 from archive.store import Store  # noqa: E402
 from crawler.sources import adhoc_source  # noqa: E402
 

@@ -9,13 +9,15 @@ Layout
   retry backoff, page budget.
 * ``frontier``: a crash-safe SQLite scheduler (the per-source JOBDIR) so kill -9 resumes.
 * ``downloader``: Scrapy's downloader with the per-host concurrency limit enforced for bursts.
-* ``pipelines`` / ``analysis``: every fetched page goes through `archive.pipeline.process_page`
-  (in worker processes) and `archive.importer.store_result`; nothing about extraction lives in
-  the spiders. ``selectors``: a source's own title/date/body CSS selectors.
+* ``pipelines`` / ``page_workers``: every fetched page goes through
+  `archive.pipeline.process_page` (in worker processes, ``page_workers``) and
+  `archive.importer.store_result`; nothing about extraction lives in the spiders. A source's
+  own title/date/body CSS selectors are passed to it (`archive.text.selectors.ExtractOptions`);
+  its ``links`` selector is the spiders'.
 * ``context`` / ``progress``: per-crawler state, counts and the JSON-lines events for `hra crawl`.
 * ``runner``: the child-process entry point `hra crawl` starts (Scrapy's reactor cannot restart).
-* ``display``: what `hra crawl` shows (live panel on a terminal, log lines otherwise).
 * ``demo``: the bundled demo site `hra demo` serves and crawls.
 
-Nothing here is imported by `hra` at start-up; Scrapy is imported only when a crawl runs.
+Nothing here is imported by `hra` at start-up; Scrapy is imported only when a crawl runs. No
+click or rich either: what `hra crawl` shows is the CLI's (`archive.crawl_display`).
 """

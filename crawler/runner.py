@@ -144,86 +144,108 @@ def record_source(spec: dict[str, Any], name: str, status: str, error: str | Non
 
 def run(spec: dict[str, Any]) -> int:
     """Crawl every source of the spec; returns the exit status."""
-    from scrapy.crawler import AsyncCrawlerProcess, Crawler
+    return _Run(spec).start()
 
-    from crawler.progress import events_for
 
-    settings = build_settings(spec)
-    process = AsyncCrawlerProcess(settings)  # configures logging (stderr: the run's log file)
-    from twisted.internet import reactor
+class _Run:
+    """The sources of one spec in one reactor: `parallel` lanes take the next source until
+    none is left or a signal stops the crawl."""
 
-    sources = [Source.from_json(s) for s in spec["sources"]]
-    data_dir = Path(spec["data_dir"])
-    state = {"stopping": False}
-    events = events_for(spec.get("progress_fd"))
-    job_wait = settings.getfloat("HRA_JOB_WAIT", JOB_WAIT)
+    def __init__(self, spec: dict[str, Any]) -> None:
+        from scrapy.crawler import AsyncCrawlerProcess
 
-    def stop_gracefully() -> None:
-        if not state["stopping"]:
-            state["stopping"] = True
-            reactor.callFromThread(lambda: asyncio.ensure_future(process.stop()))
+        from crawler.progress import events_for
 
-    events.on_broken = stop_gracefully
+        self.spec = spec
+        self.settings = build_settings(spec)
+        # AsyncCrawlerProcess configures logging (stderr: the run's log file).
+        self.process = AsyncCrawlerProcess(self.settings)
+        self.sources = [Source.from_json(s) for s in spec["sources"]]
+        self.data_dir = Path(spec["data_dir"])
+        self.stopping = False
+        self.events = events_for(spec.get("progress_fd"))
+        self.events.on_broken = self.stop_gracefully
+        self.job_wait = self.settings.getfloat("HRA_JOB_WAIT", JOB_WAIT)
 
-    def closed(spider: Any, reason: str) -> None:
+    def start(self) -> int:
+        """Run the reactor until every lane is done; the exit status."""
+        from twisted.internet import reactor
+
+        reactor.callWhenRunning(lambda: asyncio.ensure_future(self.lanes()))
+        try:
+            self.process.start(stop_after_crawl=False)
+        finally:
+            self.events.close()
+        return 2 if self.stopping else 0
+
+    def stop_gracefully(self) -> None:
+        from twisted.internet import reactor
+
+        if not self.stopping:
+            self.stopping = True
+            reactor.callFromThread(lambda: asyncio.ensure_future(self.process.stop()))
+
+    def closed(self, spider: Any, reason: str) -> None:
         if reason == "shutdown":  # a signal stopped the crawl: start no other source
-            state["stopping"] = True
+            self.stopping = True
 
-    def cannot_crawl(source: Source, error: str) -> None:
-        record_source(spec, source.name, "failed", error)
-        events.emit("source", source=source.name, state="finished", reason="error",
-                    status="failed", error=error)
+    def cannot_crawl(self, source: Source, error: str) -> None:
+        record_source(self.spec, source.name, "failed", error)
+        self.events.emit("source", source=source.name, state="finished", reason="error",
+                         status="failed", error=error)
 
-    async def crawl_one(source: Source) -> None:
+    async def lanes(self) -> None:
+        from twisted.internet import reactor
+
+        queue = list(self.sources)
+
+        async def lane() -> None:
+            while queue and not self.stopping:
+                await self.crawl_one(queue.pop(0))
+
+        try:
+            lanes = max(1, int(self.spec.get("parallel", 4)))
+            await asyncio.gather(*(lane() for _ in range(lanes)))
+        finally:
+            reactor.callLater(0, reactor.stop)
+
+    async def crawl_one(self, source: Source) -> None:
         error = selector_error(source)
         if error:
-            cannot_crawl(source, error)
+            self.cannot_crawl(source, error)
             return
-        job = data_dir / "jobs" / source.name
-        crawler_settings = settings.copy()
-        crawler_settings.set("JOBDIR", str(job), priority="cmdline")
+        job = self.data_dir / "jobs" / source.name
 
         def waiting(holder: dict[str, Any]) -> None:
-            events.emit("warn", source=source.name, message=(
+            self.events.emit("warn", source=source.name, message=(
                 f"source {source.name}: waiting for pid {holder.get('pid', '?')} (an earlier "
-                f"crawl of this source) to let go of its job, at most {job_wait:.0f}s"))
+                f"crawl of this source) to let go of its job, at most {self.job_wait:.0f}s"))
 
-        await wait_for_job(job, job_wait, waiting, lambda: state["stopping"])
-        if state["stopping"]:
+        await wait_for_job(job, self.job_wait, waiting, lambda: self.stopping)
+        if self.stopping:
             return  # stopped while waiting: the source stays unfinished (interrupted)
-        crawler = Crawler(spider_class(source.spider), crawler_settings)
-        from scrapy import signals
-
-        crawler.signals.connect(closed, signal=signals.spider_closed)
-        kwargs = {"source": source, "depth": spec.get("depth"), "max_pages": spec.get("max_pages")}
+        crawler = self.crawler(source, job)
         try:
-            await process.crawl(crawler, **kwargs)
+            await self.process.crawl(crawler, source=source, depth=self.spec.get("depth"),
+                                     max_pages=self.spec.get("max_pages"))
         except Exception as exc:  # a broken source must not stop the others
             from crawler.frontier import JobBusy
 
             if isinstance(exc, JobBusy):
-                cannot_crawl(source, f"{exc}; waited {job_wait:.0f}s for it to end")
+                self.cannot_crawl(source, f"{exc}; waited {self.job_wait:.0f}s for it to end")
             else:
-                cannot_crawl(source, f"failed to start: {type(exc).__name__}: {exc}")
+                self.cannot_crawl(source, f"failed to start: {type(exc).__name__}: {exc}")
 
-    async def main() -> None:
-        queue = list(sources)
+    def crawler(self, source: Source, job: Path) -> Any:
+        """A crawler for the source, with its own JOBDIR."""
+        from scrapy import signals
+        from scrapy.crawler import Crawler
 
-        async def lane() -> None:
-            while queue and not state["stopping"]:
-                await crawl_one(queue.pop(0))
-
-        try:
-            await asyncio.gather(*(lane() for _ in range(max(1, int(spec.get("parallel", 4))))))
-        finally:
-            reactor.callLater(0, reactor.stop)
-
-    reactor.callWhenRunning(lambda: asyncio.ensure_future(main()))
-    try:
-        process.start(stop_after_crawl=False)
-    finally:
-        events.close()
-    return 2 if state["stopping"] else 0
+        settings = self.settings.copy()
+        settings.set("JOBDIR", str(job), priority="cmdline")
+        crawler = Crawler(spider_class(source.spider), settings)
+        crawler.signals.connect(self.closed, signal=signals.spider_closed)
+        return crawler
 
 
 def main() -> None:

@@ -14,7 +14,11 @@ How a search works (see README "hra search"):
 * **Execution** (`search.engine`): the intersection of a term's n-gram postings is a superset of the
   documents containing it; candidates are then verified against the archive text in SQLite (C
   ``instr``), so recall and precision are exact and the total is exact. Ranking is BM25F over the
-  n-gram frequencies with a title boost; snippets come from the archive text (`search.snippets`).
+  n-gram frequencies with a title boost; snippets come from the archive text (`search.snippets`:
+  text plus highlight spans, rendered by the CLI).
+* **For the CLI** (`search.selection`): a search on the live index generation, opened again when
+  a rebuild swaps it meanwhile (`search.swap_retry`, shared with `Searcher`), and the documents
+  `hra list` and `hra export` work on. Data only; errors are `archive.errors.HraError`.
 
 Nothing here is imported by `hra` unless a search command runs; Whoosh is only imported in
 ``search`` modules.

@@ -4,6 +4,9 @@ Matching is on the lower-cased text (as the search is); offsets refer to the ori
 the snippet shows the archive's own spelling with the matched ranges marked. Overlapping or
 adjacent matches of different terms merge into one highlighted range, so a highlight never
 shows part of a match.
+
+Data only: a snippet is its text plus highlight spans ``(start, end)``; the CLI renders them
+(`archive.commands.search.markup`).
 """
 
 from __future__ import annotations
@@ -111,16 +114,3 @@ def _cut(text: str, start: int, width: int) -> str:
 def highlight_spans(text: str, needles: Sequence[str]) -> list[tuple[int, int]]:
     """Highlights for a short text shown whole (a title)."""
     return find_spans(lowered(text), needles)
-
-
-def markup(text: str, spans: Sequence[tuple[int, int]], style: str = "bold red") -> str:
-    """Rich console markup of ``text`` with ``spans`` in ``style`` (everything else escaped)."""
-    from rich.markup import escape
-
-    out, pos = [], 0
-    for start, end in spans:
-        out.append(escape(text[pos:start]))
-        out.append(f"[{style}]{escape(text[start:end])}[/]")
-        pos = end
-    out.append(escape(text[pos:]))
-    return "".join(out)

@@ -17,7 +17,7 @@ from rich.console import Console
 import archive.cli as hra_cli
 from archive.cli import _register_command_modules, cli
 from tests.conftest import EVAL, report_page
-from tests.test_search_fixtures import archive, record, update
+from tests.search_fixtures import archive, record, update
 
 _register_command_modules()
 

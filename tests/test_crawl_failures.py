@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from archive.crawl import CrawlPlan, run_crawl
+from archive.crawl_runs import CrawlPlan, run_crawl
 from archive.store import Store
 from crawler.sources import adhoc_source
 from tests.conftest import ROOT

@@ -1,7 +1,7 @@
 """Real crawls (the child process, Scrapy, the archive) against local test servers.
 
 Each test starts a threaded server on 127.0.0.1 (tests/crawl_server.py), crawls it through
-`archive.crawl.run_crawl` with politeness lifted for localhost and short timeouts, and checks
+`archive.crawl_runs.run_crawl` with politeness lifted for localhost and short timeouts, and checks
 the archive, the run record, the events and what the server was asked for.
 """
 
@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from archive.commands.crawl import LOCALHOST_SETTINGS
-from archive.crawl import CrawlPlan, CrawlResult, run_crawl
+from archive.crawl_runs import CrawlPlan, CrawlResult, run_crawl
+from archive.demo import LOCALHOST_SETTINGS
 from archive.store import Store
 from archive.urls import doc_id
 from crawler.sources import adhoc_source

@@ -79,6 +79,9 @@ def help_examples() -> Iterator[Example]:
 
 
 EXAMPLES = [*readme_examples(), *help_examples()]
+#: Politeness lifted for crawls of the local demo site (as `hra demo` does).
+LOCALHOST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
+             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4"]
 #: Files the examples name, made by the fixture (copies of demo pages, an export of the demo).
 FILES_NAMED = ("report.html", "page.html", "other.htm", "backup.jsonl")
 
@@ -236,6 +239,8 @@ def test_example(example: Example, demo: Demo, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setenv("HRA_DATA_DIR", str(demo.data_dir))
         parse_only(args, demo)
         return
+    if args[:1] == ["crawl"]:  # the demo site is on this machine: no need to be slow with it
+        args = [*args, *LOCALHOST]
     result = CliRunner(env=env).invoke(cli, args)
     output = result.output
     assert "Traceback" not in output, output
@@ -276,7 +281,7 @@ def run_scrapy(args: list[str], env: dict[str, str], demo: Demo) -> None:
         return  # a shipped source is a real site: not crawled here
     full_env = {**os.environ, **env}
     if args[:1] == ["crawl"]:
-        args = [*args, "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
+        args = [*args, *LOCALHOST]
     proc = subprocess.run([sys.executable, "-m", "scrapy", *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]

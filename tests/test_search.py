@@ -12,10 +12,21 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
+from archive.store import Store
 from archive.text.normalize import search_key
 from search.engine import Filters
 from search.query import QueryError, parse
-from tests.test_search_fixtures import archive, containing, found, hra, record, search, update
+from tests.search_fixtures import archive, containing, found, hra, record, search, update
+
+
+def test_helpers_build_an_archive_and_ground_truth(tmp_path: Path) -> None:
+    """The helpers of tests/search_fixtures.py themselves."""
+    recs = archive(tmp_path, [record(1, "医共体总结", "推進醫共體建設"), record(2, "其他", "疫情")])
+    assert recs[0].text == "推进医共体建设"
+    assert containing(recs, "醫共體") == {recs[0].id}
+    with Store(tmp_path) as store:
+        assert store.count_documents() == 2
+
 
 # ---------------------------------------------------------------------------------------------
 # property: every document containing the normalized substring is found, and no other

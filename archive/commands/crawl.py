@@ -1,13 +1,14 @@
-"""`hra crawl`, `hra sources`, `hra demo`.
+"""`hra crawl`, `hra sources`, `hra demo`: options in, a service called, its result shown.
 
-Scrapy is never imported here: crawls run in a child process (`archive.crawl.run_crawl`), so
-`hra` starts fast whatever command runs.
+The work is elsewhere: `archive.crawl_runs.run_crawl` (the crawl child and its run record),
+`archive.source_health` (sources with their health), `archive.demo` (the demo directory, site
+and crawl); what a crawl shows while it runs is `archive.crawl_display`. Scrapy is never
+imported here (crawls run in a child process), so `hra` starts fast whatever command runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,17 +18,7 @@ from urllib.parse import urlsplit
 import click
 
 from archive.cli import data_dir_option
-
-#: Settings that lift politeness for a site on this machine (demo, bench, tests).
-LOCALHOST_SETTINGS = {
-    "AUTOTHROTTLE_ENABLED": False,
-    "DOWNLOAD_DELAY": 0,
-    "CONCURRENT_REQUESTS_PER_DOMAIN": 4,
-    "HRA_RETRY_BACKOFF": 0.2,
-    "DOWNLOAD_TIMEOUT": 10,
-}
-DEMO_MARKER = ".hra-demo"
-DEMO_QUERY = "医共体"
+from archive.errors import HraError
 
 
 def register(cli: click.Group) -> None:
@@ -42,15 +33,30 @@ def register(cli: click.Group) -> None:
 
 
 def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
-    from archive.cli import fail
-
     out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            fail(f"--set expects NAME=VALUE, not {pair!r}")
+            raise HraError(f"--set expects NAME=VALUE, not {pair!r}")
         out[name.strip()] = value.strip()
     return out
+
+
+def _chosen_sources(data_dir: Path, names: tuple[str, ...], all_sources: bool,
+                    urls: tuple[str, ...], spider: str) -> list[Any]:
+    """The sources `hra crawl` names: NAMES, --all or --url (exit 2 when that is wrong)."""
+    from crawler.sources import SourceError, adhoc_source, load_sources, select_sources
+
+    if sum(bool(x) for x in (names, all_sources, urls)) != 1:
+        raise HraError("name sources (see `hra sources`), or use --all, or --url URL (one of "
+                       "the three)", 2)
+    try:
+        if urls:
+            return [adhoc_source(list(urls), spider=spider)]
+        known = load_sources(data_dir)
+        return known if all_sources else select_sources(known, list(names))
+    except SourceError as exc:
+        raise HraError(str(exc), 2) from exc
 
 
 @click.command("crawl")
@@ -102,38 +108,24 @@ def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
       hra crawl --all --trigger cron            # every source (e.g. from cron)
       hra crawl hc-wjw-sm --refresh             # re-check archived pages for changes
     """
-    from archive.cli import fail, print_json
-    from archive.crawl import CrawlPlan, run_crawl
-    from crawler.sources import SourceError, adhoc_source, load_sources, select_sources
+    from archive.cli import print_json
+    from archive.crawl_display import make_display, print_summary
+    from archive.crawl_runs import CrawlPlan, run_crawl
 
     data_dir: Path = ctx.obj.data_dir
-    if sum(bool(x) for x in (names, all_sources, urls)) != 1:
-        fail("name sources (see `hra sources`), or use --all, or --url URL (one of the three)",
-             2)
-    try:
-        if urls:
-            sources = [adhoc_source(list(urls), spider=spider)]
-        else:
-            known = load_sources(data_dir)
-            sources = known if all_sources else select_sources(known, list(names))
-    except SourceError as exc:
-        fail(str(exc), 2)
+    sources = _chosen_sources(data_dir, names, all_sources, urls, spider)
     plan = CrawlPlan(sources=sources, depth=depth, max_pages=max_pages, refresh=refresh,
                      keep_off_topic=keep_off_topic, settings=_parse_settings(overrides),
                      trigger=trigger, contact=contact, parallel=parallel)
-    from archive.crawl import CrawlBusy
-    from crawler.display import make_display, print_summary
-
-    try:
-        result = run_crawl(data_dir, plan, display=make_display(as_json))
-    except CrawlBusy as exc:
-        fail(str(exc))
+    # CrawlBusy (every source is being crawled elsewhere) is an HraError: one line, exit 1.
+    result = run_crawl(data_dir, plan, display=make_display(as_json))
     if as_json:
         print_json(result.to_json())
     elif result.status != "failed":
         print_summary(result)
     if result.status == "failed":  # nothing could be crawled: one line saying why
-        fail(f"crawl run {result.run_id} failed: {result.error or 'nothing could be fetched'}")
+        raise HraError(f"crawl run {result.run_id} failed: "
+                       f"{result.error or 'nothing could be fetched'}")
     if result.status == "interrupted":
         sys.exit(130)
 
@@ -159,38 +151,31 @@ def sources_cmd(ctx: click.Context, failing: bool, as_json: bool) -> None:
       hra sources --failing      # after `hra crawl --all`: the dead sources, and why
       hra sources --json | jq '.[] | select(.health.status == "failed") | .name'
     """
-    from rich.markup import escape
-    from rich.table import Table
-
-    from archive.cli import console, fail, print_json
-    from archive.store import DB_NAME, Store, StoreError
-    from crawler.sources import SHIPPED, USER_FILE, SourceError, load_sources
+    from archive.cli import console, print_json
+    from archive.source_health import sources_with_health
+    from crawler.sources import SHIPPED, USER_FILE
 
     data_dir: Path = ctx.obj.data_dir
-    try:
-        sources = load_sources(data_dir)
-    except SourceError as exc:
-        fail(str(exc))
-    health: dict[str, dict[str, Any]] = {}
-    if (data_dir / DB_NAME).exists():
-        try:
-            with Store(data_dir, readonly=True) as store:
-                health = store.source_health()
-        except StoreError as exc:
-            fail(str(exc))
-    rows = []
-    for s in sources:
-        h = health.get(s.name) or {"runs": 0, "last_run": None, "last_success": None,
-                                   "documents": 0, "last_error": None}
-        h = {"status": h["last_run"]["status"] if h["last_run"] else "never", **h}
-        if not failing or h["status"] == "failed":
-            rows.append((s, h))
+    rows = sources_with_health(data_dir, failing=failing)
     if as_json:
         print_json([{**s.to_json(), "health": h} for s, h in rows])
         return
+    console.print(_sources_table(rows, failing))
     counts: dict[str, int] = {}
     for _, h in rows:
         counts[h["status"]] = counts.get(h["status"], 0) + 1
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    user = data_dir / USER_FILE
+    console.print(f"last crawls: {tally or 'none'} (archive: {data_dir})\nshipped: {SHIPPED}\n"
+                  f"yours:   {user}"
+                  f"{'' if user.is_file() else ' (not there; same format, see the README)'}",
+                  highlight=False, style="dim")
+
+
+def _sources_table(rows: list[tuple[Any, dict[str, Any]]], failing: bool) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
     styles = {"ok": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
     table = Table(title=f"{len(rows)} source(s)" + (" whose last crawl failed" if failing else ""),
                   title_justify="left")
@@ -209,45 +194,11 @@ def sources_cmd(ctx: click.Context, failing: bool, as_json: bool) -> None:
                       f"{when}[{style}]{h['status']}[/]",
                       (h["last_success"] or "")[:16].replace("T", " "), str(h["documents"]),
                       error, start)
-    console.print(table)
-    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    user = data_dir / USER_FILE
-    console.print(f"last crawls: {tally or 'none'} (archive: {data_dir})\nshipped: {SHIPPED}\n"
-                  f"yours:   {user}"
-                  f"{'' if user.is_file() else ' (not there; same format, see the README)'}",
-                  highlight=False, style="dim")
+    return table
 
 
 # ---------------------------------------------------------------------------------------------
 # hra demo
-
-
-def default_demo_dir(data_dir: Path) -> Path:
-    """``hra-demo`` beside the archive directory (never inside the real archive)."""
-    return data_dir.expanduser().resolve().parent / "hra-demo"
-
-
-def prepare_demo_dir(path: Path) -> None:
-    """An empty demo directory, marked as such; refuses to empty anything else."""
-    from archive.cli import fail
-
-    if path.exists() and any(path.iterdir()) and not (path / DEMO_MARKER).exists():
-        fail(f"{path} exists and is not an hra demo directory; choose another with --data-dir")
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    (path / DEMO_MARKER).write_text("made by `hra demo`; it empties this directory on each run\n")
-
-
-def demo_sources(base: str) -> list[Any]:
-    from crawler.sources import parse_source
-
-    return [
-        parse_source({"name": "demo-wjw", "spider": "gov", "title": "demo: city health commission",
-                      "start_urls": [f"{base}/wjw/xxgk/gzdt/index.html"]}, "demo", "demo"),
-        parse_source({"name": "demo", "spider": "site", "title": "demo: report sites",
-                      "start_urls": [f"{base}/"]}, "demo", "demo"),
-    ]
 
 
 def _search_available(root: click.Group) -> bool:
@@ -280,59 +231,60 @@ def demo_cmd(ctx: click.Context, demo_dir: Path | None, serve: bool, port: int) 
       hra demo
       hra demo --data-dir /tmp/hra-demo --serve
     """
-    from archive.cli import console, fail
-    from archive.crawl import CrawlPlan, run_crawl
-    from archive.store import Store
-    from crawler.demo import DemoServer
-    from crawler.display import make_display, print_summary
+    from archive.cli import console
+    from archive.crawl_display import make_display, print_summary
+    from archive.demo import crawl_demo, default_demo_dir, demo_site, prepare_demo_dir
 
     target = (demo_dir or default_demo_dir(ctx.obj.data_dir)).expanduser()
     prepare_demo_dir(target)
-    try:
-        server = DemoServer(port)
-    except OSError as exc:
-        fail(f"cannot start the demo site on 127.0.0.1:{port}: {exc.strerror or exc}")
-    with server:
+    with demo_site(port) as server:
         console.print(f"demo site: {server.url}/  (bundled pages, served on this machine only)",
                       highlight=False)
-        plan = CrawlPlan(sources=demo_sources(server.url), settings=dict(LOCALHOST_SETTINGS),
-                         trigger="demo", parallel=1)
-        result = run_crawl(target, plan, display=make_display(False))
-        print_summary(result)
-        if result.status == "failed":
+        demo = crawl_demo(target, server.url, display=make_display(False))
+        print_summary(demo.result)
+        if demo.result.status == "failed":
             sys.exit(1)
-        with Store(target) as store:
-            first = next(store.iter_documents(order="published IS NULL, published DESC, id"),
-                         None)
-            ndocs = store.count_documents()
-        console.print(f"\n[bold]{ndocs} documents[/] archived in {target}", highlight=False)
+        console.print(f"\n[bold]{demo.documents} documents[/] archived in {target}",
+                      highlight=False)
         root = ctx.find_root().command
         searchable = isinstance(root, click.Group) and _search_available(root)
         if searchable:
-            console.print(f"\n$ hra --data-dir {target} search {DEMO_QUERY} --limit 3",
-                          highlight=False)
-            with contextlib.suppress(SystemExit):
-                root.main(args=["--data-dir", str(target), "search", DEMO_QUERY, "--limit", "3"],
-                          prog_name="hra", standalone_mode=False)
+            _sample_search(root, target)
         hra = f"hra --data-dir {target}"
-        console.print("\nwhat to try next:", style="bold")
         lines = [f"{hra} stats", f"{hra} list", f"{hra} runs"]
-        if first is not None:
-            lines.append(f"{hra} show {first.id[:8]}")
+        if demo.newest_id is not None:
+            lines.append(f"{hra} show {demo.newest_id[:8]}")
         if searchable:
             lines.append(f"{hra} search 卫生健康 --limit 5")
         if isinstance(root, click.Group) and "dups" in root.commands:
             lines.append(f"{hra} dups   # one report reposted on three sites")
         lines.append(f"{hra} crawl --url {server.url}/   # again: only lists are refetched"
                      if serve else "hra demo --serve   # keep the site up to try crawls by hand")
+        console.print("\nwhat to try next:", style="bold")
         for line in lines:
             console.print(f"  {line}", highlight=False)
         if serve:
-            host = urlsplit(server.url).netloc
-            console.print(f"\nserving the demo site at {server.url}/ (Ctrl-C to stop)",
-                          highlight=False)
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                console.print(f"stopped {host}", highlight=False)
+            _serve_until_interrupted(server.url)
+
+
+def _sample_search(root: click.Group, target: Path) -> None:
+    """`hra search` of the demo query on the demo archive, as a user would type it."""
+    from archive.cli import console
+    from archive.demo import DEMO_QUERY
+
+    console.print(f"\n$ hra --data-dir {target} search {DEMO_QUERY} --limit 3", highlight=False)
+    with contextlib.suppress(SystemExit):
+        root.main(args=["--data-dir", str(target), "search", DEMO_QUERY, "--limit", "3"],
+                  prog_name="hra", standalone_mode=False)
+
+
+def _serve_until_interrupted(url: str) -> None:
+    """Keep the demo site (served by a thread) up until Ctrl-C."""
+    from archive.cli import console
+
+    console.print(f"\nserving the demo site at {url}/ (Ctrl-C to stop)", highlight=False)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print(f"stopped {urlsplit(url).netloc}", highlight=False)

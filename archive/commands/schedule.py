@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import click
 
 from archive.cli import data_dir_option
+from archive.errors import HraError
 
 if TYPE_CHECKING:
     from archive.schedule import ScheduleBook
@@ -85,24 +85,22 @@ def add(ctx: click.Context, name: str, sources: tuple[str, ...], cron: str, all_
       hra schedule add workdays --cron "30 7 * * mon-fri" hc-wjw-sm --max-pages 200
       hra schedule add month-start --cron "0 5 1 jan,jul *" hc-wsjkw-gd --replace
     """
-    from archive.cli import console, fail
-    from archive.schedule import Schedule, ScheduleError, next_time, now_local
+    from archive.cli import console
+    from archive.schedule import Schedule, ScheduleError, crawl_options, next_time, now_local
     from crawler.sources import SourceError, load_sources, select_sources
 
     if sources and all_sources:
-        fail("give SOURCE names or --all, not both", 2)
+        raise HraError("give SOURCE names or --all, not both", 2)
     book = _book(ctx)
+    options = crawl_options(refresh=refresh, depth=depth, max_pages=max_pages,
+                            settings=settings)
     try:
         if sources:
             select_sources(load_sources(book.data_dir), list(sources))
-        options = (["--refresh"] if refresh else []) + \
-            (["--depth", str(depth)] if depth is not None else []) + \
-            (["--max-pages", str(max_pages)] if max_pages else []) + \
-            [arg for setting in settings for arg in ("-s", setting)]
         item = book.add(Schedule(name, cron, list(sources), all_sources, notify_cmd,
                                  crawl_options=options), replace)
     except (ScheduleError, SourceError) as exc:
-        fail(str(exc), 2)
+        raise HraError(str(exc), 2) from exc
     nxt = next_time(item.cron, now_local()).isoformat(timespec="minutes")
     console.print(f"schedule {item.name}: '{item.cron}' crawls {item.describe_sources()}; "
                   f"next run {nxt}", highlight=False)
@@ -128,13 +126,8 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     from archive.cli import console, print_json
     from archive.schedule import now_local
 
-    book = _book(ctx)
-    items, problems = book.everything()
+    items, rows, problems = _book(ctx).listing(now_local())
     _warn(problems)
-    last = book.last_started()
-    now = now_local()
-    rows = [asdict(s) | {"next_run": book.next_due(s, now).isoformat(timespec="minutes"),
-                         "last_started": last.get(s.name)} for s in items]
     if as_json:
         print_json(rows)
         return
@@ -161,13 +154,13 @@ def remove(ctx: click.Context, name: str) -> None:
     Examples:
       hra schedule remove workdays
     """
-    from archive.cli import console, fail
+    from archive.cli import console
     from archive.schedule import ScheduleError
 
     try:
         _book(ctx).remove(name)
     except ScheduleError as exc:
-        fail(str(exc), 2)
+        raise HraError(str(exc), 2) from exc
     console.print(f"schedule {name} removed")
 
 
@@ -190,18 +183,18 @@ def run(ctx: click.Context, once: bool, poll: float) -> None:
       hra schedule run
       hra schedule run --once                   # e.g. from your own timer
     """
-    from archive.cli import fail
     from archive.schedule import ScheduleError, Scheduler
 
     data_dir = ctx.find_root().obj.data_dir
     items, problems = _book(ctx).everything()
     if not items:
         _warn(problems)
-        fail('no schedules to run (add one: hra schedule add NAME --cron "0 3 * * *" --all)')
+        raise HraError('no schedules to run (add one: hra schedule add NAME --cron "0 3 * * *" '
+                       '--all)')
     try:
         Scheduler(data_dir, poll=poll).run_forever(once=once)
     except ScheduleError as exc:
-        fail(str(exc))
+        raise HraError(str(exc)) from exc
 
 
 @schedule.command("notify", hidden=True)
@@ -220,30 +213,20 @@ def notify_cmd(ctx: click.Context, name: str, trigger: str, exit_code: int | Non
     """
     import os
 
-    from archive.cli import fail
-    from archive.schedule import (
-        RunOutcome,
-        ScheduleError,
-        notify,
-        now_local,
-        runs_with_trigger,
-    )
+    from archive.schedule import ScheduleError, notify_last_run
 
     book = _book(ctx)
     try:
         item = book.get(name)
     except ScheduleError as exc:
-        fail(str(exc), 2)
+        raise HraError(str(exc), 2) from exc
     if not item.notify_cmd:
         return
     if exit_code is None and os.environ.get("EXIT_STATUS", "").isdigit():
         exit_code = int(os.environ["EXIT_STATUS"])
-    runs = runs_with_trigger(book.data_dir, trigger)
-    run = runs[0] if runs else None
-    started = run["started_at"] if run else now_local().isoformat(timespec="seconds")
-    problem = notify(item, RunOutcome(item.name, exit_code, started, run))
+    problem = notify_last_run(item, book.data_dir, trigger, exit_code)
     if problem:
-        fail(f"schedule {item.name}: {problem}")
+        raise HraError(f"schedule {item.name}: {problem}")
 
 
 @schedule.command("cron")
@@ -263,14 +246,13 @@ def cron(ctx: click.Context, systemd: bool) -> None:
       hra schedule cron
       hra schedule cron --no-systemd | crontab -     # replaces your crontab!
     """
-    from archive.cli import fail
     from archive.schedule import crontab_line, systemd_units
 
     data_dir = ctx.find_root().obj.data_dir
     items, problems = _book(ctx).everything()
     _warn(problems)
     if not items:
-        fail("no schedules (add one with `hra schedule add`)")
+        raise HraError("no schedules (add one with `hra schedule add`)")
     click.echo("# crontab lines (crontab -e); cron runs them in the system's time zone")
     for item in items:
         click.echo(crontab_line(item, data_dir))

@@ -9,21 +9,21 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from archive.cli import (
-    Ctx,
+    ArchiveDir,
     console,
     data_dir_option,
     err_console,
-    fail,
-    pass_ctx,
+    pass_archive_dir,
     print_json,
     progress_bar,
 )
+from archive.errors import HraError
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 
@@ -124,21 +124,21 @@ def make_filters(year: int | None, since: str | None, until: str | None, region:
                  all_versions: bool) -> Any:
     """The engine's Filters from the shared options (a clear message and exit 2 when wrong)."""
     if year is not None and (since or until):
-        fail("use either --year or --since/--until", 2)
+        raise HraError("use either --year or --since/--until", 2)
     if since and until and since > until:
-        fail(f"--since {since} is after --until {until}", 2)
+        raise HraError(f"--since {since} is after --until {until}", 2)
     if doc_type:
         from archive.text.classify import DOC_TYPES
 
         if doc_type.strip().lower() not in DOC_TYPES:
-            fail(f"unknown --type {doc_type!r} (one of: {', '.join(DOC_TYPES)})", 2)
+            raise HraError(f"unknown --type {doc_type!r} (one of: {', '.join(DOC_TYPES)})", 2)
     if region is not None:
         from archive.text.normalize import search_key
         from search.regions import known_region
 
         if not known_region(search_key(region)):
-            fail(f"unknown --region {region!r}: not a province, city or county of the "
-                 "gazetteer (full or short name: 贵州省, 遵义市, 遵义, 红花岗区)", 2)
+            raise HraError(f"unknown --region {region!r}: not a province, city or county of "
+                           "the gazetteer (full or short name: 贵州省, 遵义市, 遵义, 红花岗区)", 2)
     from search.engine import Filters
 
     return Filters(year=year, since=since, until=until, region=region, doc_type=doc_type,
@@ -152,7 +152,7 @@ def parse_query(text: str) -> Any:
     try:
         return parse(text)
     except QueryError as exc:
-        fail(f"bad query: {exc}", 2)
+        raise HraError(f"bad query: {exc}", 2) from exc
 
 
 class QueryCommand(click.Command):
@@ -168,8 +168,9 @@ class QueryCommand(click.Command):
             after = args[args.index("--") + 1:]
             misplaced = next((a for a in after if a.split("=", 1)[0] in names), None)
             if misplaced is not None:
-                fail(f"{misplaced!r} comes after '--', so it would be searched for: put options "
-                     f"before '--' (e.g. {path} --json -- '-新冠 疫苗')", 2)
+                raise HraError(
+                    f"{misplaced!r} comes after '--', so it would be searched for: put options "
+                    f"before '--' (e.g. {path} --json -- '-新冠 疫苗')", 2)
         given = list(args)  # click's parser consumes `args`
         try:
             return super().parse_args(ctx, args)
@@ -178,10 +179,11 @@ class QueryCommand(click.Command):
             if name.startswith("--"):
                 raise
             token = next((a for a in given if a.startswith(name)), name)
-            fail(f"{token!r} is not an option of `{path}`; if it is a query term (-term excludes "
-                 f"it), quote the query and put '--' before it, after any options "
-                 f"(e.g. {path} --json -- '-新冠 疫苗'), or start the quoted query with a term "
-                 f"({path} '疫苗 -新冠')", 2)
+            raise HraError(
+                f"{token!r} is not an option of `{path}`; if it is a query term (-term excludes "
+                f"it), quote the query and put '--' before it, after any options "
+                f"(e.g. {path} --json -- '-新冠 疫苗'), or start the quoted query with a term "
+                f"({path} '疫苗 -新冠')", 2) from None
 
 
 @click.command("search", cls=QueryCommand)
@@ -194,8 +196,8 @@ class QueryCommand(click.Command):
               help="Counts of all matches by year, region (province), type and site.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @data_dir_option
-@pass_ctx
-def search_cmd(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | None,
+@pass_archive_dir
+def search_cmd(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None, since: str | None,
                until: str | None, region: str | None, doc_type: str | None, site: str | None,
                complete: bool, all_versions: bool, sort: str | None, limit: int, page: int,
                facets: bool, as_json: bool) -> None:
@@ -221,8 +223,11 @@ def search_cmd(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | 
     text = " ".join(query)
     node = parse_query(text) if query else None
     filters = make_filters(year, since, until, region, doc_type, site, complete, all_versions)
-    with ctx.store(readonly=True) as store:
-        result = _run_search(ctx, store, node, filters, sort, limit, page, facets)
+    from search.selection import search_archive
+
+    with archive_dir.store(readonly=True) as store:
+        result = search_archive(store, node, filters, sort=sort, limit=limit, page=page,
+                                facets=facets)
     if result.pending:
         err_console.print(
             f"[yellow]note:[/] the index is {result.pending} archive change(s) behind; recent "
@@ -236,71 +241,22 @@ def search_cmd(ctx: Ctx, query: tuple[str, ...], year: int | None, since: str | 
     _print_result(text if query else None, described, result)
 
 
-def selection(ctx: Ctx, store: Any, node: Any, filters: Any, *, filtered: bool,
-              sort: str | None = None, limit: int | None = None,
-              ) -> tuple[int, Callable[[], Iterator[Any]]]:
-    """The documents `hra export` and `hra list` work on: (how many, a fresh stream of their
-    records per call). With a query or a filter, exactly what `hra search` matches, in its
-    order (the index); otherwise every document (canonical copies unless the filters ask for
-    all versions), newest first, straight from the archive (no index needed)."""
-    from itertools import islice
+def markup(text: str, spans: Sequence[tuple[int, int]], style: str = "bold red") -> str:
+    """Rich console markup of ``text`` with ``spans`` (a snippet's or title's highlights, from
+    the engine) in ``style``; everything else escaped."""
+    from rich.markup import escape
 
-    if node is not None or filtered:
-        ids = with_searcher(ctx, store, lambda s: s.ranked_ids(node, filters, sort=sort))
-        ids = ids[:limit] if limit else ids
-
-        def from_index() -> Iterator[Any]:
-            return (r for r in map(store.get, ids) if r is not None)
-
-        return len(ids), from_index
-    where = "duplicate_of IS NULL" if filters.canonical else "1"
-    total = min(store.count_documents(where), limit or sys.maxsize)
-
-    def from_archive() -> Iterator[Any]:
-        return islice(store.iter_documents(where, order=ARCHIVE_ORDER), limit)
-
-    return total, from_archive
-
-
-#: Newest first, undated last, ties by id: the order of browsing, in SQL.
-ARCHIVE_ORDER = "published IS NULL, published DESC, id"
-
-
-def with_searcher(ctx: Ctx, store: Any, work: Callable[[Any], Any]) -> Any:
-    """Run `work(searcher)` on the live index generation (reopened if a writer swapped it
-    meanwhile); a clear message when there is no index or it is empty."""
-    from search.engine import Searcher
-    from search.index import IndexMissing
-
-    for attempt in range(3):
-        try:
-            with Searcher(ctx.data_dir, store.db) as searcher:
-                if searcher.doc_count == 0:
-                    fail(
-                        "the search index is empty: import documents with `hra import PATH` "
-                        "(the index follows the archive) or build it with `hra reindex`"
-                    )
-                return work(searcher)
-        except IndexMissing as exc:
-            fail(str(exc))
-        except OSError:
-            # A writer replaced the index generation while we opened it: open the new one.
-            if attempt == 2:
-                raise
-            time.sleep(0.05)
-    raise AssertionError
-
-
-def _run_search(ctx: Ctx, store: Any, node: Any, filters: Any, sort: str | None, limit: int,
-                page: int, facets: bool) -> Any:
-    return with_searcher(ctx, store, lambda searcher: searcher.search(
-        node, filters, sort=sort, limit=limit, page=page, facets=facets))
+    out, pos = [], 0
+    for start, end in spans:
+        out.append(escape(text[pos:start]))
+        out.append(f"[{style}]{escape(text[start:end])}[/]")
+        pos = end
+    out.append(escape(text[pos:]))
+    return "".join(out)
 
 
 def _print_result(query: str | None, filters: str, result: Any) -> None:
     from rich.markup import escape
-
-    from search.snippets import markup
 
     first = (result.page - 1) * result.limit + 1
     shown = f"{first}-{first + len(result.hits) - 1}" if result.hits else "none"
@@ -342,8 +298,8 @@ def _print_result(query: str | None, filters: str, result: Any) -> None:
               help="Worker processes for a rebuild (default: CPU count, at most 4).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @data_dir_option
-@pass_ctx
-def reindex(ctx: Ctx, incremental: bool, workers: int | None, as_json: bool) -> None:
+@pass_archive_dir
+def reindex(archive_dir: ArchiveDir, incremental: bool, workers: int | None, as_json: bool) -> None:
     """Rebuild the search index from the archive (or catch up with --incremental).
 
     The new index is built beside the old one and swapped in atomically; searches keep
@@ -357,7 +313,7 @@ def reindex(ctx: Ctx, incremental: bool, workers: int | None, as_json: bool) -> 
     from search.index import SearchIndexError, rebuild, update_index
 
     started = time.perf_counter()
-    with ctx.store() as store, progress_bar() as bar:
+    with archive_dir.store() as store, progress_bar() as bar:
         task = bar.add_task("indexing", total=None, current="")
 
         def progress(done: int, total: int) -> None:
@@ -370,9 +326,9 @@ def reindex(ctx: Ctx, incremental: bool, workers: int | None, as_json: bool) -> 
             else:
                 result = rebuild(store, progress, workers=workers)
         except SearchIndexError as exc:
-            fail(str(exc))
+            raise HraError(str(exc)) from exc
         except KeyboardInterrupt:
-            fail("interrupted: the previous index is still in place", 130)
+            raise HraError("interrupted: the previous index is still in place", 130) from None
     if result is None:
         data = {"applied": applied, "seconds": round(time.perf_counter() - started, 2)}
         if as_json:
@@ -401,8 +357,8 @@ def reindex(ctx: Ctx, incremental: bool, workers: int | None, as_json: bool) -> 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @data_dir_option
-@pass_ctx
-def check(ctx: Ctx, as_json: bool) -> None:
+@pass_archive_dir
+def check(archive_dir: ArchiveDir, as_json: bool) -> None:
     """Compare the search index with the archive; exit 1 if they disagree.
 
     Reports documents missing from the index, extra (no longer in the archive), stale
@@ -415,11 +371,11 @@ def check(ctx: Ctx, as_json: bool) -> None:
     from search.index import IndexMissing
     from search.index import check as check_index
 
-    with ctx.store(readonly=True) as store:
+    with archive_dir.store(readonly=True) as store:
         try:
             report = check_index(store)
         except IndexMissing as exc:
-            fail(str(exc))
+            raise HraError(str(exc)) from exc
     data = {
         "ok": report.ok, "archive_documents": report.archive_documents,
         "index_documents": report.index_documents, "pending_changes": report.pending_changes,

@@ -18,23 +18,19 @@ import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from archive.pipeline import PageError, PageResult, process_page
+from archive.pipeline import ExtractOptions, PageError, PageResult, process_page
 
 Analysis = tuple[PageResult | None, list[str], str | None]  # result, missing selectors, error
 
 
 def analyse(body: bytes, url: str, http_charset: str | None, fetched_at: str,
             selectors: dict[str, str]) -> Analysis:
-    """Process one page (and apply a source's selectors); never raises for a bad page."""
+    """Process one page with a source's title/date/body selectors (`ExtractOptions`); never
+    raises for a bad page."""
     try:
-        result = process_page(body, url, http_charset=http_charset, fetched_at=fetched_at)
-        missing: list[str] = []
-        if any(k in selectors for k in ("title", "date", "body")):
-            from crawler.selectors import apply_selectors
-
-            result, missing = apply_selectors(result, body, url, http_charset, fetched_at,
-                                              selectors)
-        return result, missing, None
+        result = process_page(body, url, http_charset=http_charset, fetched_at=fetched_at,
+                              options=ExtractOptions.from_selectors(selectors))
+        return result, result.missing_selectors, None
     except PageError as exc:
         return None, [], str(exc)
 

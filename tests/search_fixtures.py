@@ -1,8 +1,6 @@
-"""Helpers shared by the search tests: archives built through `Store` and `Record`.
-
-(A module of its own so test_search.py and test_search_index.py can import it; the one test
-here checks the helpers themselves.)
-"""
+"""Helpers shared by the search tests (test_search.py, test_search_index.py, test_cli_usage.py):
+archives built through `Store` and `Record`, ground truth, `hra` as a real process. Not a test
+module (test_search.py checks the helpers themselves)."""
 
 from __future__ import annotations
 
@@ -51,7 +49,7 @@ def update(data_dir: Path, **kwargs: Any) -> int:
 def search(data_dir: Path, query: str, filters: Any = None, **kwargs: Any) -> Any:
     from search.engine import Searcher
 
-    with Store(data_dir, readonly=True) as store, Searcher(data_dir, store.db) as searcher:
+    with Store(data_dir, readonly=True) as store, Searcher(data_dir, store) as searcher:
         return searcher.search(query, filters, **kwargs)
 
 
@@ -80,11 +78,3 @@ def hra(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "archive", "--data-dir", str(data_dir), *args],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120,
     )
-
-
-def test_helpers_build_an_archive_and_ground_truth(tmp_path: Path) -> None:
-    recs = archive(tmp_path, [record(1, "医共体总结", "推進醫共體建設"), record(2, "其他", "疫情")])
-    assert recs[0].text == "推进医共体建设"
-    assert containing(recs, "醫共體") == {recs[0].id}
-    with Store(tmp_path) as store:
-        assert store.count_documents() == 2

@@ -1,10 +1,12 @@
-"""Running crawls from `hra`: the child process, its progress, the live display, the run record.
+"""Crawl runs: running a crawl child for `hra crawl` and `hra demo`, and recording the run
+(its row in `runs`: counts, sources and status).
 
 Scrapy's reactor cannot be restarted inside one process, so `run_crawl` starts
 ``python -m crawler.runner`` as a child, sends it the plan as JSON on stdin and reads its
 progress events (JSON lines, see `crawler.progress`) from a pipe. The parent records the run
-(kind "crawl") with its counts, shows a live display on a terminal or plain log lines
-otherwise (cron), and writes the child's Scrapy log to ``<data_dir>/logs/crawl-<run>.log``.
+(kind "crawl") with its counts, passes each event to a `Display` (the CLI's live panel or log
+lines, `archive.crawl_display`; no screen here) and writes the child's Scrapy log to
+``<data_dir>/logs/crawl-<run>.log``.
 
 The child runs in its own process group: Ctrl-C (or SIGTERM) reaches the parent, which asks the
 child to stop gracefully (its jobs are kept: run the same command again to resume); a second
@@ -21,7 +23,8 @@ refused, DNS, a 404 start page, an invalid selector, ...; `error` says why in on
 "interrupted" (the same command resumes).
 
 Duplicates and the search index are updated by the parent (`DerivedUpdater`, one writer): in
-the background every `INDEX_EVERY_PAGES` stored pages or `INDEX_EVERY_SECONDS`, and at the end.
+the background every `INDEX_EVERY_PAGES` stored pages or `INDEX_EVERY_SECONDS` (`IndexCadence`,
+the same rule a standalone ``scrapy crawl`` follows in its item pipeline), and at the end.
 
 Nothing here imports Scrapy.
 """
@@ -42,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from archive.errors import HraError
 from archive.store import Store
 from crawler.progress import Tally, parse_event
 from crawler.sources import Source
@@ -52,6 +56,39 @@ INDEX_EVERY_PAGES = 1000
 INDEX_EVERY_SECONDS = 60.0
 
 
+class IndexCadence:
+    """When duplicates and the search index catch up with a crawl: once `every_pages` pages
+    were stored (new or changed) since the last update, or `every_seconds` after the first of
+    them (0 pages: no page trigger). Used by `DerivedUpdater` (under `hra crawl`, checked by a
+    background thread) and by the item pipeline of a standalone ``scrapy crawl`` (checked when
+    a page is stored)."""
+
+    def __init__(self, every_pages: int = INDEX_EVERY_PAGES,
+                 every_seconds: float = INDEX_EVERY_SECONDS) -> None:
+        self.every_pages = every_pages
+        self.every_seconds = every_seconds
+        self.pending = 0
+        self.first_pending: float | None = None
+
+    def stored(self) -> bool:
+        """Count a stored page; True when the pages alone make an update due."""
+        self.pending += 1
+        if self.first_pending is None:
+            self.first_pending = time.monotonic()
+        return 0 < self.every_pages <= self.pending
+
+    def due(self) -> bool:
+        """Whether an update is due now (by pages or by time)."""
+        if not self.pending:
+            return False
+        waited = time.monotonic() - (self.first_pending or time.monotonic())
+        return 0 < self.every_pages <= self.pending or waited >= self.every_seconds
+
+    def reset(self) -> None:
+        """An update starts: it takes in everything pending."""
+        self.pending, self.first_pending = 0, None
+
+
 class DerivedUpdater:
     """Keeps duplicates and the search index in step while a crawl runs (a background thread
     with its own archive connection), so a long crawl is searchable as it goes and little is
@@ -60,31 +97,27 @@ class DerivedUpdater:
     def __init__(self, data_dir: Path, every_pages: int = INDEX_EVERY_PAGES,
                  every_seconds: float = INDEX_EVERY_SECONDS) -> None:
         self.data_dir = data_dir
-        self.every_pages = every_pages
-        self.every_seconds = every_seconds
-        self.pending = 0
-        self.first_pending: float | None = None
+        self.cadence = IndexCadence(every_pages, every_seconds)
         self.errors: list[str] = []
         self._wake = threading.Event()
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="hra-derived", daemon=True)
+
+    @property
+    def pending(self) -> int:
+        """Stored pages the derived indexes have not taken in yet."""
+        return self.cadence.pending
 
     def start(self) -> None:
         self._thread.start()
 
     def stored(self) -> None:
         """A page was stored (new or changed)."""
-        self.pending += 1
-        if self.first_pending is None:
-            self.first_pending = time.monotonic()
-        if self.pending >= self.every_pages:
+        if self.cadence.stored():
             self._wake.set()
 
     def _due(self) -> bool:
-        if not self.pending:
-            return False
-        waited = time.monotonic() - (self.first_pending or time.monotonic())
-        return self.pending >= self.every_pages or waited >= self.every_seconds
+        return self.cadence.due()
 
     def _run(self) -> None:
         # Below the crawl in CPU priority (Linux threads have their own nice value): when CPUs
@@ -99,7 +132,7 @@ class DerivedUpdater:
 
     def update(self) -> None:
         """Apply every pending archive change to the derived indexes (now, in this thread)."""
-        self.pending, self.first_pending = 0, None
+        self.cadence.reset()
         from archive.derived import update_derived
 
         try:
@@ -165,7 +198,7 @@ class CrawlResult:
         }
 
 
-class CrawlBusy(RuntimeError):
+class CrawlBusy(HraError):
     """Every source asked for is being crawled by another process; one line for the user."""
 
 
@@ -268,109 +301,141 @@ def run_crawl(
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> CrawlResult:
     """Crawl the plan's sources in a child process, recording the run; see the module doc."""
-    display = display or NullDisplay()
     data_dir = Path(data_dir)
-    tally = Tally()
-    sources: dict[str, str] = {}
     started = time.monotonic()
     locks, ready, warnings = lock_sources(data_dir, plan.sources)
     if not ready:
         raise CrawlBusy("; ".join(warnings))
     plan = dataclasses.replace(plan, sources=ready)
     try:
-        return _run_locked(data_dir, plan, display, on_event, tally, sources, warnings, started)
+        with Store(data_dir) as store:
+            run = _CrawlRun(store, plan, display or NullDisplay(), on_event, warnings)
+            return run.run(started)
     finally:
         for lock in locks:
             lock.release()
 
 
-def _run_locked(
-    data_dir: Path, plan: CrawlPlan, display: Display,
-    on_event: Callable[[dict[str, Any]], None] | None, tally: Tally, sources: dict[str, str],
-    warnings: list[str], started: float,
-) -> CrawlResult:
-    with Store(data_dir) as store:
-        run_id = store.start_run("crawl", describe_args(plan), plan.trigger,
-                                 sources=[s.name for s in plan.sources])
-        log_path = data_dir / "logs" / f"crawl-{run_id}.log"
-        spec = {
-            "data_dir": str(data_dir), "sources": [s.to_json() for s in plan.sources],
+class _CrawlRun:
+    """One crawl run, from its row in `runs` to its status: the child and its events, the
+    derived indexes kept in step, the run's counts and sources settled at the end."""
+
+    def __init__(self, store: Store, plan: CrawlPlan, display: Display,
+                 on_event: Callable[[dict[str, Any]], None] | None,
+                 warnings: list[str]) -> None:
+        self.store = store
+        self.data_dir = store.data_dir
+        self.plan = plan
+        self.display = display
+        self.on_event = on_event
+        self.warnings = warnings
+        self.tally = Tally()
+        self.sources: dict[str, str] = {}  # name -> close reason
+        self.interrupts = 0
+        self.derived = DerivedUpdater(self.data_dir)
+
+    def run(self, started: float) -> CrawlResult:
+        plan = self.plan
+        run_id = self.store.start_run("crawl", describe_args(plan), plan.trigger,
+                                      sources=[s.name for s in plan.sources])
+        log_path = self.data_dir / "logs" / f"crawl-{run_id}.log"
+        self.display.start(plan, self.data_dir, run_id)
+        for note in self.warnings:
+            self.display.note(note)
+        self.derived.start()
+        child = _Child(self.spec(run_id), log_path)
+        exit_code: int | None = None
+        restore = _sigterm_as_interrupt()
+        try:
+            exit_code = self.read_events(child)
+        finally:
+            restore()
+            exit_code = _reap(child, exit_code)
+            status, error, results, index_seconds = self.settle(run_id, exit_code, log_path)
+        return CrawlResult(run_id, status, self.tally, self.sources, self.warnings,
+                           time.monotonic() - started, log_path, exit_code, index_seconds,
+                           error, results)
+
+    def spec(self, run_id: int) -> dict[str, Any]:
+        """What the child crawls (`crawler.runner`'s spec, without its progress_fd)."""
+        plan = self.plan
+        return {
+            "data_dir": str(self.data_dir), "sources": [s.to_json() for s in plan.sources],
             "depth": plan.depth, "max_pages": plan.max_pages, "refresh": plan.refresh,
             "keep_off_topic": plan.keep_off_topic, "settings": plan.settings,
             "run_id": run_id, "trigger": plan.trigger, "contact": plan.contact,
             "parallel": plan.parallel, "parent_pid": os.getpid(),
         }
-        status = "failed"
-        error: str | None = None
-        results: list[dict[str, Any]] = []
-        exit_code: int | None = None
-        interrupts = 0
-        display.start(plan, data_dir, run_id)
-        for note in warnings:
-            display.note(note)
-        derived = DerivedUpdater(data_dir)
-        derived.start()
-        child = _Child(spec, log_path)
 
-        def handle(line: bytes) -> None:
-            event = parse_event(line)
-            if event is None:
-                return
-            kind = event["e"]
-            if kind == "page":
-                tally.add(event.get("outcome", "failed"), url=event.get("url", ""),
-                          message=event.get("message", ""),
-                          fetched=bool(event.get("fetched", True)))
-                if event.get("outcome") in ("new", "changed"):
-                    derived.stored()
-            elif kind == "warn":
-                warnings.append(event.get("message", ""))
-            elif kind == "source" and event.get("state") == "finished":
-                sources[event.get("source", "?")] = event.get("reason", "?")
-            display.event(event, tally)
-            if on_event:
-                on_event(event)
+    def read_events(self, child: _Child) -> int:
+        """Handle the child's events until it closes the pipe; its exit code. Ctrl-C asks it
+        to stop after the pages in flight, a second one kills it."""
+        while True:
+            try:
+                for line in child.pipe:
+                    self.handle(line)
+                break
+            except KeyboardInterrupt:
+                self.interrupts += 1
+                if self.interrupts == 1:
+                    self.display.note("stopping after the pages in flight (Ctrl-C again to "
+                                      "kill); run the same command again to resume")
+                    child.interrupt()
+                else:
+                    child.kill()
+        return child.proc.wait()
 
-        restore = _sigterm_as_interrupt()
-        try:
-            while True:
-                try:
-                    for line in child.pipe:
-                        handle(line)
-                    break
-                except KeyboardInterrupt:
-                    interrupts += 1
-                    if interrupts == 1:
-                        display.note("stopping after the pages in flight (Ctrl-C again to kill); "
-                                     "run the same command again to resume")
-                        child.interrupt()
-                    else:
-                        child.kill()
-            exit_code = child.proc.wait()
-        finally:
-            restore()
-            child.pipe.close()
-            if child.proc.poll() is None:
-                child.kill()
-                exit_code = child.proc.wait()
-            if derived.pending:
-                display.note(f"updating duplicates and the search index ({derived.pending} "
-                             "new or changed page(s)) ...")
-            index_seconds = derived.finish()
-            warnings.extend(derived.errors)
-            stopped = bool(interrupts) or exit_code in (2, -signal.SIGKILL, -signal.SIGTERM)
-            crash = None if exit_code in (0, 2) or stopped else \
-                f"the crawl process exited with status {exit_code}{_last_log_line(log_path)}; " \
-                f"see {log_path}"
-            status, error, results = _close_sources(store, run_id, stopped, crash)
-            if crash and crash not in tally.errors:
-                tally.errors.append(crash)
-            # The run's counts are the child's (written with each page): the summary shows them.
-            tally.counts = store.run_counts(run_id)
-            display.stop(status)
-            store.finish_run(run_id, None, status, tally.errors)
-    return CrawlResult(run_id, status, tally, sources, warnings, time.monotonic() - started,
-                       log_path, exit_code, index_seconds, error, results)
+    def handle(self, line: bytes) -> None:
+        """One line of the event pipe: count it, pass it to the display and `on_event`."""
+        event = parse_event(line)
+        if event is None:
+            return
+        kind = event["e"]
+        if kind == "page":
+            self.tally.add(event.get("outcome", "failed"), url=event.get("url", ""),
+                           message=event.get("message", ""),
+                           fetched=bool(event.get("fetched", True)))
+            if event.get("outcome") in ("new", "changed"):
+                self.derived.stored()
+        elif kind == "warn":
+            self.warnings.append(event.get("message", ""))
+        elif kind == "source" and event.get("state") == "finished":
+            self.sources[event.get("source", "?")] = event.get("reason", "?")
+        self.display.event(event, self.tally)
+        if self.on_event:
+            self.on_event(event)
+
+    def settle(self, run_id: int, exit_code: int | None, log_path: Path
+               ) -> tuple[str, str | None, list[dict[str, Any]], float]:
+        """After the child: catch the derived indexes up, close the run's sources and the run;
+        (status, error, the run's sources, seconds of the final index update)."""
+        if self.derived.pending:
+            self.display.note(f"updating duplicates and the search index "
+                              f"({self.derived.pending} new or changed page(s)) ...")
+        index_seconds = self.derived.finish()
+        self.warnings.extend(self.derived.errors)
+        stopped = bool(self.interrupts) or exit_code in (2, -signal.SIGKILL, -signal.SIGTERM)
+        crash = None if exit_code in (0, 2) or stopped else \
+            f"the crawl process exited with status {exit_code}{_last_log_line(log_path)}; " \
+            f"see {log_path}"
+        status, error, results = _close_sources(self.store, run_id, stopped, crash)
+        if crash and crash not in self.tally.errors:
+            self.tally.errors.append(crash)
+        # The run's counts are the child's (written with each page): the summary shows them.
+        self.tally.counts = self.store.run_counts(run_id)
+        self.display.stop(status)
+        self.store.finish_run(run_id, None, status, self.tally.errors)
+        return status, error, results, index_seconds
+
+
+def _reap(child: _Child, exit_code: int | None) -> int | None:
+    """Close the event pipe; kill the child if it still runs (an error in the parent).
+    Returns its exit code."""
+    child.pipe.close()
+    if child.proc.poll() is None:
+        child.kill()
+        return child.proc.wait()
+    return exit_code
 
 
 def _close_sources(store: Store, run_id: int, stopped: bool, crash: str | None

@@ -1,9 +1,11 @@
-"""What `hra crawl` shows while it runs: a rich live panel on a terminal, log lines otherwise.
+"""What `hra crawl` and `hra demo` show while a crawl runs, and its summary: a rich live panel
+on a terminal, log lines otherwise (cron). Part of the CLI (only `archive.commands` imports it).
 
-Both take the crawl child's events (`crawler.progress`) from `archive.crawl.run_crawl`. Until
-some page shows that a site answers, failure lines are held back: a crawl that fails as a
-whole (nothing could be fetched) prints just its one-line error, and any other crawl shows
-them once it gets going. No Scrapy import here.
+Both displays take the crawl child's events (`crawler.progress`) from
+`archive.crawl_runs.run_crawl` (the `Display` protocol there). Until some page shows that a site
+answers, failure lines are held back: a crawl that fails as a whole (nothing could be fetched)
+prints just its one-line error, and any other crawl shows them once it gets going. No Scrapy
+import here.
 """
 
 from __future__ import annotations
@@ -185,7 +187,7 @@ def _counts_line(tally: Any) -> str:
 
 def make_display(as_json: bool) -> Any:
     from archive.cli import console
-    from archive.crawl import NullDisplay
+    from archive.crawl_runs import NullDisplay
 
     if as_json:
         return NullDisplay()
