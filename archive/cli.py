@@ -229,7 +229,7 @@ def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, 
                            "command again)", 130) from None
         update_derived(store)
     c = summary.counts
-    data = {
+    data: dict[str, Any] = {
         "run": summary.run_id, "files": c.pages, "new": c.new, "changed": c.changed,
         "unchanged": c.unchanged, "skipped": c.skipped, "skipped_by_reason": summary.skipped,
         "failed": c.failed, "errors": summary.errors, "data_dir": str(archive_dir.data_dir),
@@ -277,12 +277,17 @@ def reprocess(archive_dir: ArchiveDir, keep_all: bool, as_json: bool) -> None:
         update_derived(store, recluster=True)
     c = summary.counts
     data = {"pages": c.pages, "new": c.new, "changed": c.changed, "unchanged": c.unchanged,
-            "removed": c.skipped, "failed": c.failed, "errors": summary.errors}
+            "removed": c.skipped, "failed": c.failed, "errors": summary.errors,
+            "sources_gone": summary.sources_gone}
     if as_json:
         print_json(data)
     else:
         for message in summary.errors:
             err_console.print(f"[yellow]failed:[/] {escape(message)}", highlight=False)
+        for name, pages in sorted(summary.sources_gone.items()):
+            err_console.print(
+                f"[yellow]source gone:[/] {escape(name)}: {pages} page(s) re-extracted without "
+                "its selectors (it is no longer in `hra sources`)", highlight=False)
         console.print(
             f"reprocessed {c.pages} page(s): {c.changed} changed, {c.unchanged} unchanged, "
             f"{c.new} new, {c.skipped} removed, {_count(c.failed, 'failed', 'red')}",

@@ -14,7 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.outcomes import OutcomeTally, skip_reason
-from archive.pipeline import MIN_TEXT_CHARS, ExtractOptions, PageError, PageResult, process_page
+from archive.page_processing import (
+    MIN_TEXT_CHARS,
+    ExtractOptions,
+    PageError,
+    PageResult,
+    process_page,
+)
 from archive.record import Record
 from archive.store import RawPage, Store
 from archive.text.decode import charset_from_headers

@@ -15,7 +15,7 @@ RECORD_FIELDS = (
 
 @dataclass
 class Record:
-    """One document: what `archive.pipeline.process_page` makes of a page (or a JSONL import
+    """One document: what `archive.page_processing.process_page` makes of a page (or a JSONL import
     reads back), stored in the archive's ``documents`` table and indexed for search.
 
     The fields of `RECORD_FIELDS` are the public shape (`to_json`, `from_json`; `hra export`,
@@ -79,7 +79,8 @@ class Record:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
         """A Record from its JSON shape; absent optional fields take their empty values."""
-        values = dict.fromkeys(("title", "published", "year", "site", "column", "region"))
+        values: dict[str, Any] = dict.fromkeys(
+            ("title", "published", "year", "site", "column", "region"))
         values["doc_type"] = "other"
         values.update({k: v for k, v in data.items() if k in _FIELD_NAMES})
         return cls(**values)

@@ -180,8 +180,10 @@ def _normalize(expr: str) -> str:
 def parse_cron(expr: str) -> CronFields:
     """The values of a standard cron expression (ScheduleError saying what is wrong)."""
     fields = _normalize(expr).split()
-    values = [_field_values(text, i) for i, text in enumerate(fields)]
-    return CronFields(*values, days_star=fields[2].startswith("*"),
+    minutes, hours, days, months, weekdays = (
+        _field_values(text, i) for i, text in enumerate(fields))
+    return CronFields(minutes, hours, days, months, weekdays,
+                      days_star=fields[2].startswith("*"),
                       weekdays_star=fields[4].startswith("*"))
 
 

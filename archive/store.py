@@ -632,7 +632,7 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (kind, trigger, args, os.getpid(), now, now),
             )
-            run_id = int(cur.lastrowid)
+            run_id = int(cur.lastrowid or 0)
             self.db.executemany("INSERT OR IGNORE INTO run_sources (run_id, source) VALUES (?, ?)",
                                 [(run_id, name) for name in dict.fromkeys(sources)])
             return run_id

@@ -45,7 +45,7 @@ def main() -> None:
 
     import trafilatura
 
-    from archive.pipeline import PageError, process_page
+    from archive.page_processing import PageError, process_page
 
     base = load_pages(args.shared)
     if not base:

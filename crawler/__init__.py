@@ -10,7 +10,7 @@ Layout
 * ``frontier``: a crash-safe SQLite scheduler (the per-source JOBDIR) so kill -9 resumes.
 * ``downloader``: Scrapy's downloader with the per-host concurrency limit enforced for bursts.
 * ``pipelines`` / ``page_workers``: every fetched page goes through
-  `archive.pipeline.process_page` (in worker processes, ``page_workers``) and
+  `archive.page_processing.process_page` (in worker processes, ``page_workers``) and
   `archive.importer.store_result`; nothing about extraction lives in the spiders. A source's
   own title/date/body CSS selectors are passed to it (`archive.text.selectors.ExtractOptions`);
   its ``links`` selector is the spiders'.

@@ -151,8 +151,9 @@ class CrawlContext:
             self.report(redirects[0], "skipped:duplicate", fetched=True,
                         message=f"redirects to {request.url}, already crawled")
         engine = self.crawler.engine
-        if engine is not None and hasattr(engine.scheduler, "mark_done"):
-            engine.scheduler.mark_done(redirects)
+        scheduler = engine.scheduler if engine is not None else None
+        if scheduler is not None and hasattr(scheduler, "mark_done"):
+            scheduler.mark_done(redirects)
 
     def request_sent(self, url: str) -> None:
         self.requests_sent += 1

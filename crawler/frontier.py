@@ -225,7 +225,7 @@ class FrontierScheduler(BaseScheduler):
                 "INSERT INTO requests (fp, priority, state, payload) VALUES (?, ?, ?, ?)",
                 (fp, request.priority, PENDING, payload),
             )
-            rid = int(cur.lastrowid)
+            rid = int(cur.lastrowid or 0)
         heapq.heappush(self._heap, (-request.priority, rid))
         if self.stats:
             self.stats.inc_value("scheduler/enqueued")

@@ -42,7 +42,7 @@ class PageItem:
             url=response.url,
             request_url=redirects[0] if redirects else response.url,
             status=response.status,
-            headers=dict(response.headers.to_unicode_dict()),
+            headers={str(k): str(v) for k, v in response.headers.to_unicode_dict().items()},
             body=response.body,
             source=source,
             depth=depth,

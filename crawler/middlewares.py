@@ -262,7 +262,7 @@ class HtmlOnlyMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if is_robots(request) or not 200 <= response.status < 300:
             return response
-        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+        ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1").lower()
         mime = ctype.split(";")[0].strip()
         head = response.body[:512].lstrip().lower()
         html_like = head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<meta", b"<"))
@@ -284,7 +284,7 @@ class EncodingMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if is_robots(request) or not 200 <= response.status < 300 or not response.body:
             return response
-        declared = header_charset(response.headers.get(b"Content-Type", b"").decode("latin-1"))
+        declared = header_charset((response.headers.get(b"Content-Type") or b"").decode("latin-1"))
         decoded = decode_html(response.body, declared)
         current = response.encoding if isinstance(response, TextResponse) else None
         if isinstance(response, HtmlResponse) and current and _same_codec(current,

@@ -1,6 +1,6 @@
 """The text pipeline for crawled pages, in worker processes.
 
-`archive.pipeline.process_page` is pure CPU work (decode, parse, extract, normalize, classify);
+`archive.page_processing.process_page` is pure CPU work (decode, parse, extract, normalize, classify);
 run inside Scrapy's reactor thread it would stop the downloads while it runs. The item pipeline
 hands pages to `Analyser`, which runs them in a small pool of worker processes
 (``HRA_WORKERS``, default: one fewer than the CPUs, at least 1, at most 4; 0 = in-process) and
@@ -18,7 +18,7 @@ import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from archive.pipeline import ExtractOptions, PageError, PageResult, process_page
+from archive.page_processing import ExtractOptions, PageError, PageResult, process_page
 
 Analysis = tuple[PageResult | None, list[str], str | None]  # result, missing selectors, error
 

@@ -1,7 +1,7 @@
 """The item pipeline: every fetched page goes through the text pipeline into the archive.
 
 `ArchivePipeline` is the one place a crawled page becomes a record:
-`archive.pipeline.process_page` (decode, select, extract, normalize, classify; run in worker
+`archive.page_processing.process_page` (decode, select, extract, normalize, classify; run in worker
 processes by `crawler.page_workers`, with the source's optional title/date/body selectors as
 its `ExtractOptions`) then `archive.importer.store_result` (the raw bytes, headers, final URL
 and status, the source's name, plus the record, in one transaction: `hra reprocess` applies the

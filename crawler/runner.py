@@ -207,7 +207,7 @@ class _Run:
             lanes = max(1, int(self.spec.get("parallel", 4)))
             await asyncio.gather(*(lane() for _ in range(lanes)))
         finally:
-            reactor.callLater(0, reactor.stop)
+            reactor.callLater(0, reactor.stop)  # type: ignore[arg-type,misc]  # zope.interface signatures carry self
 
     async def crawl_one(self, source: Source) -> None:
         error = selector_error(source)

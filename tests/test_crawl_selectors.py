@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from archive.crawl_runs import CrawlPlan, run_crawl
 from archive.importer import reprocess
-from archive.pipeline import ExtractOptions, process_page
+from archive.page_processing import ExtractOptions, process_page
 from archive.store import MIGRATIONS, SCHEMA_VERSION, Store
 from archive.text.normalize import normalize_line
 from archive.urls import doc_id

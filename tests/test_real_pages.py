@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import trafilatura
 
-from archive.pipeline import process_page
+from archive.page_processing import process_page
 from archive.text.decode import decode_html
 from archive.text.extract import extract
 from archive.text.normalize import normalize_markup, normalize_text

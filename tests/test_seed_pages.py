@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.pipeline import process_page
+from archive.page_processing import process_page
 from archive.text.normalize import normalize_line
 from tests.conftest import require_shared
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from archive.importer import import_paths, reprocess
-from archive.pipeline import process_page
+from archive.page_processing import process_page
 from archive.store import SCHEMA_VERSION, Store, StoreError
 from tests.conftest import report_page
 

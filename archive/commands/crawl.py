@@ -248,7 +248,7 @@ def demo_cmd(ctx: click.Context, demo_dir: Path | None, serve: bool, port: int) 
                       highlight=False)
         root = ctx.find_root().command
         searchable = isinstance(root, click.Group) and _search_available(root)
-        if searchable:
+        if searchable and isinstance(root, click.Group):
             _sample_search(root, target)
         hra = f"hra --data-dir {target}"
         lines = [f"{hra} stats", f"{hra} list", f"{hra} runs"]

@@ -330,7 +330,8 @@ def reindex(archive_dir: ArchiveDir, incremental: bool, workers: int | None, as_
         except KeyboardInterrupt:
             raise HraError("interrupted: the previous index is still in place", 130) from None
     if result is None:
-        data = {"applied": applied, "seconds": round(time.perf_counter() - started, 2)}
+        data: dict[str, Any] = {"applied": applied,
+                                "seconds": round(time.perf_counter() - started, 2)}
         if as_json:
             print_json(data)
         else:
@@ -389,8 +390,8 @@ def check(archive_dir: ArchiveDir, as_json: bool) -> None:
             f"archive: {report.archive_documents} document(s); index: "
             f"{report.index_documents} ({report.path}); {report.pending_changes} change(s) "
             "not yet applied", highlight=False)
-        for key in ("missing", "extra", "stale", "duplicated"):
-            ids = data[key]
+        for key, ids in (("missing", report.missing), ("extra", report.extra),
+                         ("stale", report.stale), ("duplicated", report.duplicated)):
             if ids:
                 listed = ", ".join(ids[:10]) + (" …" if len(ids) > 10 else "")
                 console.print(f"[red]{key}:[/] {len(ids)} ({listed})", highlight=False)

@@ -1,6 +1,6 @@
 """Text pipeline stages: plain functions over bytes and strings (no I/O, no Scrapy, no database).
 
-`archive.pipeline.process_page` chains them in this order:
+`archive.page_processing.process_page` chains them in this order:
 
 1. `decode` (bytes -> str; also `looks_binary` and the Content-Type charset, asked first);
 2. `selectors` (a crawl source's own CSS selectors for body, title and date, when given);

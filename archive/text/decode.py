@@ -99,14 +99,14 @@ def _cjk_score(text: str) -> float:
 def decode_html(data: bytes, http_charset: str | None = None) -> Decoded:
     """Decode page bytes to text; see the module docstring for the order of trust."""
     declared = declared_charset(data, http_charset)
-    for bom, codec in (
+    for bom, bom_codec in (
         (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"),
     ):
         if data.startswith(bom):
-            text = data.decode(codec, errors="replace")
-            return Decoded(text, codec, declared, "\ufffd" not in text)
+            with_bom = data.decode(bom_codec, errors="replace")
+            return Decoded(with_bom, bom_codec, declared, "\ufffd" not in with_bom)
 
     text = _try(data, "utf-8")
     if text is not None:

@@ -1,7 +1,7 @@
 """HTML -> title, date, site, column, attachments and main-text paragraphs: the extract stage.
 
 The input is a page already passed through `strip_non_content` and `normalize_markup`
-(simplified script, NFKC, no pinyin annotations; see `archive.pipeline`), so the vocabulary
+(simplified script, NFKC, no pinyin annotations; see `archive.page_processing`), so the vocabulary
 (`archive.text.vocabulary`) is simplified only. `extract` runs the stages, split like
 trafilatura's:
 

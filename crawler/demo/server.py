@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 SITE_DIR = Path(__file__).with_name("site")
 
@@ -21,10 +21,8 @@ HEADER_OVERRIDES = {
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    extensions_map: ClassVar[dict[str, str]] = {**SimpleHTTPRequestHandler.extensions_map, ".html": "text/html",
-                      ".txt": "text/plain"}
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.extensions_map = {**self.extensions_map, ".html": "text/html", ".txt": "text/plain"}
         super().__init__(*args, directory=str(SITE_DIR), **kwargs)
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from archive.pipeline import PageResult, process_page
+from archive.page_processing import PageResult, process_page
 from archive.text.normalize import normalize_line
 
 EVAL = Path(__file__).resolve().parent
