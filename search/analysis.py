@@ -1,8 +1,9 @@
 """Text analysis for the index: character unigrams and bigrams of letter/digit runs.
 
 STABLE IMPORT PATH: Whoosh pickles the schema (its field types, formats and analyzers) into every
-index's table of contents, so the classes here must keep their module and names. Changing what
-they produce changes the index: run `hra reindex` afterwards.
+index's table of contents, so `GramField`, `TfFormat` and `GramTokenizer` are pickled by path:
+do not move or rename them. Changing what they produce changes the index: run `hra reindex`
+afterwards.
 
 The indexed form of a field is ``value.lower()`` of the archive's (already normalized) text. It is
 cut into *runs* of letters and digits (``str.isalnum``: CJK, Latin, digits, any script);
@@ -15,7 +16,7 @@ punctuation, symbols and whitespace separate runs and are not indexed. Each run 
 
 Postings keep only a term frequency (as the posting's weight, capped at 255), no positions. A query that is one
 unigram or one bigram is answered exactly by its postings; anything longer is verified against
-the archive text (see `search.engine`).
+the archive text (see `search.boolean` and `search.verify`).
 """
 
 from __future__ import annotations
@@ -130,8 +131,8 @@ class TfFormat(Format):
     """Frequency-only postings: the weight of a posting is the term frequency (capped at
     `MAX_TF`); there is no value and no position.
 
-    Whoosh's scorers read term frequencies as ``matcher.weight()``; `search.engine` reads them
-    from the decoded blocks.
+    Whoosh's scorers read term frequencies as ``matcher.weight()``; `search.scoring` reads them
+    from whole posting lists (`search.reader.GenerationReader.postings`).
     """
 
     posting_size = 0

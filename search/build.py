@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.store import Store
-from search.common import INDEXNAME, SearchIndexError, open_index
+from search.index_files import INDEXNAME, SearchIndexError, open_index
 
 Progress = Callable[[int, int], None]
 
@@ -46,20 +46,36 @@ def build_segments(
     if progress:
         progress(0, total)
     if workers <= 1:
-        tasks: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
-        for chunk in _chunks(ids, CHUNK):
-            tasks.put(chunk)
-        tasks.put(None)
-        done = 0
+        return _build_in_process(data_dir, path, ids, total, progress)
+    return _build_in_workers(data_dir, path, ids, workers, total, progress)
 
-        def report(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, total)
 
-        return _build(str(data_dir), str(path), tasks, report)
+def _build_in_process(
+    data_dir: Path, path: Path, ids: Sequence[str], total: int, progress: Progress | None
+) -> list[Any]:
+    tasks: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+    for chunk in _chunks(ids, CHUNK):
+        tasks.put(chunk)
+    tasks.put(None)
+    done = 0
 
+    def report(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    return _build(str(data_dir), str(path), tasks, report)
+
+
+def _build_in_workers(
+    data_dir: Path,
+    path: Path,
+    ids: Sequence[str],
+    workers: int,
+    total: int,
+    progress: Progress | None,
+) -> list[Any]:
     ctx = _mp_context()
     task_q: Any = ctx.Queue()
     result_q: Any = ctx.Queue()
@@ -74,33 +90,38 @@ def build_segments(
     ]
     for proc in procs:
         proc.start()
-    segments: list[Any] = []
-    finished = done = 0
     try:
-        while finished < workers:
-            try:
-                kind, payload = result_q.get(timeout=0.5)
-            except queue.Empty:
-                dead = [p for p in procs if p.exitcode not in (None, 0)]
-                if dead:
-                    raise SearchIndexError(
-                        f"an index worker died (exit code {dead[0].exitcode})"
-                    ) from None
-                continue
-            if kind == "progress":
-                done += payload
-                if progress:
-                    progress(done, total)
-            elif kind == "done":
-                segments.extend(payload)
-                finished += 1
-            else:
-                raise SearchIndexError(f"an index worker failed:\n{payload}")
+        return _collect(procs, result_q, total, progress)
     finally:
         for proc in procs:
             if proc.is_alive():
                 proc.terminate()
             proc.join(timeout=5)
+
+
+def _collect(procs: list[Any], result_q: Any, total: int, progress: Progress | None) -> list[Any]:
+    """The workers' segments, reporting their progress; `SearchIndexError` when one fails."""
+    segments: list[Any] = []
+    finished = done = 0
+    while finished < len(procs):
+        try:
+            kind, payload = result_q.get(timeout=0.5)
+        except queue.Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise SearchIndexError(
+                    f"an index worker died (exit code {dead[0].exitcode})"
+                ) from None
+            continue
+        if kind == "progress":
+            done += payload
+            if progress:
+                progress(done, total)
+        elif kind == "done":
+            segments.extend(payload)
+            finished += 1
+        else:
+            raise SearchIndexError(f"an index worker failed:\n{payload}")
     return segments
 
 

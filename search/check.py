@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.store import Store
-from search.common import open_current
+from search.index_files import open_current
 from search.schema import fingerprint
 from search.segments import column_values
 
@@ -26,6 +26,7 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
+        """True when the index and the archive agree."""
         return not (self.missing or self.extra or self.stale or self.duplicated)
 
 

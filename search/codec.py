@@ -1,6 +1,7 @@
 """`GramCodec`: a Whoosh codec with a compact term table for millions of rare n-grams.
 
-STABLE IMPORT PATH: segments record their codec object in the index's TOC (a pickle).
+STABLE IMPORT PATH: segments record their codec object in the index's TOC (a pickle), so
+`GramCodec` is pickled by path: do not move or rename it (or this module).
 
 Why: an n-gram index of Chinese reports has about as many distinct terms as postings per
 thousand documents (most bigrams are rare), and Whoosh's ``W3Codec`` spends ~80 bytes of term
@@ -25,7 +26,7 @@ A term's info is ``(docnums, weights, minlen, maxlen)`` for lists of at most `IN
 maxlen)``; lengths are Whoosh's one-byte field-length codes. Readers answer Whoosh's
 ``TermsReader`` API (term infos, ordered iteration, cursors, ``ListMatcher`` matchers), so
 ``whoosh.index.open_dir(...).searcher()`` works on these segments, and `GramTermsReader.postings`
-gives `search.engine` whole posting lists in bulk. Weights are integers (Whoosh's own writer
+gives `search.segments.read_term` (and so a search, `search.reader`) whole posting lists in bulk. Weights are integers (Whoosh's own writer
 keeps floats): the fields here have no boosts.
 """
 
@@ -63,7 +64,7 @@ def _typecode(deltas: Sequence[int]) -> str:
     return "B" if top < 0x100 else "H" if top < 0x10000 else "I"
 
 
-def encode_postings(ids: Sequence[int], weights: bytes) -> bytes:
+def encode_postings(ids: Sequence[int], weights: bytes | bytearray) -> bytes:
     """One posting list as stored in ``.gps`` (ascending docnums, one weight byte each)."""
     deltas = array("I", (ids[0], *map(sub, ids[1:], ids[:-1])))
     code = _typecode(deltas)
@@ -86,7 +87,9 @@ def decode_postings(blob: bytes) -> tuple[list[int], bytes]:
 
 
 class GramCodec(W3Codec):
-    """``W3Codec`` with the compact term table and posting lists described above."""
+    """``W3Codec`` with the compact term table and posting lists described above.
+
+    Pickled by path (in every segment of the TOC): do not move or rename."""
 
     TERMS_EXT = ".gtm"
     POSTS_EXT = ".gps"
@@ -289,6 +292,7 @@ class GramTermsReader(base.TermsReader):
         return self.postings_of(info) if info is not None else ([], b"")
 
     def postings_of(self, info: tuple) -> tuple[list[int], bytes]:
+        """(segment docnums, weight bytes) of a raw info tuple (`info`)."""
         if len(info) == 4:
             return list(info[0]), info[1]
         return decode_postings(self._postfile.get(info[5], info[6]))

@@ -1,7 +1,7 @@
-"""The index on disk: where it lives, the single writer that follows the archive, rebuilds, checks.
+"""Keeping the index: the single writer that follows the archive, rebuilds, checks.
 
-Layout: see `search.common`. Parallel segment building: `search.build`. `check`:
-`search.check`.
+Where the index lives, its state, errors and opening: `search.index_files` (the names callers
+use are re-exported here). Parallel segment building: `search.build`. `check`: `search.check`.
 
 * **One writer.** Every change goes through `IndexWriter`, which holds Whoosh's write lock of the
   index directory (an ``flock``, released if the process dies). Others wait up to a timeout and
@@ -34,7 +34,7 @@ from typing import Any
 from archive.store import Store
 from search.build import build_segments
 from search.check import CheckReport, check
-from search.common import (
+from search.index_files import (
     INDEX_DIR,
     INDEXNAME,
     POINTER,
@@ -50,6 +50,7 @@ from search.common import (
     read_state,
     write_state,
 )
+from search.whoosh_internals import read_toc, toc_file_patterns
 
 __all__ = [
     "INDEX_DIR", "POINTER", "STATE", "CheckReport", "IndexBusy", "IndexMissing", "IndexWriter",
@@ -89,10 +90,13 @@ class IndexWriter:
         self.ix = open_index(path)
         self.storage = self.ix.storage
         self.lock = self.ix.lock("WRITELOCK")
+        # Whoosh creates MAIN_WRITELOCK with os.open's default mode (0777 & ~umask: 0755);
+        # create it 0644 first (an existing file keeps its mode).
+        os.close(os.open(self.lock.filename, os.O_CREAT | os.O_WRONLY, 0o644))
         if not try_for(self.lock.acquire, timeout=timeout, delay=0.1):
             raise IndexBusy(f"the search index {path} is being written by another process")
         try:
-            toc = self.ix._read_toc()
+            toc = read_toc(self.ix)
         except BaseException:
             self.lock.release()
             raise
@@ -108,6 +112,7 @@ class IndexWriter:
         self.close()
 
     def close(self) -> None:
+        """Release the write lock (once; closing again does nothing)."""
         if self.lock.fd is not None:
             self.lock.release()
 
@@ -133,6 +138,7 @@ class IndexWriter:
         return self._ids
 
     def doc_count(self) -> int:
+        """Live documents in the index."""
         return sum(seg.doc_count() for seg in self.segments)
 
     def apply(self, rows: dict[str, dict[str, Any] | None]) -> None:
@@ -156,6 +162,7 @@ class IndexWriter:
         self.commit()
 
     def add_segments(self, segments: Sequence[Any]) -> None:
+        """Add finished segments (`search.build`) and commit."""
         self.segments.extend(segments)
         self._ids = None
         self.commit()
@@ -170,11 +177,8 @@ class IndexWriter:
 
     def _clean(self) -> None:
         """Delete files no longer referenced, once older than `GRACE` seconds."""
-        from whoosh.index import TOC
-
         live = {seg.segment_id() for seg in self.segments}
-        toc = TOC._pattern(INDEXNAME)
-        seg = TOC._segment_pattern(INDEXNAME)
+        toc, seg = toc_file_patterns(INDEXNAME)
         now = time.time()
         for entry in os.scandir(self.path):
             name = entry.name
@@ -235,7 +239,8 @@ class IndexWriter:
                 tiers[int(math.log10(max(live, 1)))].append(seg)
         for segs in tiers.values():
             if len(segs) >= 10:
-                group, total = [], 0
+                group: list[Any] = []
+                total = 0
                 for seg in sorted(segs, key=lambda s: s.doc_count()):
                     if group and total + seg.doc_count() > MERGE_MAX_DOCS:
                         break
@@ -307,6 +312,8 @@ def update_index(
 
 @dataclass
 class RebuildResult:
+    """What `rebuild` did: the new index directory, its documents, time and size."""
+
     path: Path
     documents: int
     seconds: float

@@ -48,16 +48,22 @@ class Term:
 
 @dataclass(frozen=True)
 class Not:
+    """Documents (of the context) that do not match ``child``."""
+
     child: Node
 
 
 @dataclass(frozen=True)
 class And:
+    """Documents matching every child."""
+
     children: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class Or:
+    """Documents matching any child."""
+
     children: tuple[Node, ...]
 
 
@@ -144,7 +150,7 @@ class _Parser:
         while (tok := self.peek()) is not None and tok.kind != ")":
             if tok.kind == "AND":
                 self.take()
-                if self.peek() is None or self.peek().kind in (")", "OR", "AND"):
+                if (after := self.peek()) is None or after.kind in (")", "OR", "AND"):
                     raise QueryError("'AND' needs a term on both sides")
             items.append(self.or_expr())
         if tok is not None and tok.kind == ")" and depth == 0:
@@ -180,7 +186,7 @@ class _Parser:
         if tok.kind == ")":
             raise QueryError("unbalanced parenthesis: ')' without '('")
         if tok.kind == "(":
-            if self.peek() is None or self.peek().kind == ")":
+            if (first := self.peek()) is None or first.kind == ")":
                 raise QueryError("empty parentheses")
             node = self.query(depth=1)
             if self.peek() is None:

@@ -1,7 +1,9 @@
 """The index schema and how an archive row becomes index fields.
 
 STABLE: the schema is pickled into the index; `SCHEMA_VERSION` is recorded beside it and a
-mismatch makes `hra search` ask for `hra reindex`.
+mismatch makes `hra search` ask for `hra reindex`. The schema pickle names its field classes by
+import path: `Keywords` here and `search.analysis.GramField` (with its format and tokenizer) are
+pickled by path: do not move or rename them.
 
 Fields
 * ``title``, ``text``: `GramField` (unigram + bigram frequencies of the lower-cased value).
@@ -15,8 +17,9 @@ Fields
   names: ``贵州省``/``贵州``/``遵义市``/``遵义``/``贵州省遵义市``/``遵义市红花岗区``), ``province``,
   ``doc_type``, ``site`` (the site name as archived), ``host`` (the URL's host), ``duplicate_of``
   and ``flags`` (``truncated``, ``placeholders``, ``mojibake``, ``nonhealth``, ``duplicate``, and
-  ``ucase`` when the title or text holds non-ASCII letters that lower-case, which SQLite's
-  ASCII-only ``lower()`` cannot verify).
+  ``ucase`` when the title or text holds non-ASCII letters that lower-case: verification
+  compares bytes lower-cased by ``bytes.lower()``, which lower-cases ASCII only, so
+  `search.verify` checks these documents on ``str.lower()`` instead).
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ ROW_COLUMNS = INDEX_COLUMNS
 
 class Keywords(KEYWORD):
     """Space-separated exact terms, presence only (filters): `search.codec.GramCodec` stores
-    weights but no posting values, so every field uses a value-less format."""
+    weights but no posting values, so every field uses a value-less format.
+
+    Pickled by path (in the index's schema): do not move or rename."""
 
     def __init__(self) -> None:
         super().__init__(lowercase=False, commas=False, scorable=False)
@@ -89,7 +94,8 @@ def region_terms(row: Mapping[str, Any]) -> list[str]:
 
 
 def has_nonascii_case(value: str) -> bool:
-    """True if lower-casing changes a non-ASCII character (SQLite's lower() would not)."""
+    """True if lower-casing changes a non-ASCII character (``bytes.lower()``, which
+    verification uses, would not)."""
     if value.isascii():
         return False
     return any(c.lower() != c for c in set(value) if c > "\x7f")

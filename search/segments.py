@@ -5,15 +5,18 @@ per-posting field-length lookup, per-posting checks). A document here has ~3,000
 unigrams and bigrams, so that path tops out near 15 documents/s per core. `SegmentBuilder`
 fills per-term arrays while documents are added (an array append per posting) and hands whole
 posting lists to the codec's writer (`search.codec.GramFieldWriter.write_term`); per-document
-data goes through Whoosh's own ``W3PerDocWriter``. The result is an ordinary segment of a Whoosh
-index (tests/test_search_index.py compares it with Whoosh's own writer).
+data goes through Whoosh's own ``W3PerDocWriter``. The result is a segment of a Whoosh index in
+`search.codec.GramCodec`'s format with the same postings, lengths and columns as Whoosh's own
+writer writes (tests/test_search_index.py compares them, with ``W3Codec`` and with this codec).
 
 `read_term` reads a term's whole posting list at once; `column_values` and `field_lengths` read a
-segment's columns in bulk; `merge_segments` combines segments, dropping deleted documents.
+segment's columns in bulk (through `search.whoosh_internals`); `merge_segments` combines
+segments, dropping deleted documents.
 """
 
 from __future__ import annotations
 
+import sys
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -23,6 +26,14 @@ from whoosh.util.numeric import byte_to_length
 
 from search.analysis import MAX_TF, GramField
 from search.codec import GramCodec, GramTermsReader
+from search.whoosh_internals import (
+    fixed_column_data,
+    numeric_typecode,
+    open_column,
+    open_lengths,
+    terms_reader,
+    var_column_data,
+)
 
 
 class SegmentBuilder:
@@ -177,7 +188,7 @@ def read_term(reader: SegmentReader, fieldname: str, tbytes: bytes) -> tuple[lis
     Deleted documents are included: callers filter them. Segments of other codecs (an index
     written by Whoosh's own writer) are read through their matcher.
     """
-    terms = reader._terms
+    terms = terms_reader(reader)
     if isinstance(terms, GramTermsReader):
         return terms.postings(fieldname, tbytes)
     try:
@@ -200,8 +211,7 @@ def column_values(reader: SegmentReader, fieldname: str) -> list[Any]:
     count = reader.doc_count_all()
     if not reader.has_column(fieldname):
         return [field.from_column_value(column.default_value())] * count
-    raw = reader._perdoc.column_reader(fieldname, column)
-    return _bulk(raw, column, count, field)
+    return _bulk(open_column(reader, fieldname), column, count, field)
 
 
 def _bulk(raw: Any, column: Any, count: int, field: Any) -> list[Any]:
@@ -209,21 +219,19 @@ def _bulk(raw: Any, column: Any, count: int, field: Any) -> list[Any]:
     from whoosh.fields import ID
 
     if isinstance(column, NumericColumn):
-        data = raw._dbfile.get(raw._basepos, raw._count * raw._fixedlen)
-        values = array(raw._typecode, data)
-        if values.itemsize > 1 and __import__("sys").byteorder == "little":
+        fixed = fixed_column_data(raw)
+        values = array(numeric_typecode(raw), fixed.data)
+        if values.itemsize > 1 and sys.byteorder == "little":
             values.byteswap()
-        out = values.tolist()
-        return out + [raw._default] * (count - len(out))
+        numbers: list[Any] = values.tolist()
+        return numbers + [fixed.default] * (count - len(numbers))
     if isinstance(column, FixedBytesColumn):
-        size = raw._fixedlen
-        data = raw._dbfile.get(raw._basepos, raw._count * size)
+        fixed = fixed_column_data(raw)
+        data, size = fixed.data, fixed.size
         out = [data[i:i + size] for i in range(0, len(data), size)]
-        return out + [raw._default] * (count - len(out))
+        return out + [fixed.default] * (count - len(out))
     if isinstance(column, VarBytesColumn):
-        offsets, lens = raw._offsets, raw._lengths
-        total = (offsets[-1] + lens[-1]) if len(lens) else 0
-        data = raw._dbfile.get(raw._basepos, total) if total else b""
+        data, offsets, lens = var_column_data(raw)
         if isinstance(field, ID):
             return [data[o:o + n].decode("utf-8") for o, n in zip(offsets, lens, strict=True)]
         return [
@@ -234,13 +242,11 @@ def _bulk(raw: Any, column: Any, count: int, field: Any) -> list[Any]:
 
 def field_lengths(reader: SegmentReader, fieldname: str) -> list[int]:
     """Every document's (approximate, byte-encoded) length of a scorable field, in bulk."""
-    from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
-
     count = reader.doc_count_all()
-    raw = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    raw = open_lengths(reader, fieldname)
     if raw is None:
         return [0] * count
-    data = raw._dbfile.get(raw._basepos, raw._count)
+    data = fixed_column_data(raw).data
     table = [byte_to_length(b) for b in range(256)]
     table[0] = 0
     out = [table[b] for b in data]
@@ -294,7 +300,7 @@ def merge_segments(
 
 
 def _all_postings(reader: SegmentReader) -> Iterable[tuple[str, bytes, list[int], bytes]]:
-    terms = reader._terms
+    terms = terms_reader(reader)
     if isinstance(terms, GramTermsReader):
         yield from terms.iter_postings()
         return

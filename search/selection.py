@@ -19,7 +19,9 @@ from search.swap_retry import retry_on_swap
 if TYPE_CHECKING:
     from archive.record import Record
     from archive.store import Store
-    from search.engine import Filters, Searcher, SearchResult
+    from search.engine import Searcher
+    from search.filters import Filters
+    from search.hits import SearchResult
     from search.query import Node
 
 T = TypeVar("T")

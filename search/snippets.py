@@ -49,6 +49,7 @@ def find_spans(low: str, needles: Sequence[str], limit: int = MAX_OCCURRENCES) -
 
 
 def merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted (start, end) ranges with overlapping or adjacent ones joined."""
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:

@@ -2,8 +2,8 @@
 
 A rebuild moves ``CURRENT`` to a new generation and deletes the old one: a reader that read
 ``CURRENT`` just before may find its files gone (``OSError``, or Whoosh's ``EmptyIndexError``).
-Opening again reads the new ``CURRENT``. `search.engine.Searcher` opens this way, and so does
-`search.selection.with_searcher` around a whole search.
+Opening again reads the new ``CURRENT``. `search.reader.GenerationReader` (what a `Searcher`
+reads) opens this way, and so does `search.selection.with_searcher` around a whole search.
 """
 
 from __future__ import annotations

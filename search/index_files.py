@@ -1,9 +1,10 @@
-"""What the index modules share: locations, state, errors, opening.
+"""The index's files: where the index lives, its state, its errors, and how it is opened.
 
 Layout (``<data_dir>/index/``)::
 
     CURRENT              name of the live index directory (replaced atomically by a rebuild)
-    gen-<stamp>-<pid>/   a Whoosh index (``_MAIN_<n>.toc``, segment files, ``MAIN_WRITELOCK``)
+    gen-<stamp>-<pid>/   a Whoosh index (``_MAIN_<n>.toc``, segment files in `search.codec`'s
+                         format, ``MAIN_WRITELOCK``)
         state.json       {"seq": last archive change applied, "schema": SCHEMA_VERSION}
 """
 
@@ -33,6 +34,7 @@ class IndexBusy(SearchIndexError):
 
 
 def index_root(data_dir: Path) -> Path:
+    """``<data_dir>/index``: the directory holding ``CURRENT`` and the index generations."""
     return Path(data_dir) / INDEX_DIR
 
 
@@ -48,6 +50,7 @@ def current_path(data_dir: Path) -> Path | None:
 
 
 def read_state(path: Path) -> dict[str, Any]:
+    """The ``state.json`` of an index directory (seq 0, no schema when there is none)."""
     try:
         return json.loads((path / STATE).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
@@ -55,6 +58,7 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 def write_state(path: Path, **state: Any) -> None:
+    """Replace the ``state.json`` of an index directory atomically."""
     tmp = path / f"{STATE}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(state), encoding="utf-8")
     os.replace(tmp, path / STATE)
@@ -93,5 +97,6 @@ def open_current(data_dir: Path) -> tuple[Path, Any, dict[str, Any]]:
 
 
 def directory_size(path: Path) -> int:
+    """Bytes of all files under ``path``."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 

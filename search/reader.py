@@ -1,0 +1,154 @@
+"""`GenerationReader`: one open generation of the index, read in bulk.
+
+What a search asks of the index, in global docnums (segment docnum + the segment's base):
+a term's posting list with frequencies (`postings`, cached, deleted documents left out), a
+field's distinct terms (`field_terms`), the live documents (`live`), and per-document columns
+read whole: ids, publication days, field lengths. Everything else a search does works on these
+sets and lists (`search.filters`, `search.boolean`, `search.scoring`, `search.facets`,
+`search.hits`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from search.segments import column_values, field_lengths, read_term
+from search.swap_retry import retry_on_swap
+from search.whoosh_internals import deleted_docnums, open_column, open_lengths
+
+
+class GenerationReader:
+    """The live index generation of a data directory, opened with every file a search reads.
+
+    ``path`` and ``state`` are the directory and its ``state.json``; ``leaves`` are (segment
+    reader, docnum base, deleted segment docnums) of each segment.
+    """
+
+    def __init__(self, data_dir: Path, attempts: int = 5) -> None:
+        self._open(data_dir, attempts)
+        self.leaves: list[tuple[Any, int, frozenset[int]]] = [
+            (leaf, base, deleted_docnums(leaf)) for leaf, base in segment_readers(self.reader)
+        ]
+        self.doc_count_all: int = self.reader.doc_count_all()
+        self.doc_count: int = self.reader.doc_count()
+        self._postings: dict[tuple[str, str], dict[int, int]] = {}
+        self._ids: list[str] | None = None
+        self._lengths: dict[str, list[int]] = {}
+        self._days: list[int] | None = None
+
+    def _open(self, data_dir: Path, attempts: int) -> None:
+        """Open the live generation and every file a search reads.
+
+        A rebuild may swap in a new directory and delete the old one between reading
+        ``CURRENT`` and opening the files: then start again. Once open, the files stay
+        readable until closed, whatever writers do.
+        """
+        from whoosh.index import EmptyIndexError
+
+        retry_on_swap(lambda: self._open_files(data_dir), attempts=attempts,
+                      errors=(OSError, EmptyIndexError))
+
+    def _open_files(self, data_dir: Path) -> None:
+        from search.index_files import open_current
+
+        self.path, ix, self.state = open_current(data_dir)
+        self.reader = ix.reader()
+        try:
+            for leaf, _base in segment_readers(self.reader):
+                for name in ("id", "day"):
+                    if leaf.has_column(name):
+                        open_column(leaf, name)
+                for name in ("title", "text"):
+                    open_lengths(leaf, name)
+        except BaseException:
+            self.reader.close()
+            raise
+
+    def close(self) -> None:
+        """Close the generation's files."""
+        self.reader.close()
+
+    # -- terms -----------------------------------------------------------------------------
+
+    def postings(self, fieldname: str, term: str) -> dict[int, int]:
+        """Live documents (global docnums) holding ``term`` in ``fieldname`` -> frequency."""
+        key = (fieldname, term)
+        cached = self._postings.get(key)
+        if cached is not None:
+            return cached
+        tbytes = term.encode("utf-8")
+        out: dict[int, int] = {}
+        for leaf, base, deleted in self.leaves:
+            ids, weights = read_term(leaf, fieldname, tbytes)
+            if not ids:
+                continue
+            part = dict(zip(map(base.__add__, ids) if base else ids, weights, strict=True))
+            for docnum in deleted:
+                part.pop(docnum + base, None)
+            out.update(part)
+        self._postings[key] = out
+        return out
+
+    def field_terms(self, fieldname: str, start: str = "") -> list[str]:
+        """The distinct terms of a field (from ``start`` on), in order."""
+        found: set[bytes] = set()
+        first = start.encode("utf-8")
+        for leaf, _base, _deleted in self.leaves:
+            if fieldname not in leaf.indexed_field_names():
+                continue
+            for name, tbytes in leaf.terms_from(fieldname, first):
+                if name != fieldname:
+                    break
+                found.add(tbytes)
+        return sorted(t.decode("utf-8") for t in found)
+
+    # -- documents -------------------------------------------------------------------------
+
+    def live(self) -> set[int]:
+        """Every live (not deleted) document."""
+        docs = set(range(self.doc_count_all))
+        for _leaf, base, deleted in self.leaves:
+            docs.difference_update(d + base for d in deleted)
+        return docs
+
+    @property
+    def ids(self) -> list[str]:
+        """The archive id of every document, by docnum."""
+        if self._ids is None:
+            ids: list[str] = []
+            for leaf, _base, _deleted in self.leaves:
+                ids += column_values(leaf, "id")
+            self._ids = ids
+        return self._ids
+
+    @property
+    def days(self) -> list[int]:
+        """Every document's publication date as ``YYYYMMDD`` (0: undated), by docnum."""
+        if self._days is None:
+            days: list[int] = []
+            for leaf, _base, _deleted in self.leaves:
+                days += column_values(leaf, "day")
+            self._days = days
+        return self._days
+
+    def lengths(self, fieldname: str) -> list[int]:
+        """Every document's (byte-encoded, approximate) length of a scorable field, by docnum."""
+        if fieldname not in self._lengths:
+            values: list[int] = []
+            for leaf, _base, _deleted in self.leaves:
+                values += field_lengths(leaf, fieldname)
+            self._lengths[fieldname] = values
+        return self._lengths[fieldname]
+
+    def average_length(self, fieldname: str) -> float:
+        """The mean length of a scorable field over all documents (at least 1)."""
+        return max(self.reader.field_length(fieldname) / max(self.doc_count_all, 1), 1.0)
+
+
+def segment_readers(reader: Any) -> list[tuple[Any, int]]:
+    """(segment reader, docnum base) of an index reader (none for an empty index)."""
+    from whoosh.reading import SegmentReader
+
+    return [(leaf, base) for leaf, base in reader.leaf_readers()
+            if isinstance(leaf, SegmentReader)]
