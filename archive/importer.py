@@ -7,12 +7,15 @@ finished and no half record; running it again skips what is already there ("unch
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
+from archive.errors import HraError
 from archive.outcomes import OutcomeTally, skip_reason
 from archive.page_processing import (
     MIN_TEXT_CHARS,
@@ -22,8 +25,10 @@ from archive.page_processing import (
     process_page,
 )
 from archive.record import Record
-from archive.store import RawPage, Store
+from archive.store import RawPage, Store, is_disk_full
+from archive.text.classify import DOC_TYPES
 from archive.text.decode import charset_from_headers
+from archive.urls import canonical_url
 
 HTML_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -139,7 +144,7 @@ def import_html_file(store: Store, path: Path, keep_all: bool) -> str:
     """Import one HTML file; raises PageError/OSError with a one-line message."""
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise PageError(f"file too large ({size / 1e6:.0f} MB)")
+        raise PageError(f"file too large ({size / 2**20:.0f} MiB > {MAX_FILE_BYTES // 2**20} MiB)")
     data = path.read_bytes()
     url = page_url(data, path)
     fetched_at = _mtime(path)
@@ -149,19 +154,154 @@ def import_html_file(store: Store, path: Path, keep_all: bool) -> str:
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Record | str]]:
-    """Records of a JSONL export, or an error message per bad line."""
-    with path.open("r", encoding="utf-8-sig") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
+    """Records of a JSONL export, or an error message per bad line ("PATH:LINE: why", naming
+    the bad fields; see `parse_record`): a line that is not UTF-8, not JSON,
+    not a JSON object or not a valid record is one error and the rest of the file goes on.
+    OSError when the file cannot be read."""
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            if not raw.strip():
                 continue
             try:
-                data = json.loads(line)
-                if not isinstance(data, dict) or not all(data.get(k) for k in ("id", "url")) \
-                        or not isinstance(data.get("text"), str):
-                    raise ValueError("not a record (needs id, url and text)")
-                yield number, Record.from_json(data)
-            except (ValueError, TypeError) as exc:
+                yield number, parse_record(json.loads(raw.decode("utf-8")))
+            except UnicodeDecodeError:
+                yield number, f"{path}:{number}: not UTF-8 text"
+            except RecursionError:
+                yield number, f"{path}:{number}: not JSON (nested too deeply)"
+            except InvalidRecord as exc:
                 yield number, f"{path}:{number}: {exc}"
+            except ValueError as exc:  # json.JSONDecodeError, or a number of 4,300+ digits
+                why = "a number too long" if "digits" in str(exc) else str(exc)
+                yield number, f"{path}:{number}: not JSON ({why})"
+
+
+# ----------------------------------------------------------------------------------------------
+# Records of a JSONL export: checked field by field
+
+
+class InvalidRecord(ValueError):
+    """A JSON value that is not a record; ``str(exc)`` names each bad field (one line)."""
+
+
+#: Years a record may be about (`year`) or be published in (`published`).
+YEAR_RANGE = (1900, 2100)
+_HEX_ID = re.compile(r"[0-9a-f]{16}")
+_YMD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_MAX_LENGTH = 2**53  # full_length: a count of characters, not a 64-bit overflow
+_OPTIONAL_STRINGS = ("title", "site", "column", "region", "fetched_at", "region_province",
+                     "region_city", "region_county", "content_source")
+_BOOLEANS = ("truncated", "placeholders", "mojibake", "is_health_report")
+_SCRIPTS = ("simplified", "traditional")
+
+
+def parse_record(data: object) -> Record:
+    """A Record from an untrusted JSON value (a line of a JSONL export), every field checked:
+    the type of each field, ``id`` (and ``duplicate_of``) 16 lower-case hex digits, ``url`` a
+    URL the archive can canonicalize, ``published`` a YYYY-MM-DD date or null, ``year`` an
+    integer within `YEAR_RANGE` or null, ``doc_type`` one of the known types, the flags real
+    booleans, strings real strings (no lone surrogates). Absent optional fields take their
+    empty values; unknown keys are ignored. Raises `InvalidRecord` naming every bad field."""
+    if not isinstance(data, dict):
+        raise InvalidRecord(f"not a record: JSON {_json_kind(data)}, not an object")
+    problems = [f"{name}: {why}" for name, why in _field_problems(data)]
+    if problems:
+        raise InvalidRecord("; ".join(problems))
+    return Record.from_json(data)
+
+
+def _field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, what is wrong with it) for each bad field of a record's JSON object."""
+    out: list[tuple[str, str]] = []
+
+    def bad(name: str, expected: str) -> None:
+        out.append((name, f"expected {expected}, got {_show(data[name])}"))
+
+    missing = [name for name in ("id", "url", "text") if name not in data]
+    if missing:
+        out.append((", ".join(missing), "missing (a record needs id, url and text)"))
+    if "id" in data and not (isinstance(data["id"], str) and _HEX_ID.fullmatch(data["id"])):
+        bad("id", "16 lower-case hex digits")
+    if "url" in data:
+        url = data["url"]
+        if not _is_text(url) or not url.strip():
+            bad("url", "a non-empty string")
+        else:
+            try:
+                canonical_url(url)
+            except ValueError as exc:
+                out.append(("url", f"not a usable URL ({exc})"))
+    if "text" in data and not _is_text(data["text"]):
+        bad("text", "a string")
+    for name in _OPTIONAL_STRINGS:
+        if data.get(name) is not None and not _is_text(data[name]):
+            bad(name, "a string or null")
+    if data.get("published") is not None and not _is_date(data["published"]):
+        bad("published", "a YYYY-MM-DD date or null")
+    year = data.get("year")
+    if year is not None and not (_is_int(year) and YEAR_RANGE[0] <= year <= YEAR_RANGE[1]):
+        bad("year", f"a year from {YEAR_RANGE[0]} to {YEAR_RANGE[1]} or null")
+    if "doc_type" in data and not (isinstance(data["doc_type"], str)
+                                   and data["doc_type"] in DOC_TYPES):
+        bad("doc_type", "one of " + ", ".join(DOC_TYPES))
+    for name in _BOOLEANS:
+        if name in data and not isinstance(data[name], bool):
+            bad(name, "true or false")
+    length = data.get("full_length")
+    if length is not None and not (_is_int(length) and 0 <= length <= _MAX_LENGTH):
+        bad("full_length", "a character count or null")
+    if "source_script" in data and data["source_script"] not in _SCRIPTS:
+        bad("source_script", " or ".join(_SCRIPTS))
+    dup = data.get("duplicate_of")
+    if dup is not None and not (isinstance(dup, str) and _HEX_ID.fullmatch(dup)):
+        bad("duplicate_of", "a document id (16 lower-case hex digits) or null")
+    links = data.get("attachments", [])
+    if not (isinstance(links, list) and all(map(_is_text, links))):
+        bad("attachments", "a list of strings")
+    return out
+
+
+def _is_text(value: object) -> bool:
+    """A real string that can be stored (UTF-8: no lone surrogates from ``"\\ud800"``)."""
+    return isinstance(value, str) and not _SURROGATE.search(value)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_date(value: object) -> bool:
+    if not (isinstance(value, str) and _YMD.fullmatch(value)):
+        return False
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return False
+    return YEAR_RANGE[0] <= day.year <= YEAR_RANGE[1]
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, list):
+        return "array"
+    return "string" if isinstance(value, str) else "number"
+
+
+def _show(value: object) -> str:
+    """A short, printable rendering of a bad value (JSON, ASCII-escaped, cut at 40 chars)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        text = str(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=True)
+        except (ValueError, TypeError, RecursionError):
+            text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def import_paths(
@@ -185,9 +325,15 @@ def import_paths(
         summary.fail(message)
     if total_cb:
         total_cb(len(files))
-    run_id = store.start_run("import", " ".join(str(p) for p in paths))
+    try:
+        run_id = store.start_run("import", " ".join(str(p) for p in paths))
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(summary) from exc
+        raise
     summary.run_id = run_id
     status = "failed"
+    full: BaseException | None = None
     try:
         for path in files:
             if path.suffix.lower() in JSONL_SUFFIXES:
@@ -203,9 +349,29 @@ def import_paths(
     except KeyboardInterrupt:
         status = "interrupted"
         raise
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        full = exc  # every page stored so far is committed; the one being stored is not
+        summary.errors.append(str(disk_full_error(summary)))
     finally:
-        store.finish_run(run_id, summary.counts, status, summary.errors)
+        try:
+            store.finish_run(run_id, summary.counts, status, summary.errors)
+        except Exception as exc:
+            # No room to close the run either: the next run marks it interrupted.
+            if not is_disk_full(exc):
+                raise
+            full = full or exc
+    if full is not None:
+        raise disk_full_error(summary) from full
     return summary
+
+
+def disk_full_error(summary: ImportSummary) -> HraError:
+    """The one line of an import stopped by a full disk (exit 1): how many pages it stored
+    (all committed), and that running it again finishes the job."""
+    stored = summary.counts.new + summary.counts.changed
+    return HraError(f"disk full: {stored} pages stored, run again when there is space")
 
 
 def _import_one(store: Store, path: Path, keep_all: bool, summary: ImportSummary) -> str:
@@ -213,6 +379,8 @@ def _import_one(store: Store, path: Path, keep_all: bool, summary: ImportSummary
     try:
         outcome = import_html_file(store, path, keep_all)
     except (PageError, OSError) as exc:
+        if is_disk_full(exc):
+            raise
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         summary.fail(f"{path}: {message}")
         return "failed"
@@ -232,7 +400,9 @@ def _import_jsonl(store: Store, path: Path, summary: ImportSummary) -> None:
                 summary.fail(item)
                 continue
             summary.counts.add(store.put_document(item))
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise
         summary.fail(f"{path}: cannot read ({exc})")
 
 
@@ -314,7 +484,6 @@ class _SourceOptions:
         return ExtractOptions.from_selectors(self._selectors[name])
 
     def _load(self) -> dict[str, dict[str, str]]:
-        from archive.errors import HraError
         from crawler.sources import SourceError, load_sources
 
         try:

@@ -28,6 +28,8 @@ than this hra's is refused with one line asking to run a command that writes the
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -199,6 +201,22 @@ class StoreError(RuntimeError):
     """The archive cannot be opened or written; the message is one line for the user."""
 
 
+class StoreFull(StoreError):
+    """The disk is full (SQLite's SQLITE_FULL, or ENOSPC): the write was rolled back, and
+    everything committed before it is intact."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` says the disk is full: SQLite's "database or disk is full"
+    (SQLITE_FULL), an OSError ENOSPC/EDQUOT, or a `StoreFull` made of one."""
+    if isinstance(exc, StoreFull):
+        return True
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF == sqlite3.SQLITE_FULL
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 def utc_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
@@ -333,7 +351,7 @@ class Store:
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                _rollback(self.db)
                 raise
 
     def transaction(self) -> _Transaction:
@@ -841,7 +859,8 @@ class Store:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception. A full disk (in a statement
+    or at COMMIT) becomes `StoreFull` once the transaction is rolled back."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -852,10 +871,34 @@ class _Transaction:
             self.db.execute("BEGIN IMMEDIATE")
             self.depth_owner = True
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if not self.depth_owner:
             return
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc is None:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error as commit_error:
+                _rollback(self.db)
+                if is_disk_full(commit_error):
+                    raise StoreFull(_full_message(commit_error)) from commit_error
+                raise
+            return
+        _rollback(self.db)
+        if is_disk_full(exc) and not isinstance(exc, StoreFull):
+            raise StoreFull(_full_message(exc)) from exc
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already (it does itself after some
+    errors, SQLITE_FULL among them); a failing rollback does not hide the error being
+    handled."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
+def _full_message(exc: BaseException) -> str:
+    return f"disk full: the archive could not be written ({exc})"
 
 
 def _interrupt_source(source: dict[str, Any], ended_at: str) -> None:

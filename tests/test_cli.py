@@ -132,7 +132,7 @@ def test_export_jsonl_round_trip_into_another_archive(pages: Path, tmp_path: Pat
 def test_bad_jsonl_lines_are_reported(tmp_path: Path):
     from archive.record import Record
 
-    good = Record(id="a1", url="http://x.cn/1", title="滨江市2023年卫生健康工作总结",
+    good = Record(id="a1b2c3d4e5f60718", url="http://x.cn/1", title="滨江市2023年卫生健康工作总结",
                   published=None, year=2023, site=None, column=None, region=None,
                   doc_type="summary", text="全市卫生健康系统深入推进医共体建设。")
     bad = tmp_path / "bad.jsonl"

@@ -3,7 +3,8 @@
 1. `strip_non_content` drops scripts, styles, comments and noscript blocks from the markup
    (before the page is normalized: they are often most of its bytes).
 2. `parse_html` parses with lxml (fast, forgiving); beautifulsoup4 is the fallback parser for
-   input lxml refuses.
+   input lxml refuses. Markup nested deeper than lxml builds (256 elements: 300 unclosed
+   ``<font>`` tags) is flattened first (`flatten_markup`), so its text is kept.
 3. `clean_tree` drops what readers never see: scripts, styles, form controls, media, <head>
    and hidden elements.
 4. `iter_lines` cuts the tree into *lines* at block boundaries and ``<br>``; each line knows the
@@ -21,6 +22,7 @@ The vocabulary is in `archive.text.vocabulary`.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -74,20 +76,33 @@ def strip_non_content(html: str) -> str:
     return NON_CONTENT.sub("", html)
 
 
-_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+def _parser() -> etree.HTMLParser:
+    """A parser of its own per page: its error log tells whether the tree was cut short."""
+    return etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+
+
+_PARSER = _parser()
 
 
 def parse_html(html: str) -> etree._Element:
-    """Parse HTML with lxml; fall back to beautifulsoup4's lxml tree builder on odd input."""
+    """Parse HTML with lxml; fall back to beautifulsoup4's lxml tree builder on odd input.
+
+    lxml (libxml2) stops building the tree 256 elements deep and drops everything below:
+    such a page (hundreds of unclosed ``<font>`` tags around the text) is parsed again from
+    `flatten_markup`, and if that is still too deep, from its fully flat form, so its text
+    survives (and the tree stays shallow enough for `iter_lines`)."""
     html = html.lstrip("\ufeff")
     if not html.strip():
         raise ExtractError("empty page")
     # lxml refuses str input with an XML encoding declaration.
     html = XML_DECLARATION.sub("", html)
-    try:
-        root = etree.fromstring(html, _PARSER)
-    except (etree.XMLSyntaxError, etree.ParserError, ValueError):
-        root = None
+    root, too_deep = _parse(html)
+    for depth in (FLAT_DEPTH, 0):
+        if not too_deep:
+            break
+        flat = flatten_markup(html, depth)
+        root, too_deep = _parse(flat)
+        html = flat
     if root is None or (root.find("body") is None and not len(root)):
         from bs4 import BeautifulSoup
 
@@ -99,6 +114,131 @@ def parse_html(html: str) -> etree._Element:
         if root is None:
             raise ExtractError("cannot parse HTML")
     return root
+
+
+def _parse(html: str) -> tuple[etree._Element | None, bool]:
+    """lxml's tree (None when it makes none) and whether it hit its depth limit."""
+    parser = _parser()
+    try:
+        root = etree.fromstring(html, parser)
+    except (etree.XMLSyntaxError, etree.ParserError, ValueError):
+        return None, False
+    too_deep = any(e.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT or "depth" in e.message
+                   for e in parser.error_log)
+    return root, too_deep
+
+
+#: Tags `flatten_markup` drops in deep markup: inline formatting, whose nesting carries nothing
+#: the extractor reads (unclosed ``<font>``/``<span>``/``<b>`` tags are what nests pages deep).
+INLINE_TAGS = frozenset(
+    ["font", "span", "b", "strong", "i", "em", "u", "s", "strike", "small", "big", "tt", "sub",
+     "sup", "nobr", "ins", "del", "mark", "abbr", "acronym", "cite", "dfn", "q", "label",
+     "code", "kbd", "samp", "var", "bdi", "bdo", "blink", "o:p"]
+)
+#: Elements without content (never nested).
+VOID_TAGS = frozenset(
+    ["area", "base", "basefont", "br", "col", "embed", "frame", "hr", "img", "input", "isindex",
+     "keygen", "link", "meta", "param", "source", "track", "wbr"]
+)
+#: Elements the parser keeps at their one place whatever the nesting: always kept.
+_FRAME_TAGS = frozenset(["html", "head", "body", "title"])
+#: An open element that a start tag of the same name closes, unless one of the containers
+#: named here comes first (``<li>`` closes the open ``<li>`` of its own list).
+_SIBLING_SCOPE = {
+    "li": ("ul", "ol"), "dt": ("dl",), "dd": ("dl",), "tr": ("table",), "td": ("tr", "table"),
+    "th": ("tr", "table"), "option": ("select",), "p": ("div", "td", "li", "table"),
+}
+#: How deep `flatten_markup` lets elements nest (lxml's limit is 256).
+FLAT_DEPTH = 200
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:_-]*)([^<>]*)>")
+#: ``<div/>``, ``<div class="x" />`` (not ``<a href=/>``): an element closed where it opens.
+_SELF_CLOSED = re.compile(r"(?:^|[\s\"'])/\s*$")
+#: Attributes that hide an element (as `HIDDEN_XPATH` reads them): such inline elements stay.
+_HIDING = re.compile(r"\bhidden\b|display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
+def flatten_markup(html: str, max_depth: int = FLAT_DEPTH) -> str:
+    """Markup that nests at most about `max_depth` elements deep, with all its visible text.
+
+    Inline formatting tags (`INLINE_TAGS`) are dropped, except hidden ones (`clean_tree` drops
+    them with their text); any other element that would open deeper than `max_depth`
+    (counting elements the way the parser closes them: an end tag closes what opened after its
+    start tag, ``<li>`` closes the previous ``<li>``, a block closes an open ``<p>``) loses its
+    tags, a block element's becoming ``<br>`` so its lines stay lines, and a hidden one's text
+    going with them. ``max_depth=0`` makes the page flat: only ``<br>`` and void elements
+    remain. Text and the order of everything else are kept. Linear in the size of the
+    markup."""
+    out: list[str] = []
+    stack: list[tuple[str, bool, bool]] = []  # (tag, kept, hidden text) of each open element
+    open_count: dict[str, int] = {}
+    muted = 0  # open elements whose text goes (hidden, and their tags dropped)
+
+    def pop_to(index: int) -> str:
+        """Close the elements from `index` up; what the dropped ones leave behind."""
+        nonlocal muted
+        left = ""
+        while len(stack) > index:
+            name, kept, mute = stack.pop()
+            open_count[name] -= 1
+            muted -= mute
+            if not kept and name in BLOCK_TAGS:
+                left = "<br>"
+        return left
+
+    def find(name: str, scope: tuple[str, ...] = ()) -> int | None:
+        """The index of the innermost open `name` (not beyond a `scope` container)."""
+        if not open_count.get(name):
+            return None
+        for index in range(len(stack) - 1, -1, -1):
+            if stack[index][0] == name:
+                return index
+            if stack[index][0] in scope:
+                return None
+        return None
+
+    def tag(m: re.Match[str]) -> str:
+        nonlocal muted
+        closing, name, attrs = m.group(1), m.group(2).lower(), m.group(3)
+        if name in _FRAME_TAGS or name in VOID_TAGS or _SELF_CLOSED.search(attrs):
+            return m.group(0)
+        if closing:
+            index = find(name)
+            if index is None:
+                return ""  # a stray end tag, or a dropped inline one
+            kept = stack[index][1]
+            left = pop_to(index)
+            return left + m.group(0) if kept else left
+        hidden = bool(_HIDING.search(attrs))
+        if name in INLINE_TAGS and not hidden:
+            return ""
+        implied = ""
+        if name in _SIBLING_SCOPE:
+            index = find(name, _SIBLING_SCOPE[name])
+            if index is not None:
+                implied = pop_to(index)
+        if name in BLOCK_TAGS and stack and stack[-1][0] == "p":
+            implied = pop_to(len(stack) - 1) or implied
+        kept = len(stack) < max_depth
+        mute = hidden and not kept
+        stack.append((name, kept, mute))
+        open_count[name] = open_count.get(name, 0) + 1
+        if kept:
+            return implied + m.group(0)
+        muted += mute
+        return "<br>" if name in BLOCK_TAGS else implied
+
+    position = 0
+    for m in _TAG.finditer(html):
+        if not muted:
+            out.append(html[position:m.start()])
+        was_muted = muted
+        replacement = tag(m)
+        if not (was_muted and muted):
+            out.append(replacement)
+        position = m.end()
+    if not muted:
+        out.append(html[position:])
+    return "".join(out)
 
 
 def clean_tree(root: etree._Element) -> None:
