@@ -66,7 +66,9 @@ class PlainDisplay:
         self._held = _Held(self._line)
 
     def _line(self, text: str) -> None:
-        click.echo(text)
+        from archive.cli import printable
+
+        click.echo(printable(text))  # titles, URLs, messages: no terminal escapes
 
     def start(self, plan: Any, data_dir: Path, run_id: int) -> None:
         names = ", ".join(s.name for s in plan.sources[:8])
@@ -117,8 +119,10 @@ class LiveDisplay:
         self._held = _Held(lambda line: self.console.print(line, highlight=False))
 
     def start(self, plan: Any, data_dir: Path, run_id: int) -> None:
+        from archive.cli import shown
+
         self.sources_total = len(plan.sources)
-        self.title = f"crawl run {run_id} -> {data_dir}"
+        self.title = f"crawl run {run_id} -> {shown(data_dir)}"
         self.live.start()
         self.live.update(self._render())
 
@@ -149,30 +153,32 @@ class LiveDisplay:
         return grid
 
     def event(self, event: dict[str, Any], tally: Any) -> None:
-        from rich.markup import escape
+        from archive.cli import shown
 
         self.tally = tally
         kind = event["e"]
         self._held.seen(event)
         if kind == "request":
-            self.host = event.get("host", "")
+            self.host = shown(event.get("host", ""))
         elif kind == "page":
             outcome = event.get("outcome", "")
             if outcome in ("new", "changed"):
-                self.last = escape(f"[{outcome}] {event.get('title') or ''}"[:90])
+                self.last = shown(f"[{outcome}] {event.get('title') or ''}"[:90])
             elif outcome == "failed":
-                self._held.add(f"[yellow]failed:[/] {escape(str(event.get('url')))}: "
-                               f"{escape(str(event.get('message')))}")
+                self._held.add(f"[yellow]failed:[/] {shown(event.get('url'))}: "
+                               f"{shown(event.get('message'))}")
         elif kind == "warn":
-            self._held.add(f"[yellow]warning:[/] {escape(str(event.get('message')))}")
+            self._held.add(f"[yellow]warning:[/] {shown(event.get('message'))}")
         elif kind == "source" and event.get("state") == "finished":
             self.sources_done += 1
             if event.get("status") == "failed":
-                self._held.add(f"[red]source failed:[/] {escape(source_line(event))}")
+                self._held.add(f"[red]source failed:[/] {shown(source_line(event))}")
         self.live.update(self._render())
 
     def note(self, message: str) -> None:
-        self.console.print(f"[bold]{message}[/]", highlight=False)
+        from archive.cli import shown
+
+        self.console.print(f"[bold]{shown(message)}[/]", highlight=False)
 
     def stop(self, status: str | None = None) -> None:
         self.live.stop()
@@ -197,9 +203,7 @@ def make_display(as_json: bool) -> Any:
 def print_summary(result: Any) -> None:
     """The end of a crawl (not for status "failed": that is one error line, see `hra crawl`).
     Its counts are the run's, as `hra runs` shows them."""
-    from rich.markup import escape
-
-    from archive.cli import console
+    from archive.cli import console, shown
 
     t, c = result.tally, result.tally.counts
     skipped = t.skipped_text()
@@ -214,19 +218,19 @@ def print_summary(result: Any) -> None:
         console.print(f"  {len(failed)} of {len(result.source_results)} sources failed "
                       f"({ok} ok); `hra sources` shows each source's health", highlight=False)
     for r in failed[:20]:
-        console.print(f"  [red]source {escape(r['source'])} failed:[/] {escape(r['error'] or '')}",
+        console.print(f"  [red]source {shown(r['source'])} failed:[/] {shown(r['error'] or '')}",
                       highlight=False)
     if len(failed) > 20:
         console.print(f"  ... {len(failed) - 20} more (hra runs --json)", highlight=False)
     for message in result.warnings[:10]:
-        console.print(f"  [yellow]warning:[/] {escape(message)}", highlight=False)
+        console.print(f"  [yellow]warning:[/] {shown(message)}", highlight=False)
     said = {r["error"] for r in failed}
     errors = [m for m in t.errors if m not in said]  # a failed source's cause is listed above
     for message in errors[:10]:
-        console.print(f"  [red]failed:[/] {escape(message)}", highlight=False)
+        console.print(f"  [red]failed:[/] {shown(message)}", highlight=False)
     if len(errors) > 10:
         console.print(f"  ... {len(errors) - 10} more (hra runs --json)", highlight=False)
     if result.status == "interrupted":
         console.print("  interrupted: run the same command again to resume", highlight=False)
-    console.print(f"  log: {result.log_path}; duplicates and search index updated "
+    console.print(f"  log: {shown(result.log_path)}; duplicates and search index updated "
                   f"({result.index_seconds:.1f}s at the end)", style="dim", highlight=False)

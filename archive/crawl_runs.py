@@ -6,7 +6,8 @@ Scrapy's reactor cannot be restarted inside one process, so `run_crawl` starts
 progress events (JSON lines, see `crawler.progress`) from a pipe. The parent records the run
 (kind "crawl") with its counts, passes each event to a `Display` (the CLI's live panel or log
 lines, `archive.crawl_display`; no screen here) and writes the child's Scrapy log to
-``<data_dir>/logs/crawl-<run>.log``.
+``<data_dir>/logs/crawl-<run>.log`` (opened without following a symbolic link: a planted link
+is refused with one line, like one at a source's lock file).
 
 The child runs in its own process group: Ctrl-C (or SIGTERM) reaches the parent, which asks the
 child to stop gracefully (its jobs are kept: run the same command again to resume); a second
@@ -43,7 +44,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from archive.errors import HraError
 from archive.store import Store
@@ -206,9 +207,10 @@ def lock_sources(data_dir: Path, sources: list[Source]) -> tuple[list[Any], list
                                                                   list[str]]:
     """Take each source's lock (`archive.locks`: one crawl of a source at a time, whoever
     starts it). Returns the locks, the sources to crawl, and notes about the others."""
-    from archive.locks import LockBusy, SourceLock
+    from archive.locks import LockBusy, SourceLock, UnsafePath
 
-    locks, ready, notes = [], [], []
+    locks: list[SourceLock] = []
+    ready, notes = [], []
     for source in sources:
         lock = SourceLock(data_dir, source.name)
         try:
@@ -216,6 +218,10 @@ def lock_sources(data_dir: Path, sources: list[Source]) -> tuple[list[Any], list
         except LockBusy as exc:
             notes.append(f"skipped: {exc}")
             continue
+        except UnsafePath:  # a link planted in locks/: refuse the crawl (one line)
+            for taken in locks:
+                taken.release()
+            raise
         if lock.stale:
             notes.append(f"source {source.name}: the previous crawl (pid {lock.stale.get('pid')}) "
                          "ended without finishing; its job resumes")
@@ -262,14 +268,25 @@ def child_command() -> list[str]:
     return [sys.executable, "-m", "crawler.runner"]
 
 
-class _Child:
-    """The crawl child process and the read end of its event pipe."""
+def open_log(data_dir: Path, log_path: Path) -> BinaryIO:
+    """The crawl's log file, opened for appending without following a symbolic link (a link
+    planted at ``logs/crawl-N.log`` or ``logs/`` would have the log written elsewhere):
+    `archive.locks.UnsafePath` then."""
+    from archive.locks import open_nofollow, safe_dirs
 
-    def __init__(self, spec: dict[str, Any], log_path: Path) -> None:
+    safe_dirs(log_path.parent, data_dir)
+    fd = open_nofollow(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    return os.fdopen(fd, "ab")
+
+
+class _Child:
+    """The crawl child process and the read end of its event pipe; `log` (the run's log file)
+    gets its output and is closed."""
+
+    def __init__(self, spec: dict[str, Any], log: BinaryIO) -> None:
         read_fd, write_fd = os.pipe()
         spec = {**spec, "progress_fd": write_fd}
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
+        with log:
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
             self.proc = subprocess.Popen(
                 child_command(), stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
@@ -339,11 +356,22 @@ class _CrawlRun:
         run_id = self.store.start_run("crawl", describe_args(plan), plan.trigger,
                                       sources=[s.name for s in plan.sources])
         log_path = self.data_dir / "logs" / f"crawl-{run_id}.log"
+        from archive.locks import UnsafePath
+
+        try:
+            log = open_log(self.data_dir, log_path)
+        except (UnsafePath, OSError) as exc:  # a planted link, or the disk: nothing started
+            why = str(exc) if isinstance(exc, UnsafePath) else \
+                f"cannot write the crawl log {log_path}: {exc.strerror or exc}"
+            for source in plan.sources:
+                self.store.set_run_source(run_id, source.name, "failed", why)
+            self.store.finish_run(run_id, None, "failed", [why])
+            raise HraError(why) from exc
         self.display.start(plan, self.data_dir, run_id)
         for note in self.warnings:
             self.display.note(note)
         self.derived.start()
-        child = _Child(self.spec(run_id), log_path)
+        child = _Child(self.spec(run_id), log)
         exit_code: int | None = None
         restore = _sigterm_as_interrupt()
         try:

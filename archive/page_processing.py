@@ -93,7 +93,7 @@ def _refuse_unusable(data: bytes) -> None:
         raise PageError("empty page")
     if len(data) > MAX_PAGE_BYTES:
         raise PageError(
-            f"page too large ({len(data) / 1e6:.1f} MB > {MAX_PAGE_BYTES / 1e6:.0f} MB limit)"
+            f"page too large ({len(data) / 2**20:.1f} MiB > {MAX_PAGE_BYTES / 2**20:.0f} MiB limit)"
         )
     if looks_binary(data):
         raise PageError("not an HTML page (binary content)")

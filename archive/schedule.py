@@ -27,7 +27,9 @@
   logged to ``<data_dir>/logs/schedule.log`` and to stdout. A failing crawl is logged and the
   scheduler goes on. SIGTERM/SIGINT stop the running crawl gracefully (its Scrapy job state is
   kept, so it resumes next time) and then the scheduler.
-* Overlap: `hra crawl` takes a lock per source (`archive.locks`), whoever starts it.
+* Overlap: `hra crawl` takes a lock per source (`archive.locks`), whoever starts it; and one
+  scheduler runs per data dir (`archive.locks.SchedulerLock`): a second `hra schedule run`
+  says which process runs (its pid) and exits 1, instead of firing the same crawls.
 
 Time is injected (`clock`, `sleep`) so the logic is tested without waiting.
 """
@@ -299,10 +301,14 @@ def _entry_label(number: int, item: Any) -> str:
 
 
 def _write_json(path: Path, data: Any) -> None:
+    from archive.locks import open_nofollow
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    fd = open_nofollow(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)  # never through a link
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(data, ensure_ascii=False, indent=2))
+    os.replace(tmp, path)  # replaces a link at `path` itself, never its target
 
 
 class ScheduleBook:
@@ -542,9 +548,7 @@ class Scheduler:
         self.child: subprocess.Popen[str] | None = None
         self.history: list[RunOutcome] = []
         self._warned: list[str] = []
-        log_path = self.data_dir / LOG
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_file = log_path.open("a", encoding="utf-8")
+        self.log_file = _open_log(self.data_dir)
 
     def log(self, message: str) -> None:
         line = f"{self.clock().isoformat(timespec='seconds')} {message}"
@@ -663,6 +667,19 @@ class Scheduler:
                 continue
 
     def run_forever(self, once: bool = False) -> None:
+        """Run due schedules until stopped (`once`: what is due now). One scheduler per data
+        dir: ScheduleError naming the running one (its pid) if another holds the lock."""
+        from archive.locks import LockBusy, SchedulerLock
+
+        lock = SchedulerLock(self.data_dir)
+        try:
+            lock.acquire()
+        except LockBusy as exc:
+            self.log_file.close()
+            raise ScheduleError(str(exc)) from exc
+        except BaseException:  # UnsafePath (a link planted in locks/) and the like
+            self.log_file.close()
+            raise
         previous = {s: signal.signal(s, self.stop) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             schedules, problems = self.book.everything()
@@ -682,6 +699,7 @@ class Scheduler:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.log_file.close()
+            lock.release()
 
     def _seconds_to_next(self) -> float:
         now = self.clock()
@@ -690,6 +708,16 @@ class Scheduler:
             return self.poll
         wait = (min(upcoming) - now).total_seconds()
         return max(0.5, min(self.poll, wait))
+
+
+def _open_log(data_dir: Path) -> IO[str]:
+    """``logs/schedule.log`` for appending, never through a symbolic link (UnsafePath)."""
+    from archive.locks import open_nofollow, safe_dirs
+
+    path = Path(data_dir) / LOG
+    safe_dirs(path.parent, Path(data_dir))
+    fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 def runs_with_trigger(data_dir: Path, trigger: str) -> list[dict[str, Any]]:

@@ -150,10 +150,25 @@ class CrawlContext:
         else:
             self.report(redirects[0], "skipped:duplicate", fetched=True,
                         message=f"redirects to {request.url}, already crawled")
+        self._mark_done(redirects)
+
+    def redirect_offsite(self, request: Any) -> None:
+        """A redirect off the source's sites (another host or port) was refused: reported under
+        the URL the crawl asked for, which is then done."""
+        redirects = list(request.meta.get("redirect_urls") or [])
+        if not redirects:
+            return
+        self.report(redirects[0], "skipped:offsite", fetched=True,
+                    start=bool(request.meta.get("hra_start")),
+                    message=f"redirects to {request.url}, off the source's sites (another "
+                            "host or port)")
+        self._mark_done(redirects)
+
+    def _mark_done(self, urls: list[str]) -> None:
         engine = self.crawler.engine
         scheduler = engine.scheduler if engine is not None else None
         if scheduler is not None and hasattr(scheduler, "mark_done"):
-            scheduler.mark_done(redirects)
+            scheduler.mark_done(urls)
 
     def request_sent(self, url: str) -> None:
         self.requests_sent += 1

@@ -27,6 +27,10 @@ while its scheduler is open, never waiting: the runner waits for it beforehand
 SourceLock, and a crawl child orphaned by a killed ``hra crawl`` keeps its job while the next
 ``hra crawl`` already holds the SourceLock. The job lock's file records only the pid and is
 deleted with a finished job.
+
+The job directory, its lock and its SQLite files are never used through a symbolic link
+(`archive.locks.UnsafePath`: a link planted in ``jobs/`` would have job files written
+elsewhere); the runner reports the source as failed with that one line.
 """
 
 from __future__ import annotations
@@ -46,7 +50,15 @@ from scrapy.core.scheduler import BaseScheduler
 from scrapy.http import Request
 from scrapy.utils.request import request_from_dict
 
-from archive.locks import HAVE_FLOCK, probe_holder, try_lock, write_holder
+from archive.locks import (
+    HAVE_FLOCK,
+    UnsafePath,
+    open_text_nofollow,
+    probe_holder,
+    safe_dirs,
+    try_lock,
+    write_holder,
+)
 from archive.urls import canonical_url
 
 if TYPE_CHECKING:
@@ -117,7 +129,7 @@ class JobBusy(RuntimeError):
 def _lock(directory: Path) -> Any:
     """An exclusive lock on the job (released when the process ends, even by kill -9); the
     lock file names the holder's pid. JobBusy when another process holds it."""
-    handle = (directory / LOCK_FILE).open("a+")
+    handle = open_text_nofollow(directory / LOCK_FILE)  # UnsafePath if it is a link
     if not HAVE_FLOCK:  # not POSIX: no lock
         return handle
     try:
@@ -164,9 +176,17 @@ class FrontierScheduler(BaseScheduler):
     def open(self, spider: Spider) -> None:
         self.spider = spider
         directory = job_dir(self.crawler, spider)
-        directory.mkdir(parents=True, exist_ok=True)
+        # The job's directory and files: never through a symbolic link (UnsafePath); for
+        # <data_dir>/jobs/<source>, neither `jobs` nor the source's directory.
+        safe_dirs(directory, directory.parent.parent if directory.parent.name == "jobs"
+                  else None)
         self._lock = _lock(directory)
         self.path = directory / FRONTIER_FILE
+        for name in (FRONTIER_FILE, f"{FRONTIER_FILE}-wal", f"{FRONTIER_FILE}-shm"):
+            if (directory / name).is_symlink():
+                self._lock.close()
+                self._lock = None
+                raise UnsafePath(directory / name)
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against kill -9

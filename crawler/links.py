@@ -13,7 +13,9 @@ list URL) and by the JavaScript pager of common government CMSs::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from parsel import Selector
@@ -63,25 +65,50 @@ def is_fetchable(url: str) -> bool:
     return ext not in SKIP_EXTENSIONS
 
 
-def anchors(sel: Selector, url: str, css: str | None = None) -> list[Link]:
-    """Absolute, fetchable links of the page (or of the elements `css` selects), in order."""
-    base = base_url(sel, url)
-    nodes = sel.css(css) if css else sel.css("a")
-    out: dict[str, Link] = {}
+def _anchor_elements(sel: Selector, css: str | None = None) -> Iterator[Any]:
+    """The page's <a> elements (or those inside what `css` selects), in document order, as lxml
+    elements: lazily, so a page of 100,000 links does not become 100,000 Python objects."""
+    nodes = sel.css(css) if css else [sel]
     for node in nodes:
-        tag = getattr(node.root, "tag", None)
-        if not isinstance(tag, str):
+        root = node.root
+        if not isinstance(getattr(root, "tag", None), str):
             continue  # a text or comment node
-        # A selector may pick the <a> elements or their containers.
-        for a in [node] if tag == "a" else node.css("a"):
-            href = (a.attrib.get("href") or "").strip()
-            if not href or href.lower().startswith(_BAD_SCHEMES):
-                continue
-            full = urldefrag(urljoin(base, href))[0]
-            if full and is_fetchable(full) and full not in out:
-                text = " ".join(" ".join(a.css("::text").getall()).split())
-                out[full] = Link(full, text or (a.attrib.get("title") or "").strip())
+        yield from root.iter("a")  # the element itself when a selector picked the <a>
+
+
+def _href(a: Any, base: str) -> str | None:
+    """The absolute, fetchable URL an <a> element links to, without its fragment, or None."""
+    href = (a.get("href") or "").strip()
+    if not href or href.lower().startswith(_BAD_SCHEMES):
+        return None
+    full = urldefrag(urljoin(base, href))[0]
+    return full if full and is_fetchable(full) else None
+
+
+def _text(a: Any) -> str:
+    return " ".join(" ".join(a.itertext()).split())
+
+
+def anchors(sel: Selector, url: str, css: str | None = None, limit: int = 0) -> list[Link]:
+    """Absolute, fetchable links of the page (or of the elements `css` selects), in order;
+    at most `limit` of them (0: all)."""
+    base = base_url(sel, url)
+    out: dict[str, Link] = {}
+    for a in _anchor_elements(sel, css):
+        full = _href(a, base)
+        if full and full not in out:
+            out[full] = Link(full, _text(a) or (a.get("title") or "").strip())
+            if limit and len(out) >= limit:
+                break
     return list(out.values())
+
+
+def count_anchors(sel: Selector) -> int:
+    """How many <a href> elements the page has (counted by lxml, no Python objects)."""
+    try:
+        return int(float(sel.xpath("count(//a[@href])").get() or 0))
+    except ValueError:
+        return 0
 
 
 def js_pagination(html: str, url: str) -> list[str]:
@@ -104,16 +131,21 @@ def js_pagination(html: str, url: str) -> list[str]:
 
 
 def pagination_links(sel: Selector, url: str, html: str | None = None) -> list[str]:
-    """URLs of further pages of this list (next-page links, page numbers, JS pagers)."""
+    """URLs of further pages of this list (next-page links, page numbers, JS pagers).
+
+    Every link of the page is looked at (a pager often comes after thousands of links), but
+    only the text of each: a URL is made only for links that read like a pager."""
     found: list[str] = []
     here = urldefrag(url)[0]
-    for link in anchors(sel, url):
-        if link.url == here:
+    base = base_url(sel, url)
+    for a in _anchor_elements(sel):
+        text = _text(a) or (a.get("title") or "").strip()
+        next_text = bool(_NEXT_TEXT.match(text))
+        if not next_text and not _PAGE_TEXT.match(text):
             continue
-        if _NEXT_TEXT.match(link.text) or (
-            _PAGE_TEXT.match(link.text) and _PAGE_URL.search(link.url)
-        ):
-            found.append(link.url)
+        full = _href(a, base)
+        if full and full != here and (next_text or _PAGE_URL.search(full)):
+            found.append(full)
     found.extend(js_pagination(html if html is not None else sel.get(), url))
     return list(dict.fromkeys(u for u in found if u != here))
 

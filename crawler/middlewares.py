@@ -3,6 +3,8 @@
 Order (see ``settings.DOWNLOADER_MIDDLEWARES``; requests pass low to high, responses high to low):
 
 ====  =========================  ==================================================================
+  50  OriginOffsiteMiddleware    redirects stay on the source's sites: host *and* port (a redirect
+                                 elsewhere is reported as skipped:offsite, not dropped silently)
   70  IncrementalMiddleware      archived URLs are skipped (``--refresh``: conditional requests)
  105  ChallengeMiddleware        hosts that answered with a JavaScript challenge are not asked again
                                  (after robots.txt: requests waiting for it are stopped too)
@@ -23,7 +25,9 @@ import email.utils
 import re
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
+from scrapy.downloadermiddlewares.offsite import OffsiteMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Request, Response, TextResponse
@@ -34,6 +38,7 @@ from archive.urls import doc_id
 from crawler.context import context
 
 if TYPE_CHECKING:
+    from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
 
@@ -52,9 +57,44 @@ def is_robots(request: Request) -> bool:
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return (urlsplit(url).hostname or "").lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# Off-site redirects
+
+
+class OriginOffsiteMiddleware(OffsiteMiddleware):
+    """Scrapy's offsite filter (the source's hosts and their subdomains), with the port: a
+    site is host *and* port (``crawler.sources.url_origin``), so a redirect from
+    127.0.0.1:8000 to 127.0.0.1:9000 is off-site unless a start URL of the source is on
+    127.0.0.1:9000, like a redirect to another host.
+
+    Scrapy drops an off-site redirect silently when it is scheduled; here it is reported
+    (``skipped:offsite`` under the URL the crawl asked for, marked done in the frontier).
+    robots.txt requests keep Scrapy's rule (their redirects are the site's business)."""
+
+    def should_follow(self, request: Request, spider: Spider) -> bool:
+        if not super().should_follow(request, spider):
+            return False
+        on_site = getattr(spider, "on_site", None)
+        return is_robots(request) or on_site is None or bool(on_site(request.url))
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        assert self.crawler.spider is not None
+        if request.dont_filter or request.meta.get("allow_offsite") \
+                or self.should_follow(request, self.crawler.spider):
+            return
+        self.stats.inc_value("offsite/filtered")
+        raise IgnoreRequest(f"Filtered offsite request to {urlsplit(request.url).netloc!r}")
+
+    def request_scheduled(self, request: Request, spider: Spider) -> None:
+        try:
+            self.process_request(request)
+        except IgnoreRequest:
+            if request.meta.get("redirect_urls"):
+                context(self.crawler).redirect_offsite(request)
+            raise
 
 
 # ---------------------------------------------------------------------------------------------

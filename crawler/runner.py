@@ -20,7 +20,7 @@ gracefully; a new crawl of the source then waits up to ``HRA_JOB_WAIT`` seconds 
 for the old process to let go of the job, and says so.
 
 A source that cannot be crawled (an invalid CSS selector, a job still held by another process,
-a spider that fails to start) is recorded as failed in the run with one line saying why; the
+a job directory or file that is a symbolic link, a spider that fails to start) is recorded as failed in the run with one line saying why; the
 others go on.
 Exit status: 0 when every source was dealt with (each one's status is in the run), 2 when
 stopped early, 1 on a setup error.
@@ -229,10 +229,13 @@ class _Run:
             await self.process.crawl(crawler, source=source, depth=self.spec.get("depth"),
                                      max_pages=self.spec.get("max_pages"))
         except Exception as exc:  # a broken source must not stop the others
+            from archive.locks import UnsafePath
             from crawler.frontier import JobBusy
 
             if isinstance(exc, JobBusy):
                 self.cannot_crawl(source, f"{exc}; waited {self.job_wait:.0f}s for it to end")
+            elif isinstance(exc, UnsafePath):  # a link planted in jobs/: one line, no start
+                self.cannot_crawl(source, str(exc))
             else:
                 self.cannot_crawl(source, f"failed to start: {type(exc).__name__}: {exc}")
 

@@ -2,7 +2,9 @@
 
 Polite by default: robots.txt obeyed, AutoThrottle on, at most 2 concurrent requests per host,
 a User-Agent that names the project and the operator's contact (``HRA_CONTACT``), 5xx and
-timeouts retried with backoff (4xx never), 20 MB per response, redirects bounded.
+timeouts retried with backoff (4xx never), 20 MiB per response, robots.txt read up to
+500 KiB (Google's limit), 2000 links per page, redirects bounded (and kept on the source's
+hosts and ports).
 
 hra's own settings (``-s NAME=VALUE`` with scrapy, or `hra crawl` options):
 
@@ -20,6 +22,9 @@ HRA_INDEX_EVERY             standalone `scrapy crawl`: update the search index a
                             stored pages or a minute (default 1000; `hra crawl`: its parent)
 HRA_WORKERS                 processes running the text pipeline ("auto": CPUs - 1, 1..4; 0: inline)
 HRA_JOB_WAIT                seconds to wait for another process to let go of a source's job (60)
+HRA_MAX_LINKS_PER_PAGE      links taken from one page, in page order (2000; 0 = no limit); the log
+                            says when a page had more
+HRA_ROBOTSTXT_MAXSIZE       bytes of a robots.txt that are obeyed (500 KiB; the rest is ignored)
 HRA_PROGRESS_FD / _RUN_ID   set by `hra crawl` for its child process (events, run record)
 ==========================  =====================================================================
 """
@@ -50,7 +55,11 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
-EXTENSIONS = {"scrapy.extensions.spiderstate.SpiderState": None}  # the frontier owns JOBDIR
+EXTENSIONS = {
+    "scrapy.extensions.spiderstate.SpiderState": None,  # the frontier owns JOBDIR
+    "crawler.robots.RobotsSizeLimit": 0,  # stop a robots.txt download past the cap
+}
+ROBOTSTXT_PARSER = "crawler.robots.CappedRobotParser"  # its first HRA_ROBOTSTXT_MAXSIZE bytes
 
 # -- robustness ---------------------------------------------------------------------------------
 DOWNLOAD_TIMEOUT = 30
@@ -70,6 +79,8 @@ REQUEST_FINGERPRINTER_CLASS = "crawler.frontier.CanonicalFingerprinter"
 SCHEDULER = "crawler.frontier.FrontierScheduler"
 DOWNLOADER = "crawler.downloader.PoliteDownloader"
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.middlewares.OriginOffsiteMiddleware": 50,
     "crawler.middlewares.ChallengeMiddleware": 105,
     "crawler.middlewares.IncrementalMiddleware": 70,
     "crawler.middlewares.BudgetMiddleware": 110,
@@ -92,6 +103,8 @@ HRA_KEEP_OFF_TOPIC = False
 HRA_INDEX_EVERY = 1000
 HRA_WORKERS = "auto"
 HRA_JOB_WAIT = 60.0
+HRA_MAX_LINKS_PER_PAGE = 2000
+HRA_ROBOTSTXT_MAXSIZE = 500 * 1024
 HRA_PROGRESS_FD = None
 HRA_RUN_ID = None
 HRA_TRIGGER = "scrapy"

@@ -68,6 +68,11 @@ class Source:
     origin: str = "user"  # "shipped", "user" or "command line"
 
     @property
+    def origins(self) -> list[str]:
+        """The sites of the start URLs (`url_origin`: host and port); the crawl stays on them."""
+        return list(dict.fromkeys(url_origin(u) for u in self.start_urls))
+
+    @property
     def hosts(self) -> list[str]:
         """Host names of the start URLs (the crawl stays on them)."""
         out: list[str] = []
@@ -83,6 +88,32 @@ class Source:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Source:
         return cls(**data)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_parts(url: str) -> tuple[str, str]:
+    """(host, port) of the site a URL is on: the host lower-cased without ``www.``, the port
+    only when the URL names one that is not its scheme's default ("" otherwise). So
+    http://www.x.cn/ and https://x.cn/ are one site, http://x.cn:8080/ is another."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    try:
+        port = parts.port
+    except ValueError:  # not a number: no site
+        return host, "?"
+    if port is None or port == _DEFAULT_PORTS.get(parts.scheme.lower()):
+        return host, ""
+    return host, str(port)
+
+
+def url_origin(url: str) -> str:
+    """``host`` or ``host:port`` (see `origin_parts`): what "on the source's sites" means."""
+    host, port = origin_parts(url)
+    return f"{host}:{port}" if port else host
 
 
 def validate_cron(expr: str) -> str:

@@ -151,7 +151,7 @@ def sources_cmd(ctx: click.Context, failing: bool, as_json: bool) -> None:
       hra sources --failing      # after `hra crawl --all`: the dead sources, and why
       hra sources --json | jq '.[] | select(.health.status == "failed") | .name'
     """
-    from archive.cli import console, print_json
+    from archive.cli import console, print_json, shown
     from archive.source_health import sources_with_health
     from crawler.sources import SHIPPED, USER_FILE
 
@@ -166,15 +166,16 @@ def sources_cmd(ctx: click.Context, failing: bool, as_json: bool) -> None:
         counts[h["status"]] = counts.get(h["status"], 0) + 1
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     user = data_dir / USER_FILE
-    console.print(f"last crawls: {tally or 'none'} (archive: {data_dir})\nshipped: {SHIPPED}\n"
-                  f"yours:   {user}"
+    console.print(f"last crawls: {tally or 'none'} (archive: {shown(data_dir)})\n"
+                  f"shipped: {shown(SHIPPED)}\nyours:   {shown(user)}"
                   f"{'' if user.is_file() else ' (not there; same format, see the README)'}",
                   highlight=False, style="dim")
 
 
 def _sources_table(rows: list[tuple[Any, dict[str, Any]]], failing: bool) -> Any:
-    from rich.markup import escape
     from rich.table import Table
+
+    from archive.cli import shown
 
     styles = {"ok": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
     table = Table(title=f"{len(rows)} source(s)" + (" whose last crawl failed" if failing else ""),
@@ -187,13 +188,13 @@ def _sources_table(rows: list[tuple[Any, dict[str, Any]]], failing: bool) -> Any
         last = h["last_run"]
         when = f"{last['started_at'][:16].replace('T', ' ')} " if last else ""
         style = styles.get(h["status"], "dim")
-        error = escape(h["last_error"]["message"]) if h["last_error"] else ""
+        error = shown(h["last_error"]["message"]) if h["last_error"] else ""
         if error and h["status"] != "failed":
             error = f"[dim]{error}[/]"  # an older error; the last crawl went well
-        table.add_row(s.name, s.spider, "yes" if s.verified else "no",
+        table.add_row(shown(s.name), shown(s.spider), "yes" if s.verified else "no",
                       f"{when}[{style}]{h['status']}[/]",
                       (h["last_success"] or "")[:16].replace("T", " "), str(h["documents"]),
-                      error, start)
+                      error, shown(start))
     return table
 
 

@@ -43,12 +43,10 @@ def _book(ctx: click.Context) -> ScheduleBook:
 
 def _warn(problems: list[str]) -> None:
     """One line on stderr per damaged file or entry."""
-    from rich.markup import escape
-
-    from archive.cli import err_console
+    from archive.cli import err_console, shown
 
     for problem in problems:
-        err_console.print(f"[yellow]warning:[/] {escape(problem)}", highlight=False,
+        err_console.print(f"[yellow]warning:[/] {shown(problem)}", highlight=False,
                           soft_wrap=True)
 
 
@@ -85,7 +83,7 @@ def add(ctx: click.Context, name: str, sources: tuple[str, ...], cron: str, all_
       hra schedule add workdays --cron "30 7 * * mon-fri" hc-wjw-sm --max-pages 200
       hra schedule add month-start --cron "0 5 1 jan,jul *" hc-wsjkw-gd --replace
     """
-    from archive.cli import console
+    from archive.cli import console, shown
     from archive.schedule import Schedule, ScheduleError, crawl_options, next_time, now_local
     from crawler.sources import SourceError, load_sources, select_sources
 
@@ -102,8 +100,8 @@ def add(ctx: click.Context, name: str, sources: tuple[str, ...], cron: str, all_
     except (ScheduleError, SourceError) as exc:
         raise HraError(str(exc), 2) from exc
     nxt = next_time(item.cron, now_local()).isoformat(timespec="minutes")
-    console.print(f"schedule {item.name}: '{item.cron}' crawls {item.describe_sources()}; "
-                  f"next run {nxt}", highlight=False)
+    console.print(f"schedule {shown(item.name)}: '{shown(item.cron)}' crawls "
+                  f"{shown(item.describe_sources())}; next run {nxt}", highlight=False)
 
 
 @schedule.command("list")
@@ -123,7 +121,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """
     from rich.table import Table
 
-    from archive.cli import console, print_json
+    from archive.cli import console, print_json, shown
     from archive.schedule import now_local
 
     items, rows, problems = _book(ctx).listing(now_local())
@@ -138,8 +136,9 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     for col in ("name", "cron", "sources", "next run", "last started", "notify", "from"):
         table.add_column(col)
     for s, row in zip(items, rows, strict=True):
-        table.add_row(s.name, s.cron, s.describe_sources(), row["next_run"],
-                      row["last_started"] or "", s.notify_cmd or "", s.origin)
+        table.add_row(*(shown(v) for v in (s.name, s.cron, s.describe_sources(), row["next_run"],
+                                           row["last_started"] or "", s.notify_cmd or "",
+                                           s.origin)))
     console.print(table)
 
 
@@ -154,14 +153,14 @@ def remove(ctx: click.Context, name: str) -> None:
     Examples:
       hra schedule remove workdays
     """
-    from archive.cli import console
+    from archive.cli import console, shown
     from archive.schedule import ScheduleError
 
     try:
         _book(ctx).remove(name)
     except ScheduleError as exc:
         raise HraError(str(exc), 2) from exc
-    console.print(f"schedule {name} removed")
+    console.print(f"schedule {shown(name)} removed", highlight=False)
 
 
 @schedule.command("run")
@@ -176,7 +175,8 @@ def run(ctx: click.Context, once: bool, poll: float) -> None:
     Each due crawl runs as a child process; its output goes to stdout and to
     DATA_DIR/logs/schedule.log. A schedule whose run times passed while the scheduler was
     down runs once at start. SIGTERM or Ctrl-C stop the running crawl gracefully (it resumes
-    next time) and then the scheduler.
+    next time) and then the scheduler. One scheduler per data dir: a second one says which
+    process runs it (pid) and exits 1.
 
     \b
     Examples:

@@ -22,6 +22,7 @@ from archive.cli import (
     pass_archive_dir,
     print_json,
     progress_bar,
+    shown,
 )
 from archive.errors import HraError
 
@@ -243,42 +244,39 @@ def search_cmd(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None
 
 def markup(text: str, spans: Sequence[tuple[int, int]], style: str = "bold red") -> str:
     """Rich console markup of ``text`` with ``spans`` (a snippet's or title's highlights, from
-    the engine) in ``style``; everything else escaped."""
-    from rich.markup import escape
-
+    the engine) in ``style``; everything else escaped, control characters shown as escapes
+    (`archive.cli.shown`)."""
     out, pos = [], 0
     for start, end in spans:
-        out.append(escape(text[pos:start]))
-        out.append(f"[{style}]{escape(text[start:end])}[/]")
+        out.append(shown(text[pos:start]))
+        out.append(f"[{style}]{shown(text[start:end])}[/]")
         pos = end
-    out.append(escape(text[pos:]))
+    out.append(shown(text[pos:]))
     return "".join(out)
 
 
 def _print_result(query: str | None, filters: str, result: Any) -> None:
-    from rich.markup import escape
-
     first = (result.page - 1) * result.limit + 1
-    shown = f"{first}-{first + len(result.hits) - 1}" if result.hits else "none"
+    showing = f"{first}-{first + len(result.hits) - 1}" if result.hits else "none"
     if query is not None:
-        what = f"match [bold]{escape(query)}[/]" + (f" with {escape(filters)}" if filters else "")
+        what = f"match [bold]{shown(query)}[/]" + (f" with {shown(filters)}" if filters else "")
     elif filters:
-        what = f"with {escape(filters)}, newest first"
+        what = f"with {shown(filters)}, newest first"
     else:
         what = "in the archive (no query or filter: all of them), newest first"
     console.print(f"[bold]{result.total}[/] document(s) {what} "
-                  f"[dim](showing {shown}; {result.seconds:.2f} s)[/]", highlight=False)
+                  f"[dim](showing {showing}; {result.seconds:.2f} s)[/]", highlight=False)
     for number, hit in enumerate(result.hits, start=first):
         console.print()
         title = markup(hit.title or "(no title)", hit.title_highlights, "bold red")
         console.print(f"[bold]{number:>3}.[/] [bold]{title}[/]", highlight=False)
         meta = " · ".join(
-            escape(str(v)) for v in (hit.published or "no date", hit.region or "no region",
+            shown(v) for v in (hit.published or "no date", hit.region or "no region",
                                      hit.doc_type, hit.site or "no site") if v)
         copies = f" · {hit.copies} copies (hra dups {hit.id[:8]})" if hit.copies > 1 else ""
-        console.print(f"     [dim]{meta} · id {hit.id}{copies}[/]", highlight=False)
+        console.print(f"     [dim]{meta} · id {shown(hit.id)}{copies}[/]", highlight=False)
         if hit.flags:
-            console.print(f"     [bold yellow]{escape(' · '.join(hit.flags))}[/]",
+            console.print(f"     [bold yellow]{shown(' · '.join(hit.flags))}[/]",
                           highlight=False)
         console.print(f"     {markup(hit.snippet, hit.highlights, 'bold red')}",
                       highlight=False)
@@ -287,7 +285,7 @@ def _print_result(query: str | None, filters: str, result: Any) -> None:
         for name, counts in result.facets.items():
             items = list(counts.items())
             more = f", … {len(items) - 12} more" if len(items) > 12 else ""
-            shown_counts = ", ".join(f"{escape(k)} {n}" for k, n in items[:12])
+            shown_counts = ", ".join(f"{shown(k)} {n}" for k, n in items[:12])
             console.print(f"[bold]{name}:[/] {shown_counts}{more}", highlight=False)
 
 
@@ -352,7 +350,7 @@ def reindex(archive_dir: ArchiveDir, incremental: bool, workers: int | None, as_
         f"indexed {result.documents} document(s) in {result.seconds:.1f} s "
         f"({data['docs_per_second']} docs/s, {result.workers} worker(s)); index "
         f"{result.index_bytes / 1e6:.1f} MB = {data['index_to_text']}x the text -> "
-        f"{result.path}", highlight=False)
+        f"{shown(result.path)}", highlight=False)
 
 
 @click.command()
@@ -388,7 +386,7 @@ def check(archive_dir: ArchiveDir, as_json: bool) -> None:
     else:
         console.print(
             f"archive: {report.archive_documents} document(s); index: "
-            f"{report.index_documents} ({report.path}); {report.pending_changes} change(s) "
+            f"{report.index_documents} ({shown(report.path)}); {report.pending_changes} change(s) "
             "not yet applied", highlight=False)
         for key, ids in (("missing", report.missing), ("extra", report.extra),
                          ("stale", report.stale), ("duplicated", report.duplicated)):

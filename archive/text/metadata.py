@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from archive.text.htmlprocessing import Line, class_and_id, text_content, unlikely_ancestor
+from archive.text.normalize import strip_controls
 from archive.text.vocabulary import (
     ATTACHMENT,
     BRAND,
@@ -64,7 +65,7 @@ def read_metas(root: etree._Element) -> dict[str, str]:
     out: dict[str, str] = {}
     for m in root.iter("meta"):
         name = (m.get("name") or m.get("property") or m.get("itemprop") or "").strip().lower()
-        content = (m.get("content") or "").strip()
+        content = strip_controls(m.get("content") or "").strip()  # no ESC in stored fields
         if name and content and name not in out:
             out[name] = content
     return out

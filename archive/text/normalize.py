@@ -3,7 +3,11 @@
 `normalize_text` = NFKC (full-width letters/digits/punctuation to their plain forms, decomposed
 tone marks composed) -> tone-marked pinyin annotations removed (``衛(wèi)生`` -> ``衛生``) ->
 OpenCC ``t2s`` (the pinned official binding) -> stray separators inside words dropped
-(``医药卫生_改革`` -> ``医药卫生改革``) -> whitespace folded.
+(``医药卫生_改革`` -> ``医药卫生改革``) -> whitespace folded. Control characters (C0, DEL, C1:
+``ESC[31m`` colours, ``ESC]0;`` window titles in a page's title) never reach the archive:
+`strip_controls` drops them from every line (title, site, column, each paragraph); a line
+break or tab inside a line becomes a space (`normalize_text` keeps the breaks between
+paragraphs).
 
 Search keys additionally lower-case (`search_key`), so ``IARC`` and ``iarc`` meet.
 """
@@ -31,6 +35,10 @@ _PINYIN = re.compile(
 _HAS_TONE = re.compile(rf"[{_TONED}]")
 _SEPARATOR_IN_WORD = re.compile(rf"(?<=[{CJK}])[_＿]+(?=[{CJK}])")
 _CJK_RUN = re.compile(rf"[{CJK}]+")
+# C0 controls, DEL and C1 controls; those that separate words (tab, line breaks, FF, VT, the
+# information separators, NEL) become a space, the others (ESC, BEL, BS, CSI, ...) go.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+_SEPARATING_CONTROLS = frozenset("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000\ufeff]+")
 _SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{CJK}，。、；：！？”“]) (?=[{CJK}，。、；：！？”“])")
 
@@ -59,9 +67,18 @@ def normalize_markup(text: str) -> str:
     return to_simplified(text)
 
 
+def strip_controls(text: str) -> str:
+    """`text` without control characters: a tab or line break (and the other separating
+    controls) becomes a space, ESC, BEL, BS, CSI and the rest are dropped."""
+    if not _CONTROLS.search(text):
+        return text
+    return _CONTROLS.sub(lambda m: " " if m.group() in _SEPARATING_CONTROLS else "", text)
+
+
 def normalize_line(text: str) -> str:
-    """Normalize one paragraph (no newlines expected)."""
-    text = _SEPARATOR_IN_WORD.sub("", normalize_markup(text))
+    """Normalize one paragraph or short field (title, site, column): control characters
+    stripped, a line break inside it becomes a space."""
+    text = _SEPARATOR_IN_WORD.sub("", normalize_markup(strip_controls(text)))
     return _SPACES.sub(" ", text).strip()
 
 

@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import scrapy
-from parsel import Selector
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -31,7 +30,15 @@ from crawler import links
 from crawler.context import CrawlContext, context
 from crawler.items import DoneItem, FailureItem, PageItem
 from crawler.middlewares import Skip
-from crawler.sources import Source, SourceError, adhoc_source, load_sources, select_sources
+from crawler.sources import (
+    Source,
+    SourceError,
+    adhoc_source,
+    load_sources,
+    origin_parts,
+    select_sources,
+    url_origin,
+)
 
 
 class ArchiveSpider(scrapy.Spider):
@@ -86,11 +93,13 @@ class ArchiveSpider(scrapy.Spider):
         self.ctx.max_pages = _int(self._max_pages_arg, src.max_pages,
                                   settings.getint("HRA_MAX_PAGES", 0))
         self.max_list_pages = settings.getint("HRA_MAX_LIST_PAGES", 50)
+        self.max_links = max(0, settings.getint("HRA_MAX_LINKS_PER_PAGE", 2000))
         self.follow_articles = (src.follow_articles if src.follow_articles is not None
                                 else self.follow_articles_default)
         self._allow = [re.compile(p) for p in src.allow]
         self._deny = [re.compile(p) for p in src.deny]
-        self._hosts = {h.removeprefix("www.") for h in src.hosts}
+        self._origins = set(src.origins)
+        self._sites = {origin_parts(u) for u in src.start_urls}
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -111,13 +120,19 @@ class ArchiveSpider(scrapy.Spider):
                               headers=headers, priority=priority)
 
     def allowed(self, url: str) -> bool:
-        """On the source's hosts, matching its allow patterns, not its deny patterns."""
-        host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
-        if host not in self._hosts:
+        """On the source's sites (host and port: `url_origin`), matching its allow patterns,
+        not its deny patterns."""
+        if url_origin(url) not in self._origins:
             return False
         if self._allow and not any(p.search(url) for p in self._allow):
             return False
         return not any(p.search(url) for p in self._deny)
+
+    def on_site(self, url: str) -> bool:
+        """Whether a redirect may go to `url`: a host of the source or a subdomain of one
+        (Scrapy's offsite rule), on the same port (another port is another site)."""
+        host, port = origin_parts(url)
+        return any(port == p and (host == h or host.endswith("." + h)) for h, p in self._sites)
 
     # -- the page cycle ------------------------------------------------------------------------
 
@@ -147,7 +162,7 @@ class ArchiveSpider(scrapy.Spider):
         articles = articles and depth < self.depth_limit
         if not (pagination or articles):
             return
-        sel = Selector(text=response.text, base_url=response.url)
+        sel = response.selector  # parsed once per response (the gov spider reads it too)
         seen: set[str] = set()
         if pagination:
             for url in links.pagination_links(sel, response.url, response.text):
@@ -157,11 +172,18 @@ class ArchiveSpider(scrapy.Spider):
                                        referer=response.url, priority=1)
         if not articles:
             return
-        found = links.anchors(sel, response.url, css) if css else []
+        found = links.anchors(sel, response.url, css, self.max_links) if css else []
         if found:
             keep = None  # the source's selector knows which links are articles
         else:  # no selector, or it no longer matches the site
-            found = links.anchors(sel, response.url)
+            found = links.anchors(sel, response.url, limit=self.max_links)
+        if self.max_links and len(found) >= self.max_links:
+            total = links.count_anchors(sel)
+            if total > len(found):
+                self.logger.warning(
+                    "%s has %d links (<a href>): only the first %d are taken "
+                    "(HRA_MAX_LINKS_PER_PAGE=%d)", response.url, total, len(found),
+                    self.max_links)
         for link in found:
             if link.url in seen or not self.allowed(link.url):
                 continue
@@ -191,6 +213,9 @@ def describe_failure(failure: Failure) -> tuple[str, str, bool]:
         status = exc.response.status
         if status == 304:
             return "unchanged", "not modified (304)", True
+        refused = _refused_redirect(exc.response)
+        if refused:
+            return "failed", refused, True
         return "failed", f"HTTP {status}", True
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
@@ -214,6 +239,21 @@ def describe_failure(failure: Failure) -> tuple[str, str, bool]:
     if "Cancelled" in name:  # the download handler aborts at DOWNLOAD_MAXSIZE
         return "failed", "download aborted: response larger than DOWNLOAD_MAXSIZE", True
     return "failed", f"{name}: {text}" if text else name, False
+
+
+def _refused_redirect(response: Response) -> str | None:
+    """Why a redirect was not followed, when its target is no web page (file://, ftp://,
+    javascript:, ...): Scrapy follows http(s) only and hands on the 3xx as it came."""
+    location = response.headers.get(b"Location") if 300 <= response.status < 400 else None
+    if not location:
+        return None
+    target = location.decode("latin-1").strip()
+    scheme = urlsplit(target).scheme.lower()
+    if not scheme or scheme in ("http", "https"):
+        return None
+    shown = target if len(target) <= 200 else target[:200] + "..."
+    slashes = "//" if target[len(scheme) + 1:].startswith("//") else ""
+    return f"redirect to {scheme}:{slashes} refused (HTTP {response.status} to {shown})"
 
 
 def _int(cli: Any, source: int | None, default: int) -> int:

@@ -51,7 +51,7 @@ class GovSpider(ArchiveSpider):
 
     def _article_filter(self, response: TextResponse) -> Callable[[str], bool]:
         """Links shaped like articles if the page has any, else links below the column."""
-        found = links.anchors(scrapy.Selector(response), response.url)
+        found = links.anchors(response.selector, response.url, limit=self.max_links)
         if any(links.looks_like_gov_article(link.url) for link in found):
             return links.looks_like_gov_article
         column_dir = urlsplit(response.url).path.rsplit("/", 1)[0] + "/"
