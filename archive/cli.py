@@ -13,6 +13,7 @@ Errors are one line on stderr and a non-zero exit; never a traceback: `HraGroup`
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,10 +43,42 @@ console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
+#: C0 and C1 control characters and DEL: ESC starts terminal sequences (colours, ``ESC]0;``
+#: window titles, cursor moves), CSI (U+009B) too on some terminals; CR and BS overwrite. Also
+#: bidi overrides/isolates (they reorder what the terminal shows) and lone surrogates (argv
+#: bytes that were not UTF-8: they cannot even be written to the terminal).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_CONTROL_NAMES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def printable(value: object, keep: str = "") -> str:
+    """Archive data (a title, site, path, URL, error line) as text safe for a terminal: every
+    control character shown as an escape (``\\x1b``, ``\\n``), except those in `keep` (``"\\t"``
+    in text bodies). Every human-output print of archive data goes through it (or `shown`);
+    --json output does not need it (JSON escapes control characters)."""
+    text = str(value)
+    if not _CONTROL.search(text):
+        return text
+
+    def show(m: re.Match[str]) -> str:
+        c = m.group()
+        if c in keep:
+            return c
+        return _CONTROL_NAMES.get(c, f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+    return _CONTROL.sub(show, text)
+
+
+def shown(value: object, keep: str = "") -> str:
+    """`printable`, with rich markup escaped: archive data inside console.print() or a table
+    cell (a title "[red]x" is text, not markup)."""
+    return escape(printable(value, keep))
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print a one-line error and exit (commands raise `HraError` instead; see `HraGroup`)."""
     line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
-    err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {shown(line)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -209,7 +242,8 @@ def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, 
       hra import ~/saved-pages/ --verbose      # which files were skipped, and why
       hra import export.jsonl                  # an `hra export --format jsonl` file
     """
-    from archive.importer import import_paths
+    from archive.importer import disk_full_error, import_paths
+    from archive.store import is_disk_full
 
     with archive_dir.store() as store, progress_bar() as bar:
         task = bar.add_task("importing", total=None, current="")
@@ -217,17 +251,23 @@ def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, 
             summary = import_paths(
                 store, paths, keep_all=keep_all,
                 total_cb=lambda n: bar.update(task, total=n),
-                progress=lambda p, _o: bar.update(task, advance=1, current=Path(p).name[-40:]),
-                on_error=lambda m: err_console.print(f"[yellow]failed:[/] {escape(m)}",
+                progress=lambda p, _o: bar.update(task, advance=1,
+                                                  current=shown(Path(p).name[-40:])),
+                on_error=lambda m: err_console.print(f"[yellow]failed:[/] {shown(m)}",
                                                      highlight=False),
                 on_skip=(lambda p, why: err_console.print(
-                    f"[dim]skipped:[/] {escape(p)}: {escape(why)}", highlight=False))
+                    f"[dim]skipped:[/] {shown(p)}: {shown(why)}", highlight=False))
                 if verbose and not as_json else None,
             )
         except KeyboardInterrupt:
             raise HraError("interrupted; everything imported so far is kept (run the same "
                            "command again)", 130) from None
-        update_derived(store)
+        try:
+            update_derived(store)
+        except Exception as exc:
+            if is_disk_full(exc):  # the pages are stored; the next run brings the indexes up
+                raise disk_full_error(summary) from exc
+            raise
     c = summary.counts
     data: dict[str, Any] = {
         "run": summary.run_id, "files": c.pages, "new": c.new, "changed": c.changed,
@@ -245,7 +285,7 @@ def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, 
         console.print(
             f"imported {c.pages} item(s): {_count(c.new, 'new', 'green')}, {c.changed} changed, "
             f"{c.unchanged} unchanged, {c.skipped} skipped{f' ({reasons})' if reasons else ''}"
-            f"{hint}, {_count(c.failed, 'failed', 'red')} -> {archive_dir.data_dir}",
+            f"{hint}, {_count(c.failed, 'failed', 'red')} -> {shown(archive_dir.data_dir)}",
             highlight=False,
         )
     stored = c.new + c.changed + c.unchanged
@@ -272,7 +312,8 @@ def reprocess(archive_dir: ArchiveDir, keep_all: bool, as_json: bool) -> None:
     with archive_dir.store() as store, progress_bar() as bar:
         task = bar.add_task("reprocessing", total=store.count_latest_pages(), current="")
         summary = run(store, keep_all=keep_all,
-                      progress=lambda url, _o: bar.update(task, advance=1, current=url[-40:]))
+                      progress=lambda url, _o: bar.update(task, advance=1,
+                                                          current=shown(url[-40:])))
     with archive_dir.store() as store:
         update_derived(store, recluster=True)
     c = summary.counts
@@ -283,10 +324,10 @@ def reprocess(archive_dir: ArchiveDir, keep_all: bool, as_json: bool) -> None:
         print_json(data)
     else:
         for message in summary.errors:
-            err_console.print(f"[yellow]failed:[/] {escape(message)}", highlight=False)
+            err_console.print(f"[yellow]failed:[/] {shown(message)}", highlight=False)
         for name, pages in sorted(summary.sources_gone.items()):
             err_console.print(
-                f"[yellow]source gone:[/] {escape(name)}: {pages} page(s) re-extracted without "
+                f"[yellow]source gone:[/] {shown(name)}: {pages} page(s) re-extracted without "
                 "its selectors (it is no longer in `hra sources`)", highlight=False)
         console.print(
             f"reprocessed {c.pages} page(s): {c.changed} changed, {c.unchanged} unchanged, "
@@ -346,12 +387,12 @@ def _list_command() -> click.Command:
         described = describe_filters(year, since, until, region, doc_type, site, complete,
                                      all_versions)
         table = Table(show_lines=False, title=f"{len(records_list)} of {total} document(s)"
-                      + (f" with {described}" if described else ""))
+                      + (f" with {shown(described)}" if described else ""))
         for col in ("id", "published", "type", "region", "site", "title", "flags"):
             table.add_column(col, overflow="fold")
         for r in records_list:
-            table.add_row(r.id, r.published or "", r.doc_type, r.region or "", r.site or "",
-                          r.title or "", _flags(r))
+            table.add_row(*(shown(v or "") for v in (r.id, r.published, r.doc_type, r.region,
+                                                      r.site, r.title, _flags(r))))
         console.print(table)
 
     return list_cmd
@@ -391,7 +432,7 @@ def show(archive_dir: ArchiveDir, doc_id: str, raw: bool, as_json: bool) -> None
         data = record.to_json() | {"attachments": record.attachments, "versions": len(versions)}
         print_json(data)
         return
-    console.print(f"[bold]{record.title or '(no title)'}[/]", highlight=False)
+    console.print(f"[bold]{shown(record.title or '(no title)')}[/]", highlight=False)
     meta = [
         ("id", record.id), ("url", record.url), ("published", record.published),
         ("year", record.year), ("type", record.doc_type), ("region", record.region),
@@ -401,10 +442,10 @@ def show(archive_dir: ArchiveDir, doc_id: str, raw: bool, as_json: bool) -> None
     ]
     for key, value in meta:
         if value not in (None, ""):
-            console.print(f"[dim]{key:>11}[/] {value}", highlight=False)
+            console.print(f"[dim]{key:>11}[/] {shown(value)}", highlight=False)
     console.print()
-    for para in record.text.split("\n"):
-        console.print(para, highlight=False)
+    for para in record.text.split("\n"):  # paragraphs; a tab inside one is kept
+        console.print(shown(para, keep="\t"), highlight=False)
 
 
 @cli.command()
@@ -428,14 +469,14 @@ def stats(archive_dir: ArchiveDir, as_json: bool) -> None:
     console.print(
         f"[bold]{data['documents']}[/] documents from {data['pages']} stored page version(s) "
         f"({data['raw_bytes'] / 1e6:.1f} MB raw, {data['stored_bytes'] / 1e6:.1f} MB stored) "
-        f"in {data['data_dir']}", highlight=False)
+        f"in {shown(data['data_dir'])}", highlight=False)
     for key, label in (("by_year", "year"), ("by_doc_type", "type"), ("by_region", "province"),
                        ("by_site", "site"), ("flags", "flag")):
         table = Table(title=f"by {label}", title_justify="left", show_header=False)
         table.add_column(label)
         table.add_column("n", justify="right")
         for k, n in list(data[key].items())[:15]:
-            table.add_row(str(k), str(n))
+            table.add_row(shown(k), str(n))
         console.print(table)
 
 
@@ -468,7 +509,7 @@ def runs(archive_dir: ArchiveDir, limit: int, as_json: bool) -> None:
         failed = sum(s["status"] == "failed" for s in rows)
         if len(rows) > 3:
             return f"{len(rows)} sources" + (f", [red]{failed} failed[/]" if failed else "")
-        return ", ".join(escape(s["source"]) + (" [red]✗[/]" if s["status"] == "failed" else "")
+        return ", ".join(shown(s["source"]) + (" [red]✗[/]" if s["status"] == "failed" else "")
                          for s in rows)
 
     status_style = {"failed": "red", "partial": "yellow", "interrupted": "yellow"}
@@ -479,8 +520,9 @@ def runs(archive_dir: ArchiveDir, limit: int, as_json: bool) -> None:
     for r in items:
         took = "" if r["duration_s"] is None else f"{r['duration_s']}s"
         style = status_style.get(r["status"])
-        table.add_row(str(r["id"]), r["kind"], r["trigger"], r["started_at"][:16].replace("T", " "),
-                      took, f"[{style}]{r['status']}[/]" if style else r["status"],
+        table.add_row(str(r["id"]), shown(r["kind"]), shown(r["trigger"]),
+                      shown(r["started_at"][:16].replace("T", " ")),
+                      took, f"[{style}]{r['status']}[/]" if style else shown(r["status"]),
                       str(r["pages"]), f"{r['new']}/{r['changed']}/{r['unchanged']}",
                       f"{r['skipped']}/{r['failed']}", sources_text(r))
     console.print(table)
@@ -517,15 +559,16 @@ def dups(archive_dir: ArchiveDir, doc_id: str | None, limit: int, as_json: bool)
         return
     for cluster in out:
         first = cluster["copies"][0]
-        table = Table(title=f"{first['title']} ({len(cluster['copies'])} copies)",
+        table = Table(title=f"{shown(first['title'] or '(no title)')} "
+                            f"({len(cluster['copies'])} copies)",
                       title_justify="left")
         for col in ("", "id", "site", "published", "chars", "similarity", "flags"):
             table.add_column(col, no_wrap=col == "id")
         for c in cluster["copies"]:
-            table.add_row("★" if c["canonical"] else "", c["id"], c["site"] or "",
-                          c["published"] or "", str(c["chars"]),
+            table.add_row("★" if c["canonical"] else "", shown(c["id"]), shown(c["site"] or ""),
+                          shown(c["published"] or ""), str(c["chars"]),
                           "" if c["similarity"] is None else f"{c['similarity']:.2f}",
-                          c["flags"])
+                          shown(c["flags"]))
         console.print(table)
 
 
@@ -553,14 +596,16 @@ def _export_options(command: Any) -> Any:
 
 def _write_export(records: Callable[[], Iterator[Any]], total: int, fmt: str,
                   output: str | None, *, one_file: bool, no_text: bool, force: bool,
-                  title: str) -> Any:
-    """`archive.export.export` with a progress bar; its summary (ExportError is an HraError)."""
+                  title: str, data_dir: Path) -> Any:
+    """`archive.export.export` with a progress bar; its summary (ExportError is an HraError).
+    Nothing is written inside `data_dir`."""
     from archive.export import export
 
     with progress_bar(transient=True) as bar:
         task = bar.add_task("exporting", total=total, current="")
         return export(records, fmt, output, one_file=one_file, no_text=no_text, force=force,
-                      progress=lambda n: bar.update(task, completed=n), title=title)
+                      progress=lambda n: bar.update(task, completed=n), title=title,
+                      data_dir=data_dir)
 
 
 def _export_command() -> click.Command:
@@ -601,9 +646,11 @@ def _export_command() -> click.Command:
           hra export 医改 --format docx --one-file -o yigai.docx
           hra export --format md --one-file --all-versions -o everything.md
         """
-        from archive.export import export_title
+        from archive.export import export_title, refuse_inside
         from search.selection import select_documents
 
+        if output is not None:  # before the archive is opened: never write inside it
+            refuse_inside(output, archive_dir.data_dir)
         filtered = has_filters(year, since, until, region, doc_type, site, complete)
         text = " ".join(query)
         node = parse_query(text) if query else None
@@ -615,10 +662,13 @@ def _export_command() -> click.Command:
             total, records = select_documents(store, node, filters, filtered=filtered,
                                               sort=sort, limit=limit)
             summary = _write_export(records, total, fmt, output, one_file=one_file,
-                                    no_text=no_text, force=force, title=title)
+                                    no_text=no_text, force=force, title=title,
+                                    data_dir=archive_dir.data_dir)
+        for note in summary.notes:  # leftovers of killed exports cleaned on the way
+            err_console.print(f"[yellow]note:[/] {shown(note)}", highlight=False)
         if summary.where != "stdout":
             err_console.print(f"exported {summary.documents} document(s) in {summary.files} "
-                              f"file(s) to {summary.where}", highlight=False)
+                              f"file(s) to {shown(summary.where)}", highlight=False)
 
     return export
 

@@ -21,7 +21,9 @@ Grammar (tightest first)::
   a term; ``(`` and ``)`` group only at the start/end of a term (``方案(试行)`` is one term).
 * Malformed queries raise `QueryError` (the CLI exits 2): empty, unbalanced quotes or
   parentheses, an ``OR``/``AND`` without a term on both sides, a ``NOT``/``-``/``title:`` with
-  nothing after it, a term that normalizes to nothing.
+  nothing after it, a term that normalizes to nothing, text that is not valid Unicode (bytes
+  that were not UTF-8), and queries past the limits (`MAX_QUERY_CHARS`, `MAX_TERMS`,
+  `MAX_DEPTH`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 SCOPES = ("any", "title", "text")
+#: Limits that keep every query cheap to parse and run (each term is a posting-list walk and a
+#: verification pass): longer, deeper or wider queries are refused with a message.
+MAX_QUERY_CHARS = 1000
+MAX_TERMS = 64
+MAX_DEPTH = 32  # nested parentheses plus stacked NOT / -
 _PREFIXES = {"title:": "title", "text:": "text"}
 
 
@@ -136,6 +143,13 @@ class _Parser:
     def __init__(self, tokens: list[_Tok]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
+
+    def deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(f"the query nests more than {MAX_DEPTH} levels of parentheses and "
+                             "NOT/-: write it flatter")
 
     def peek(self) -> _Tok | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -176,7 +190,10 @@ class _Parser:
             nxt = self.peek()
             if nxt is None or nxt.kind in (")", "OR", "AND"):
                 raise QueryError(f"'{'-' if tok.kind == '-' else 'NOT'}' must be followed by a term")
-            return Not(self.unary())
+            self.deeper()
+            child = self.unary()
+            self.depth -= 1
+            return Not(child)
         return self.primary()
 
     def primary(self) -> Node:
@@ -188,10 +205,12 @@ class _Parser:
         if tok.kind == "(":
             if (first := self.peek()) is None or first.kind == ")":
                 raise QueryError("empty parentheses")
+            self.deeper()
             node = self.query(depth=1)
             if self.peek() is None:
                 raise QueryError("unbalanced parenthesis: '(' without ')'")
             self.take()
+            self.depth -= 1
             return node
         scope = "any"
         if tok.kind == "prefix":
@@ -212,9 +231,18 @@ def parse(query: str) -> Node:
     """Parse a query string; raises `QueryError` when it is malformed."""
     if not query or not query.strip():
         raise QueryError("empty query: give at least one term, e.g. hra search 医共体")
+    if any("\ud800" <= ch <= "\udfff" for ch in query):
+        raise QueryError("the query is not valid text (bytes that are not UTF-8?): type it again "
+                         "in a UTF-8 terminal")
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is {len(query)} characters long; at most {MAX_QUERY_CHARS}")
     tokens = list(_lex(query.replace("\u3000", " ")))
     if not tokens:
         raise QueryError("empty query: give at least one term, e.g. hra search 医共体")
+    n_terms = sum(1 for tok in tokens if tok.kind in ("word", "phrase"))
+    if n_terms > MAX_TERMS:
+        raise QueryError(f"the query has {n_terms} terms; at most {MAX_TERMS} (search in parts, "
+                         "or narrow it with filters)")
     return _Parser(tokens).query()
 
 

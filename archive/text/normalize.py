@@ -55,7 +55,14 @@ def strip_pinyin(text: str) -> str:
     return _PINYIN.sub("", text)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def to_simplified(text: str) -> str:
+    """OpenCC t2s. Lone surrogates (bytes that were not UTF-8 on a command line, as Python
+    decodes argv) are not text: they become U+FFFD instead of crashing the converter."""
+    if _SURROGATES.search(text):
+        text = _SURROGATES.sub("\ufffd", text)
     return _converter().convert(text)
 
 
