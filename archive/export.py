@@ -8,9 +8,11 @@
   in words (截断 with the stated full length, 含占位符).
 
 Safety: file names are sanitized (`safe_name`), nothing is written outside the output
-directory, existing files are not overwritten without `force`. Everything is written into a
-staging directory (or a temporary file) beside the target and moved into place only when the
-whole export succeeded, so a failed or interrupted export leaves no partial output.
+directory nor inside the data dir (`refuse_inside`), existing files are not overwritten without
+`force`. Everything is written into a staging directory (or a temporary file) and moved into
+place only when the whole export succeeded, so a failed, interrupted or killed (-9) export leaves
+no partial output; what a killed export left is cleaned by the next export into the same place
+(see "Staging" below).
 
 Records are streamed: memory stays bounded however many documents match. Word files are
 written by streaming WordprocessingML into the zip (python-docx supplies the styles template;
@@ -21,7 +23,9 @@ document properties are written by hra, not taken from the template: title (the 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -29,15 +33,17 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
 from archive.errors import HraError
+from archive.locks import try_lock
 from archive.record import RECORD_FIELDS, Record
 
 FORMATS = ("jsonl", "csv", "md", "txt", "docx")
@@ -51,6 +57,7 @@ TYPE_NAMES = {
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
              *(f"LPT{i}" for i in range(1, 10))}
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+_NAME_CHAR = {"Cf": "", "Cs": "", "Cc": "_"}  # what safe_name makes of these categories
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 Records = Callable[[], Iterator[Record]]  # a fresh stream of the selected records per call
@@ -65,6 +72,7 @@ class ExportSummary:
     documents: int
     files: int
     where: str
+    notes: list[str] = field(default_factory=list)  # leftovers of killed exports cleaned
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,8 +82,12 @@ class ExportSummary:
 def safe_name(stem: str, ext: str, taken: set[str]) -> str:
     """A file name for `stem`: no path separators, control or reserved characters, no reserved
     device names, at most MAX_NAME_BYTES bytes, full-width characters kept, unique in `taken`
-    (compared case-insensitively, as Windows and macOS file systems do)."""
-    s = unicodedata.normalize("NFC", stem)
+    (compared case-insensitively, as Windows and macOS file systems do). Invisible format
+    characters (Unicode Cf: bidi overrides such as U+202E that make ``gpj.exe`` read as
+    ``exe.jpg``, zero-width spaces, soft hyphens) are dropped; control characters (Cc) become
+    ``_``."""
+    s = "".join(_NAME_CHAR.get(unicodedata.category(c), c)
+                for c in unicodedata.normalize("NFC", stem))
     s = _UNSAFE.sub("_", s)
     s = re.sub(r"\s+", " ", s)
     s = re.sub(r"\.{2,}", ".", s).strip(" ._") or "untitled"
@@ -318,38 +330,275 @@ class DocxWriter:
 
 
 # ---------------------------------------------------------------------------------------------
-# Staging: nothing appears at the target until everything is written
+# Staging: nothing appears at the target until everything is written, and what a killed export
+# left behind is found (by its name and its dead owner) and cleaned by the next export there.
+#
+# Per-document exports stage into a directory ``.hra-export-<pid>-<random>/``:
+#
+#   lock      held (flock) by the exporting process for as long as it lives
+#   new/      the exported files
+#   old/      files of the target that --force replaced, kept until the export is complete
+#   journal   {"target": ".", "names": [...]}: present while files are being moved
+#
+# * The target directory does not exist: the staging is made beside it and `new/` is renamed
+#   to the target in one step (rename(2) is atomic): the whole export appears or nothing does.
+# * The target directory exists: the staging is made inside it. The journal is written, then
+#   each file moves in by one rename (a file --force replaces moves to `old/` first), then the
+#   journal is removed: that is the commit. A process killed while moving leaves the journal;
+#   the next export into the directory rolls the moves back (each step is one rename, undone by
+#   one rename, so a rollback that is itself killed is finished by the one after).
+#
+# Single files (jsonl, csv, --one-file) are written to ``.<name>.hra-<pid>-<random>.part``
+# beside the target, locked the same way, and renamed over the target when complete.
+#
+# A leftover is removed only when its owner is gone: its lock is free and its pid is not a
+# running process (`_claim`). This guards against atomicity lost to kill -9, not to power loss
+# (nothing is fsynced).
+
+_STAGING_NAME = re.compile(r"\.hra-export-(\d+)-[A-Za-z0-9_]+")
+_PART_NAME = re.compile(r"\..*\.hra-(\d+)-[A-Za-z0-9_]+\.part", re.S)
+_LEGACY_STAGING = re.compile(r"\.hra-export-[a-z0-9_]{8}")  # hra before the owner was named
+LEGACY_AGE = 3600.0  # a legacy leftover untouched this long (seconds) is removed
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether `pid` is a running process (True when it cannot be told: never guess dead)."""
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would terminate the process on Windows
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def _claim(pid: int, lock: Path) -> tuple[bool, IO[str] | None]:
+    """Whether the leftover owned by `pid` (locked through the file `lock`) is dead, and the
+    open handle holding its lock when it is (keep it while cleaning, so no other export cleans
+    the same leftover at the same time). Alive: its lock is held, or its pid is running."""
+    handle: IO[str] | None = None
+    try:
+        handle = lock.open("r", encoding="utf-8")
+    except FileNotFoundError:
+        pass  # never locked (killed at birth) or being born: the pid decides
+    except OSError:
+        return False, None
+    if handle is not None:
+        try:
+            locked = not try_lock(handle)
+        except OSError:  # no locking on this file system: the pid decides
+            locked = False
+        if locked:
+            handle.close()
+            return False, None
+    if _pid_alive(pid):
+        if handle is not None:
+            handle.close()
+        return False, None
+    return True, handle
+
+
+def _plain_name(name: object) -> bool:
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name \
+        and "\\" not in name and "\0" not in name
+
+
+def _roll_back(staging: Path, target: Path, names: list[str]) -> int:
+    """Undo the moves of an interrupted commit (see above): every file moved into `target`
+    goes back to `new/`, every file it replaced comes back from `old/`; then the journal is
+    removed. Each step is one rename, so this can be interrupted and run again. Returns how
+    many exported files were taken back out of `target`."""
+    new, old = staging / "new", staging / "old"
+    taken = 0
+    for name in reversed(names):
+        if not _plain_name(name):
+            continue
+        ours, theirs, there = new / name, old / name, target / name
+        if not os.path.lexists(ours) and (there.is_symlink() or there.is_file()):
+            os.replace(there, ours)
+            taken += 1
+        if os.path.lexists(theirs) and not os.path.lexists(there):
+            os.replace(theirs, there)
+    (staging / "journal").unlink(missing_ok=True)
+    return taken
+
+
+def _recover(staging: Path, pid: int, notes: list[str]) -> None:
+    """Clean the staging directory of an export whose process is gone (roll back its moves
+    when it was killed while moving files into place)."""
+    dead, handle = _claim(pid, staging / "lock")
+    if not dead:
+        return
+    try:
+        journal = staging / "journal"
+        if journal.exists():
+            try:
+                data = json.loads(journal.read_text(encoding="utf-8"))
+                rel, names = data["target"], data["names"]
+                if not (rel == "." or _plain_name(rel)) or not isinstance(names, list):
+                    raise ValueError(rel)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ExportError(f"cannot roll back the interrupted export in {staging}: its "
+                                  "journal is damaged (remove the directory by hand)") from exc
+            target = staging.parent / rel if rel != "." else staging.parent
+            try:
+                taken = _roll_back(staging, target, names)
+            except OSError as exc:
+                raise ExportError(f"cannot roll back the interrupted export in {staging}: "
+                                  f"{exc.strerror or exc}") from exc
+            notes.append(f"rolled back an interrupted export into {target} "
+                         f"({taken} of {len(names)} file(s) had been moved in)")
+        shutil.rmtree(staging, ignore_errors=True)
+        notes.append(f"removed the staging directory of a killed export: {staging}")
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _remove_part(path: Path, pid: int, notes: list[str]) -> None:
+    dead, handle = _claim(pid, path)
+    if dead:
+        path.unlink(missing_ok=True)
+        notes.append(f"removed the temporary file of a killed export: {path}")
+    if handle is not None:
+        handle.close()
+
+
+def _old(entry: os.DirEntry[str]) -> bool:
+    try:
+        return time.time() - entry.stat(follow_symlinks=False).st_mtime > LEGACY_AGE
+    except OSError:
+        return False
+
+
+def clean_leftovers(directory: Path, legacy: Callable[[str], bool] = lambda name: False
+                    ) -> list[str]:
+    """Remove what killed exports left in `directory` (their process is gone): staging
+    directories (rolled back first when killed while moving) and temporary files. Entries for
+    which `legacy(name)` holds (left by hra before leftovers named their owner) are removed
+    when untouched for LEGACY_AGE. Returns one note per thing cleaned."""
+    notes: list[str] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return notes
+    for entry in entries:
+        try:
+            if m := _STAGING_NAME.fullmatch(entry.name):
+                if entry.is_dir(follow_symlinks=False):
+                    _recover(Path(entry.path), int(m[1]), notes)
+            elif m := _PART_NAME.fullmatch(entry.name):
+                if entry.is_file(follow_symlinks=False):
+                    _remove_part(Path(entry.path), int(m[1]), notes)
+            elif legacy(entry.name) and _old(entry):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    Path(entry.path).unlink(missing_ok=True)
+                notes.append(f"removed what an interrupted export left: {entry.path}")
+        except OSError:
+            continue  # not ours to remove (permissions): left as it is
+    return notes
+
+
+def _hold_lock(path: Path) -> IO[str]:
+    """Create `path` and lock it for as long as this process holds the handle."""
+    handle = path.open("a+", encoding="utf-8")
+    with contextlib.suppress(OSError):  # no locking here: the pid in the name protects it
+        try_lock(handle)
+    return handle
 
 
 class _Staging:
-    """A temporary directory inside the output directory; files are moved out on success."""
+    """Where a per-document export is written before it appears at `outdir` (see above)."""
 
     def __init__(self, outdir: Path, force: bool) -> None:
         self.outdir = outdir
         self.force = force
+        self.fresh = not os.path.lexists(outdir)  # rename new/ to outdir on success
+        self.notes = [] if self.fresh else clean_leftovers(
+            outdir, legacy=lambda name: bool(_LEGACY_STAGING.fullmatch(name)))
+        # and stagings beside it (of exports into it while it did not exist yet)
+        self.notes += clean_leftovers(outdir.absolute().parent)
         try:
-            outdir.mkdir(parents=True, exist_ok=True)
-            self.dir = Path(tempfile.mkdtemp(prefix=".hra-export-", dir=outdir))
+            if self.fresh:
+                outdir.parent.mkdir(parents=True, exist_ok=True)
+            elif not outdir.is_dir():
+                raise FileExistsError(outdir)
+            self.dir = Path(tempfile.mkdtemp(prefix=f".hra-export-{os.getpid()}-",
+                                             dir=outdir.parent if self.fresh else outdir))
         except FileExistsError as exc:
             raise ExportError(f"{outdir} is a file; a directory is needed") from exc
         except OSError as exc:
+            raise ExportError(f"cannot write in {outdir}: {exc.strerror or exc}") from exc
+        self.new = self.dir / "new"
+        try:
+            self.lock = _hold_lock(self.dir / "lock")
+            self.new.mkdir()
+        except OSError as exc:
+            shutil.rmtree(self.dir, ignore_errors=True)
             raise ExportError(f"cannot write in {outdir}: {exc.strerror or exc}") from exc
         self.names: list[str] = []
 
     def path(self, name: str) -> Path:
         target = self.outdir / name
-        if not self.force and target.exists():
-            raise ExportError(f"{target} exists; use --force to overwrite")
+        if not self.fresh and os.path.lexists(target):
+            if not self.force:
+                raise ExportError(f"{target} exists; use --force to overwrite")
+            if target.is_dir() and not target.is_symlink():
+                raise ExportError(f"{target} is a directory; not replaced by a file")
         self.names.append(name)
-        return self.dir / name
+        return self.new / name
 
     def commit(self) -> None:
-        for name in self.names:
-            os.replace(self.dir / name, self.outdir / name)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.fresh:
+            try:
+                os.rename(self.new, self.outdir)  # atomic; replaces an empty directory
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not self.outdir.is_dir():
+                    raise
+                self._move_in(self.outdir.name)  # someone made it meanwhile: merge into it
+        else:
+            self._move_in(".")
+        self.close()
 
-    def abort(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+    def _move_in(self, rel: str) -> None:
+        """Move the staged files into an existing directory under a journal (see above)."""
+        target = self.outdir
+        old = self.dir / "old"
+        old.mkdir(exist_ok=True)
+        journal = self.dir / "journal"
+        part = self.dir / "journal.part"
+        part.write_text(json.dumps({"target": rel, "names": self.names}, ensure_ascii=False),
+                        encoding="utf-8")
+        os.replace(part, journal)
+        try:
+            for name in self.names:
+                there = target / name
+                if os.path.lexists(there):
+                    if not self.force:
+                        raise ExportError(f"{there} exists; use --force to overwrite")
+                    if there.is_dir() and not there.is_symlink():
+                        raise ExportError(f"{there} is a directory; not replaced by a file")
+                    os.replace(there, old / name)
+                os.replace(self.new / name, there)
+        except BaseException:
+            _roll_back(self.dir, target, self.names)
+            raise
+        journal.unlink()  # the commit: from here on the export is complete
+
+    def close(self) -> None:
+        """Remove the staging directory (kept when a rollback could not finish: the next
+        export into the place finishes it) and release its lock."""
+        if not (self.dir / "journal").exists():
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.lock.close()
+
+    abort = close
 
 
 def _open_text(path: Path, bom: bool = False) -> IO[str]:
@@ -370,14 +619,18 @@ def export(
     force: bool = False,
     progress: Callable[[int], None] | None = None,
     title: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
 ) -> ExportSummary:
     """Export the records. `records()` is called once (twice for a one-file Markdown export,
     whose contents list comes first). Raises ExportError with a one-line message.
 
     `title` names a one-file Word export (its document properties; default `export_title()`);
-    a per-document Word file takes its document's title. Both record the export time."""
+    a per-document Word file takes its document's title. Both record the export time.
+    Nothing is written inside `data_dir` (the archive's directory; `refuse_inside`)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if output is not None and data_dir is not None:
+        refuse_inside(output, data_dir)
     tick = progress or (lambda n: None)
     if fmt in STREAM_FORMATS:
         return _export_stream(records, fmt, output, no_text, force, tick)
@@ -394,6 +647,31 @@ def export(
         raise ExportError(f"{target} is a file; --format {fmt} needs a directory "
                           "(or use --one-file)")
     return _export_files(records, fmt, target, force, tick)
+
+
+def refuse_inside(output: str | os.PathLike[str], data_dir: str | os.PathLike[str]) -> None:
+    """ExportError (exit 2) when `output` is the data dir or inside it: an export must never
+    replace the archive or its pages. Symlinks are resolved and real paths compared; an
+    existing directory on the way that *is* the data dir (another name for it: a bind mount,
+    a case-insensitive file system) counts too."""
+    out = Path(os.path.realpath(output))
+    home = Path(os.path.realpath(data_dir))
+    if out == home or home in out.parents or _same_directory_above(out, home):
+        raise ExportError(f"refusing to write {output}: it is inside the data dir {data_dir} "
+                          "(the archive); choose an output outside it", exit_code=2)
+
+
+def _same_directory_above(path: Path, directory: Path) -> bool:
+    """Whether `path` or an existing directory above it is `directory` under another name."""
+    try:
+        wanted = os.stat(directory)
+    except OSError:
+        return False
+    for place in (path, *path.parents):
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.stat(place), wanted):
+                return True
+    return False
 
 
 def _export_stream(records: Records, fmt: str, output: str | os.PathLike[str] | None,
@@ -419,15 +697,17 @@ def _export_stream(records: Records, fmt: str, output: str | os.PathLike[str] | 
     target = Path(output)
     if target.is_dir():
         raise ExportError(f"{target} is a directory; give a file name")
-    with _atomic_file(target, force) as tmp, _open_text(tmp, bom=fmt == "csv") as fh:
+    atomic = _atomic_file(target, force)
+    with atomic as tmp, _open_text(tmp, bom=fmt == "csv") as fh:
         n = write_all(fh)
-    return ExportSummary(n, 1, str(target))
+    return ExportSummary(n, 1, str(target), atomic.notes)
 
 
 def _export_one_file(records: Records, fmt: str, target: Path, no_text: bool, force: bool,
                      tick: Callable[[int], None], title: str) -> ExportSummary:
     n = 0
-    with _atomic_file(target, force) as tmp:
+    atomic = _atomic_file(target, force)
+    with atomic as tmp:
         if fmt == "docx":
             with tmp.open("wb") as fh:
                 writer = DocxWriter(fh, toc=True, title=title)
@@ -449,7 +729,7 @@ def _export_one_file(records: Records, fmt: str, target: Path, no_text: bool, fo
                              else _txt_document(record))
                     n += 1
                     tick(n)
-    return ExportSummary(n, 1, str(target))
+    return ExportSummary(n, 1, str(target), atomic.notes)
 
 
 def _export_files(records: Records, fmt: str, outdir: Path, force: bool,
@@ -478,40 +758,51 @@ def _export_files(records: Records, fmt: str, outdir: Path, force: bool,
     except BaseException:
         staging.abort()
         raise
-    return ExportSummary(n, n, str(outdir))
+    return ExportSummary(n, n, str(outdir), staging.notes)
 
 
 class _atomic_file:
-    """Write to a temporary file beside `target`; rename over it only on success."""
+    """Write to a temporary file beside `target` (``.<name>.hra-<pid>-<random>.part``, locked
+    while this process lives); rename it over the target only on success. What killed exports
+    left beside the target is removed first (`clean_leftovers`)."""
 
     def __init__(self, target: Path, force: bool) -> None:
         self.target = target
-        if target.exists() and not force:
-            raise ExportError(f"{target} exists; use --force to overwrite")
         if not target.parent.is_dir():
             raise ExportError(f"directory {target.parent} does not exist")
+        legacy = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}\.part", re.S)
+        self.notes = clean_leftovers(target.parent,
+                                     legacy=lambda name: bool(legacy.fullmatch(name)))
+        if target.exists() and not force:
+            raise ExportError(f"{target} exists; use --force to overwrite")
 
     def __enter__(self) -> Path:
+        stem = self.target.name.encode("utf-8", "surrogateescape")[:100].decode(
+            "utf-8", "ignore") or "export"
         try:
-            fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".part",
+            fd, name = tempfile.mkstemp(prefix=f".{stem}.hra-{os.getpid()}-", suffix=".part",
                                         dir=self.target.parent)
         except OSError as exc:
             raise ExportError(f"cannot write in {self.target.parent}: {exc.strerror}") from exc
         os.close(fd)
         self.tmp = Path(name)
+        self.lock = _hold_lock(self.tmp)
         umask = os.umask(0)
         os.umask(umask)
         self.tmp.chmod(0o666 & ~umask)  # mkstemp makes it private; the export is not
         return self.tmp
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            try:
-                os.replace(self.tmp, self.target)
-                return
-            except OSError as err:
-                self.tmp.unlink(missing_ok=True)
-                raise ExportError(f"cannot write {self.target}: {err.strerror}") from err
-        self.tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ExportError(f"cannot write {self.target}: {exc.strerror or exc}") from exc
+        try:
+            if exc_type is None:
+                try:
+                    os.replace(self.tmp, self.target)
+                    return
+                except OSError as err:
+                    self.tmp.unlink(missing_ok=True)
+                    raise ExportError(f"cannot write {self.target}: {err.strerror}") from err
+            self.tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise ExportError(f"cannot write {self.target}: {exc.strerror or exc}") from exc
+        finally:
+            self.lock.close()

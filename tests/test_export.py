@@ -169,10 +169,11 @@ def test_disk_full_leaves_no_partial_output(tmp_path: Path, monkeypatch: pytest.
     calls = {"n": 0, "fail_at": 2}
     real_open = Path.open
 
-    def failing_open(self: Path, *args, **kwargs):
-        fh = real_open(self, *args, **kwargs)
-        calls["n"] += 1
-        if calls["n"] == calls["fail_at"]:
+    def failing_open(self: Path, mode: str = "r", *args, **kwargs):
+        fh = real_open(self, mode, *args, **kwargs)
+        if mode.startswith("w"):  # the exported files (not the staging's lock)
+            calls["n"] += 1
+        if calls["n"] == calls["fail_at"] and mode.startswith("w"):
             def boom(*_a, **_k):
                 raise OSError(errno.ENOSPC, "No space left on device")
             fh.write = boom  # type: ignore[method-assign]
@@ -180,6 +181,11 @@ def test_disk_full_leaves_no_partial_output(tmp_path: Path, monkeypatch: pytest.
 
     monkeypatch.setattr(Path, "open", failing_open)
     out = tmp_path / "out"
+    with pytest.raises(ExportError, match="No space left"):
+        export(source(), "txt", out)
+    assert list(tmp_path.iterdir()) == []  # no directory made, no staging left
+    out.mkdir()  # into an existing directory
+    calls.update(n=0, fail_at=2)
     with pytest.raises(ExportError, match="No space left"):
         export(source(), "txt", out)
     assert list(out.iterdir()) == []
@@ -194,6 +200,10 @@ def test_interrupted_export_leaves_nothing(tmp_path: Path) -> None:
         yield RECORDS[0]
         raise KeyboardInterrupt
 
+    with pytest.raises(KeyboardInterrupt):
+        export(interrupted, "docx", tmp_path / "w")
+    assert list(tmp_path.iterdir()) == []  # no directory, no staging beside it
+    (tmp_path / "w").mkdir()
     with pytest.raises(KeyboardInterrupt):
         export(interrupted, "docx", tmp_path / "w")
     assert list((tmp_path / "w").iterdir()) == []
