@@ -268,11 +268,20 @@ def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, 
             if is_disk_full(exc):  # the pages are stored; the next run brings the indexes up
                 raise disk_full_error(summary) from exc
             raise
+    _print_import_summary(summary, archive_dir.data_dir, verbose, as_json)
+    c = summary.counts
+    stored = c.new + c.changed + c.unchanged
+    if c.failed and stored == 0 and c.skipped == 0:
+        sys.exit(1)
+
+
+def _print_import_summary(summary: Any, data_dir: Path, verbose: bool, as_json: bool) -> None:
+    """What `hra import` did: a line for people, or the JSON summary."""
     c = summary.counts
     data: dict[str, Any] = {
         "run": summary.run_id, "files": c.pages, "new": c.new, "changed": c.changed,
         "unchanged": c.unchanged, "skipped": c.skipped, "skipped_by_reason": summary.skipped,
-        "failed": c.failed, "errors": summary.errors, "data_dir": str(archive_dir.data_dir),
+        "failed": c.failed, "errors": summary.errors, "data_dir": str(data_dir),
     }
     if verbose:
         data["skipped_files"] = [{"path": path, "reason": reason}
@@ -285,12 +294,9 @@ def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, 
         console.print(
             f"imported {c.pages} item(s): {_count(c.new, 'new', 'green')}, {c.changed} changed, "
             f"{c.unchanged} unchanged, {c.skipped} skipped{f' ({reasons})' if reasons else ''}"
-            f"{hint}, {_count(c.failed, 'failed', 'red')} -> {shown(archive_dir.data_dir)}",
+            f"{hint}, {_count(c.failed, 'failed', 'red')} -> {shown(data_dir)}",
             highlight=False,
         )
-    stored = c.new + c.changed + c.unchanged
-    if c.failed and stored == 0 and c.skipped == 0:
-        sys.exit(1)
 
 
 @cli.command()
@@ -664,13 +670,18 @@ def _export_command() -> click.Command:
             summary = _write_export(records, total, fmt, output, one_file=one_file,
                                     no_text=no_text, force=force, title=title,
                                     data_dir=archive_dir.data_dir)
-        for note in summary.notes:  # leftovers of killed exports cleaned on the way
-            err_console.print(f"[yellow]note:[/] {shown(note)}", highlight=False)
-        if summary.where != "stdout":
-            err_console.print(f"exported {summary.documents} document(s) in {summary.files} "
-                              f"file(s) to {shown(summary.where)}", highlight=False)
+        _print_export_summary(summary)
 
     return export
+
+
+def _print_export_summary(summary: Any) -> None:
+    """Leftovers of killed exports cleaned on the way, then where the export went."""
+    for note in summary.notes:
+        err_console.print(f"[yellow]note:[/] {shown(note)}", highlight=False)
+    if summary.where != "stdout":
+        err_console.print(f"exported {summary.documents} document(s) in {summary.files} "
+                          f"file(s) to {shown(summary.where)}", highlight=False)
 
 
 COMMAND_MODULES = ("crawl", "search", "schedule")

@@ -304,6 +304,21 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _import_files(store: Store, files: list[Path], keep_all: bool, summary: ImportSummary,
+                  progress: Progress | None) -> None:
+    """Each file into the archive (JSONL exports line by line), the run's counts kept current."""
+    for path in files:
+        if path.suffix.lower() in JSONL_SUFFIXES:
+            _import_jsonl(store, path, summary)
+            outcome = "jsonl"
+        else:
+            outcome = _import_one(store, path, keep_all, summary)
+        if progress:
+            progress(str(path), outcome)
+        if summary.counts.pages % 50 == 0 and summary.run_id is not None:
+            store.update_run(summary.run_id, summary.counts)
+
+
 def import_paths(
     store: Store,
     paths: Iterable[str | Path],
@@ -335,16 +350,7 @@ def import_paths(
     status = "failed"
     full: BaseException | None = None
     try:
-        for path in files:
-            if path.suffix.lower() in JSONL_SUFFIXES:
-                _import_jsonl(store, path, summary)
-                outcome = "jsonl"
-            else:
-                outcome = _import_one(store, path, keep_all, summary)
-            if progress:
-                progress(str(path), outcome)
-            if summary.counts.pages % 50 == 0:
-                store.update_run(run_id, summary.counts)
+        _import_files(store, files, keep_all, summary, progress)
         status = "ok"  # per-file failures are counted (failed) and listed (errors)
     except KeyboardInterrupt:
         status = "interrupted"

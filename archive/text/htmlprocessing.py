@@ -168,77 +168,89 @@ def flatten_markup(html: str, max_depth: int = FLAT_DEPTH) -> str:
     going with them. ``max_depth=0`` makes the page flat: only ``<br>`` and void elements
     remain. Text and the order of everything else are kept. Linear in the size of the
     markup."""
-    out: list[str] = []
-    stack: list[tuple[str, bool, bool]] = []  # (tag, kept, hidden text) of each open element
-    open_count: dict[str, int] = {}
-    muted = 0  # open elements whose text goes (hidden, and their tags dropped)
+    return _Flattener(max_depth).run(html)
 
-    def pop_to(index: int) -> str:
+
+class _Flattener:
+    """One pass of `flatten_markup` over a page's tags, keeping the stack of open elements."""
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+        self.stack: list[tuple[str, bool, bool]] = []  # (tag, kept, hidden text) per open element
+        self.open_count: dict[str, int] = {}
+        self.muted = 0  # open elements whose text goes (hidden, and their tags dropped)
+
+    def run(self, html: str) -> str:
+        out: list[str] = []
+        position = 0
+        for m in _TAG.finditer(html):
+            if not self.muted:
+                out.append(html[position:m.start()])
+            was_muted = self.muted
+            replacement = self.tag(m)
+            if not (was_muted and self.muted):
+                out.append(replacement)
+            position = m.end()
+        if not self.muted:
+            out.append(html[position:])
+        return "".join(out)
+
+    def pop_to(self, index: int) -> str:
         """Close the elements from `index` up; what the dropped ones leave behind."""
-        nonlocal muted
         left = ""
-        while len(stack) > index:
-            name, kept, mute = stack.pop()
-            open_count[name] -= 1
-            muted -= mute
+        while len(self.stack) > index:
+            name, kept, mute = self.stack.pop()
+            self.open_count[name] -= 1
+            self.muted -= mute
             if not kept and name in BLOCK_TAGS:
                 left = "<br>"
         return left
 
-    def find(name: str, scope: tuple[str, ...] = ()) -> int | None:
+    def find(self, name: str, scope: tuple[str, ...] = ()) -> int | None:
         """The index of the innermost open `name` (not beyond a `scope` container)."""
-        if not open_count.get(name):
+        if not self.open_count.get(name):
             return None
-        for index in range(len(stack) - 1, -1, -1):
-            if stack[index][0] == name:
+        for index in range(len(self.stack) - 1, -1, -1):
+            if self.stack[index][0] == name:
                 return index
-            if stack[index][0] in scope:
+            if self.stack[index][0] in scope:
                 return None
         return None
 
-    def tag(m: re.Match[str]) -> str:
-        nonlocal muted
+    def tag(self, m: re.Match[str]) -> str:
+        """What replaces one tag of the page."""
         closing, name, attrs = m.group(1), m.group(2).lower(), m.group(3)
         if name in _FRAME_TAGS or name in VOID_TAGS or _SELF_CLOSED.search(attrs):
             return m.group(0)
         if closing:
-            index = find(name)
+            index = self.find(name)
             if index is None:
                 return ""  # a stray end tag, or a dropped inline one
-            kept = stack[index][1]
-            left = pop_to(index)
+            kept = self.stack[index][1]
+            left = self.pop_to(index)
             return left + m.group(0) if kept else left
         hidden = bool(_HIDING.search(attrs))
         if name in INLINE_TAGS and not hidden:
             return ""
+        return self.open(m.group(0), name, hidden)
+
+    def open(self, markup: str, name: str, hidden: bool) -> str:
+        """A start tag: the elements it implicitly closes, then itself if kept."""
         implied = ""
         if name in _SIBLING_SCOPE:
-            index = find(name, _SIBLING_SCOPE[name])
+            index = self.find(name, _SIBLING_SCOPE[name])
             if index is not None:
-                implied = pop_to(index)
-        if name in BLOCK_TAGS and stack and stack[-1][0] == "p":
-            implied = pop_to(len(stack) - 1) or implied
-        kept = len(stack) < max_depth
+                implied = self.pop_to(index)
+        if name in BLOCK_TAGS and self.stack and self.stack[-1][0] == "p":
+            implied = self.pop_to(len(self.stack) - 1) or implied
+        kept = len(self.stack) < self.max_depth
         mute = hidden and not kept
-        stack.append((name, kept, mute))
-        open_count[name] = open_count.get(name, 0) + 1
+        self.stack.append((name, kept, mute))
+        self.open_count[name] = self.open_count.get(name, 0) + 1
         if kept:
-            return implied + m.group(0)
-        muted += mute
+            return implied + markup
+        self.muted += mute
         return "<br>" if name in BLOCK_TAGS else implied
-
-    position = 0
-    for m in _TAG.finditer(html):
-        if not muted:
-            out.append(html[position:m.start()])
-        was_muted = muted
-        replacement = tag(m)
-        if not (was_muted and muted):
-            out.append(replacement)
-        position = m.end()
-    if not muted:
-        out.append(html[position:])
-    return "".join(out)
 
 
 def clean_tree(root: etree._Element) -> None:
