@@ -1,61 +1,34 @@
 """Real pages from Chinese news, government and health sites (../shared/corpus/real-pages).
 
-Main text is scored by F1 of character bigrams against the benchmark's gold text and must be no
-lower than trafilatura.extract on the same page (decoded the same way).
+Main text is scored by F1 of character bigrams against the benchmark's gold text (tests/eval/gate.py)
+and must be no lower than trafilatura.extract on the same page (decoded the same way). The mean and
+minimum F1 over these pages are held by the eval gate's baseline (tests/eval/baseline.json).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from pathlib import Path
 
 import pytest
-import trafilatura
 
 from archive.page_processing import process_page
 from archive.text.decode import decode_html
 from archive.text.extract import extract
-from archive.text.normalize import normalize_markup, normalize_text
+from archive.text.normalize import normalize_markup
 from tests.conftest import require_shared
+from tests.eval import gate
 
 CORPUS = require_shared()  # skips this module in a clone without ../shared (fails in CI)
-
-#: Floors pinned per page (raise when the extractor improves; never lower silently).
-F1_FLOOR = 0.92
-
-
-def bigrams(text: str) -> Counter[str]:
-    text = re.sub(r"\s+", "", normalize_text(text))
-    return Counter(text[i : i + 2] for i in range(len(text) - 1))
-
-
-def f1(got: str, gold: str) -> float:
-    a, b = bigrams(got), bigrams(gold)
-    inter = sum((a & b).values())
-    if not inter:
-        return 0.0
-    p, r = inter / sum(a.values()), inter / sum(b.values())
-    return 2 * p * r / (p + r)
-
-
-def gold_pages() -> list[Path]:
-    return sorted((CORPUS / "real-pages").glob("*.gold.txt"))
 
 
 def real(name: str) -> bytes:
     return (CORPUS / "real-pages" / name).read_bytes()
 
 
-@pytest.mark.parametrize("gold", gold_pages(), ids=lambda p: p.name.split(".")[0])
+@pytest.mark.parametrize("gold", gate.gold_pages(CORPUS), ids=lambda p: p.name.split(".")[0])
 def test_main_text_f1_not_below_trafilatura(gold: Path) -> None:
-    data = gold.with_name(gold.name.replace(".gold.txt", ".html")).read_bytes()
-    decoded = decode_html(data)
-    ours = "\n".join(extract(normalize_markup(decoded.text), "http://example.com/a.html").paragraphs)
-    theirs = trafilatura.extract(decoded.text) or ""
-    expected = gold.read_text(encoding="utf-8")
-    ours_f1, theirs_f1 = f1(ours, expected), f1(theirs, expected)
-    assert ours_f1 >= F1_FLOOR
+    ours_f1, theirs_f1 = gate.score_real_page(gold)
     assert ours_f1 >= theirs_f1 - 1e-9, f"ours {ours_f1:.3f} < trafilatura {theirs_f1:.3f}"
 
 
