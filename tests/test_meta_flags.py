@@ -11,6 +11,7 @@ import pytest
 
 from archive.page_processing import PageError, process_page
 from archive.text.classify import has_mojibake
+from archive.text.metadata import clean_title
 from tests.conftest import SHARED
 
 EVAL = Path(__file__).resolve().parent / "eval"
@@ -75,3 +76,49 @@ def test_no_false_mojibake_and_no_controls_on_eval_and_real_pages() -> None:
         for field in ("title", "text", "site", "column", "published", "content_source"):
             value = getattr(record, field) or ""
             assert not CONTROLS.search(value), (name, field)
+
+
+def test_site_is_never_a_login_or_logout_link() -> None:
+    record = process_page(page(""), "http://example.com/a.html").record
+    assert record is not None and record.site not in ("登录", "退出")
+
+
+def test_trailing_source_and_editor_lines_are_clutter() -> None:
+    tail = "<p>本文来源：人民日报</p><p>责任编辑：张三</p><p>（编辑：李四）</p>"
+    record = process_page(page(tail), "http://example.com/a.html").record
+    assert record is not None
+    assert "本文来源" not in record.text and "编辑" not in record.text
+
+
+@pytest.mark.parametrize(("top", "expected"), [
+    ("2018-10-29 20:57:34 来源: 央视网", "2018-10-29"),
+    ("2005-01-06 08:13更新 来源：新华网", "2005-01-06"),
+])
+def test_unlabelled_date_line_beside_the_source(top: str, expected: str) -> None:
+    record = process_page(page("", top), "http://example.com/a.html").record
+    assert record is not None and record.published == expected
+
+
+def test_visible_date_wins_over_a_disagreeing_pubdate_meta() -> None:
+    head = '<meta name="PubDate" content="2023-05-01 10:00">'
+    record = process_page(page("", "发布日期：2019-03-08", head), "http://example.com/a.html").record
+    assert record is not None and record.published == "2019-03-08"
+    same = process_page(page("", "", head), "http://example.com/a.html").record
+    assert same is not None and same.published == "2023-05-01"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("书记市长这一周 | 奋马扬鞭争春色", "书记市长这一周 | 奋马扬鞭争春色"),
+    ("书记市长这一周 | 奋马扬鞭争春色_某某市人民政府网", "书记市长这一周 | 奋马扬鞭争春色"),
+    ("奋进新征程——全市卫生健康工作综述_新华网", "奋进新征程——全市卫生健康工作综述"),
+    ("县卫生健康局2023年工作总结 | 某某网", "县卫生健康局2023年工作总结"),
+    ('<div class="title">县卫生健康局2023年工作总结</div>', "县卫生健康局2023年工作总结"),
+])
+def test_clean_title(raw: str, expected: str) -> None:
+    assert clean_title(raw) == expected
+
+
+def test_title_from_a_meta_tag_is_text() -> None:
+    head = '<meta name="ArticleTitle" content="&lt;div&gt;书记市长这一周 | 奋马扬鞭争春色&lt;/div&gt;">'
+    record = process_page(page("", "", head), "http://example.com/a.html").record
+    assert record is not None and record.title == "书记市长这一周 | 奋马扬鞭争春色"
