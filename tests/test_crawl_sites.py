@@ -253,7 +253,8 @@ def test_gov_column_with_javascript_pager_and_meta_tags(tmp_path: Path) -> None:
     assert not any(p.endswith(".docx") for p in hits)
     with Store(tmp_path) as store:
         summary = store.get(doc_id(site.url("/col/202401/t20240115_1.html")))
-        assert summary.published == "2024-01-10" and summary.site == "测试市卫生健康委员会"
+        assert summary.published == "2024-01-01" and summary.site == "测试市卫生健康委员会"
+        # (the visible 发布时间:2024-01-01 wins over the disagreeing PubDate meta 2024-01-10)
         assert summary.attachments == [site.url("/col/202401/P0201.docx")]
         notice = store.get(doc_id(site.url("/col/202404/t20240402_4.html")))
         assert notice is not None and notice.is_health_report is False  # kept, flagged

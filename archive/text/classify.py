@@ -1,7 +1,9 @@
 """Flags and classification over normalized (simplified) text: plain functions, no I/O.
 
 * `has_placeholders`: anonymized figures and names (xx, XX, x个, **).
-* `has_mojibake`: U+FFFD, ``?`` inside a run of CJK characters, private-use characters.
+* `has_mojibake`: real damage only: U+FFFD, private-use characters, ``?`` standing for lost
+  characters inside a CJK run (not a question mark: ``看病难不难?这是``), 锟斤拷 and UTF-8 read
+  as GBK or Latin-1.
 * `is_health_report`: a health-work document (工作总结/要点/讲话/汇报/计划… of the health sector),
   not a 五四 speech, an internship report, a recipe or another sector's report.
 * `doc_type`: one of `DOC_TYPES`.
@@ -28,7 +30,20 @@ DOC_TYPES = {
 _PLACEHOLDER = re.compile(
     r"(?<![A-Za-z])(?:[xX]{2,}|[xX](?=[个名家例次所大类项条万亿余%.\d]))(?![A-Za-z])|\*{2,}"
 )
-_MOJIBAKE = re.compile(rf"\ufffd|[\ue000-\uf8ff]|(?<=[{CJK}])\?+(?=[{CJK}])")
+_MOJIBAKE = re.compile("\ufffd|[\ue000-\uf8ff]|锟斤拷|烫烫烫|屯屯屯")
+#: ``?`` between CJK characters: a lost character, or a question mark (NFKC made ？ a ``?``).
+_CJK_QUESTION = re.compile(rf"(?<=[{CJK}])\?+(?=[{CJK}])")
+#: What a question holds: particles at its end, question words anywhere in the clause.
+_QUESTION_END = re.compile(r"[吗呢吧么嘛啊呀哪谁何几否]$")
+_QUESTION_WORD = re.compile(
+    r"什么|怎么|怎样|怎能|如何|为何|为什么|为啥|哪|谁|多少|几[个时天年种]|是否|是不是|能否|可否|"
+    r"有没有|难道|岂|何|多[难大久远长高少重快深贵]|(.)[不没]\1|(..)[不没]\2"
+)
+#: Where the sentence before a ``?`` starts.
+_SENTENCE_START = re.compile(r"[.!?。！？\n]")
+#: Runs that may be UTF-8 read as GBK (鍖婚櫌) or as Latin-1/cp1252 (å«ç”Ÿ).
+_CJK_RUN = re.compile(rf"[{CJK}]{{4,}}")
+_LATIN1_RUN = re.compile(r"[\u00c0-\u00ff][\u0080-\u00ff\u0152-\u0178\u02c6-\u02dc\u2013-\u2122]{2,}")
 
 # Health-sector vocabulary, weighted.
 _HEALTH_TERMS = {
@@ -75,7 +90,49 @@ def has_placeholders(text: str) -> bool:
 
 
 def has_mojibake(text: str) -> bool:
-    return bool(_MOJIBAKE.search(text))
+    """Real damage in `text`: never a question mark used as punctuation."""
+    if _MOJIBAKE.search(text):
+        return True
+    if any(_lost_character(text, m) for m in _CJK_QUESTION.finditer(text)):
+        return True
+    return _misdecoded(text)
+
+
+def _lost_character(text: str, m: re.Match[str]) -> bool:
+    """A ``?`` inside a CJK run that is no question mark: the sentence before it asks nothing."""
+    start = m.start()
+    before = text[max(0, start - 60) : start]
+    cut = max((c.end() for c in _SENTENCE_START.finditer(before)), default=0)
+    sentence = before[cut:]
+    return not (_QUESTION_END.search(sentence) or _QUESTION_WORD.search(sentence))
+
+
+def _misdecoded(text: str) -> bool:
+    """UTF-8 bytes decoded as GBK or Latin-1: re-encoding a run gives valid UTF-8 CJK text."""
+    for m in _LATIN1_RUN.finditer(text):
+        raw = b"".join(_cp1252_byte(c) for c in m.group(0))  # 81 8D 8F 90 9D may be lost
+        decoded = raw.decode("utf-8", errors="replace")
+        if len(re.findall(f"[{CJK}]", decoded)) >= max(2, 2 * decoded.count("\ufffd")):
+            return True
+    return any(_utf8_cjk(m.group(0), "gbk") for m in _CJK_RUN.finditer(text))
+
+
+def _cp1252_byte(char: str) -> bytes:
+    return bytes([ord(char)]) if ord(char) < 256 else char.encode("cp1252", errors="ignore")
+
+
+def _utf8_cjk(run: str, codec: str) -> bool:
+    try:
+        raw = run.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    for a, b in ((0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2)):
+        try:
+            decoded = raw[a : len(raw) - b].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return len(re.findall(f"[{CJK}]", decoded)) >= 2
+    return False
 
 
 def health_score(title: str, text: str) -> float:

@@ -26,6 +26,7 @@ from lxml import etree
 from archive.text.htmlprocessing import Line, class_and_id, text_content, unlikely_ancestor
 from archive.text.normalize import strip_controls
 from archive.text.vocabulary import (
+    ACCOUNT,
     ATTACHMENT,
     BRAND,
     BREADCRUMB_ARROW,
@@ -40,10 +41,13 @@ from archive.text.vocabulary import (
     DATE_LABEL,
     DATE_METAS,
     DATE_RE,
+    DATE_SOURCE_LINE,
     DECOR,
     END_MARKERS,
     GOV_METAS,
     HEADING_PRIORITY,
+    INNER_SEPS,
+    MARKUP,
     SITE_METAS,
     SITE_WORDS,
     TITLE_CLASS_PRIORITY,
@@ -51,6 +55,7 @@ from archive.text.vocabulary import (
     TITLE_CLASS_WORDS,
     TITLE_META,
     TITLE_SEP,
+    TITLE_SEP_GROUP,
     TITLE_STRIP,
     URL_DATES,
     WS,
@@ -121,22 +126,15 @@ def date_from_url(url: str | None) -> str | None:
 def find_date(
     metas: dict[str, str], lines: list[Line], first_body: int, url: str | None
 ) -> str | None:
-    """The publication date: meta tag, labelled date line, the line above the text, the URL."""
+    """The publication date: the page's visible labelled date line (it wins over a date meta
+    tag that disagrees: site migrations stamp the meta), a date meta tag, the line above the
+    text, the URL."""
+    visible = _labelled_date(lines)
     for name in DATE_METAS:
         if name in metas and (found := parse_date(metas[name])):
-            return found
-    # A labelled date line (发布时间: ...) that is not part of a list of other documents.
-    for prefer_outside_list in (True, False):
-        for line in lines:
-            if line.link_chars > 0.5 * len(line.text):
-                continue
-            if prefer_outside_list and line.in_list:
-                continue
-            if not any(h in line.text for h in DATE_HINTS):
-                continue
-            m = DATE_LABEL.search(line.text)
-            if m and (found := _ymd(*m.groups())):
-                return found
+            return visible or found
+    if visible:
+        return visible
     # An unlabelled date in a short line just above the article text.
     for line in lines[max(0, first_body - 8) : first_body]:
         short = len(line.text) <= 80 and not line.in_list and line.link_chars <= len(line.text) / 2
@@ -147,14 +145,34 @@ def find_date(
     return None
 
 
+def _labelled_date(lines: list[Line]) -> str | None:
+    """A labelled date line (发布时间: ..., or 2018-10-29 20:57 来源: ...) that is not part of a
+    list of other documents."""
+    for prefer_outside_list in (True, False):
+        for line in lines:
+            if line.link_chars > 0.5 * len(line.text):
+                continue
+            if prefer_outside_list and line.in_list:
+                continue
+            m = DATE_SOURCE_LINE.match(line.text)
+            if m and (found := _ymd(*m.groups())):
+                return found
+            if not any(h in line.text for h in DATE_HINTS):
+                continue
+            m = DATE_LABEL.search(line.text)
+            if m and (found := _ymd(*m.groups())):
+                return found
+    return None
+
+
 # ----------------------------------------------------------------------------------------------
 # Titles
 
 
 def clean_title(title: str) -> str:
     """Drop decorations (【精选推荐】, (全文完整)) and site-name suffixes from a title."""
-    title = WS.sub(" ", title).strip()
-    parts = [p for p in TITLE_SEP.split(title) if p and p.strip()]
+    title = WS.sub(" ", MARKUP.sub("", title)).strip()
+    parts = [p for p in _title_parts(title) if p and p.strip()]
     if len(parts) > 1:
         # The title is the first substantial part; later parts are site names and columns.
         head = parts[0]
@@ -167,6 +185,20 @@ def clean_title(title: str) -> str:
             break
         title = new
     return title.strip(TITLE_STRIP)
+
+
+def _title_parts(title: str) -> list[str]:
+    """`title` split at its separators; a ``|`` or ``——`` inside the title is kept
+    (书记市长这一周 | 奋马扬鞭争春色): one is cut only before a site name or a short column."""
+    pieces = TITLE_SEP_GROUP.split(title)
+    parts = [pieces[0]]
+    for sep, part in zip(pieces[1::2], pieces[2::2], strict=True):
+        inner = sep.strip() in INNER_SEPS and parts[-1].strip()
+        if inner and len(part.strip()) >= 6 and not SITE_WORDS.search(part):
+            parts[-1] += sep + part
+        else:
+            parts.append(part)
+    return parts
 
 
 def same_title(text: str, title: str) -> bool:
@@ -290,7 +322,7 @@ def _site_from_title(title: str | None) -> str | None:
 def _site_from_brand(root: etree._Element) -> str | None:
     """The site's name from its header brand: an element named logo/sitename (text or alt)."""
     for el in root.xpath("//*[@class or @id]"):
-        if not BRAND.search(class_and_id(el)):
+        if not BRAND.search(class_and_id(el)) or _account(el):
             continue
         text = WS.sub(" ", text_content(el)).strip()
         if not text:
@@ -299,6 +331,14 @@ def _site_from_brand(root: etree._Element) -> str | None:
         if 2 <= len(text) <= 20 and CJK_RE.search(text):
             return text
     return None
+
+
+def _account(el: etree._Element) -> bool:
+    """A login/logout link or box: its class, id, href or text names the account."""
+    href = el.get("href") or ""
+    text = WS.sub("", text_content(el))
+    return bool(ACCOUNT.search(class_and_id(el)) or ACCOUNT.search(href)
+                or (len(text) <= 6 and ACCOUNT.search(text)))
 
 
 def find_column(lines: list[Line], metas: dict[str, str], title: str | None) -> str | None:

@@ -74,7 +74,9 @@ LIKELY = re.compile(
     re.IGNORECASE,
 )
 #: The site's brand in its header (logo, site name).
-BRAND = re.compile(r"site-?_?name|site-?_?title|webname|logo|brand", re.IGNORECASE)
+BRAND = re.compile(r"site-?_?name|site-?_?title|webname|logo(?!ut)|brand", re.IGNORECASE)
+#: Account links (登录/退出) that are never the site's name, whatever their class or id.
+ACCOUNT = re.compile(r"log_?in|log_?out|sign_?in|sign_?out|登录|登陆|退出|注销|注册", re.IGNORECASE)
 
 # ----------------------------------------------------------------------------------------------
 # Lines
@@ -95,7 +97,7 @@ BOILERPLATE = re.compile(
     r"|^上一篇|^下一篇|^上一条|^下一条|^返回(?:顶部|首页|列表)|^【?打印(?:本页|此页)?】?$"
     r"|^【?关闭(?:窗口|本页)?】?$|^分享到|^扫一扫|^收藏本文|^收藏《"
     r"|留言与评论|发表评论|^验证码|^评论\s*[:：(（]|^阅读\s*[:：]\s*\d*\s*评论"
-    r"|感谢您对本站的认可|^本文发布于|^责任编辑|^编辑\s*[:：]|^字号\s*[:：]|^字体"
+    r"|感谢您对本站的认可|^本文发布于|^[(（\[【]?\s*(?:责任编辑|编辑|本文来源)\s*[:：]|^字号\s*[:：]|^字体"
     r"|^【字(?:号|体)|^当前位置|^您的位置|^您现在的位置|^所在位置|^首页\s*[>＞»]"
     r"|^网站(?:简介|地图)|^主办单位|^承办单位|^技术支持"
     r"|^联系我们|^站长|^Powered by|^浏览次数|^访问量|^点击数",
@@ -145,6 +147,11 @@ URL_DATES = (
 # ----------------------------------------------------------------------------------------------
 # Meta tags (names lower-cased)
 
+#: A date line without a label beside the source: 2018-10-29 20:57:34 来源: 央视网,
+#: 2005-01-06 08:13更新 来源: ...
+DATE_SOURCE_LINE = re.compile(
+    r"^\s*" + DATE + r"\s*(?:\d{1,2}:\d\d(?::\d\d)?)?\s*(?:更新|发布)?\s*[|｜]?\s*(?:来源|作者|稿源)"
+)
 DATE_METAS = (
     "pubdate", "publishdate", "publish_date", "article:published_time", "og:release_date",
     "dc.date", "dc.date.issued", "firstpublishedtime", "published_time", "date",
@@ -172,6 +179,11 @@ DECOR = re.compile(
 )
 #: What separates a title from the site name and column in <title>.
 TITLE_SEP = re.compile(r"\s*(?:_|\||｜|——|\s[-–—]\s|(?<![0-9A-Za-z])[-–](?![0-9A-Za-z]))\s*")
+TITLE_SEP_GROUP = re.compile(f"({TITLE_SEP.pattern})")
+#: Separators that may belong to the title itself (书记市长这一周 | 奋马扬鞭争春色).
+INNER_SEPS = ("|", "｜", "——")
+#: Markup left in a meta tag's content (<div>...</div>): a title is text.
+MARKUP = re.compile(r"</?[A-Za-z][^<>]*>")
 #: Characters stripped from both ends of a cleaned title.
 TITLE_STRIP = " -_|·:："
 #: Words of site names.

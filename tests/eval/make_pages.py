@@ -630,6 +630,32 @@ T["off_police"] = """2024年全市公安工作的总体思路是：坚持以党�
 # clutter_snippets are strings the template puts around the article (used to
 # build must_not).  Texts are written in simplified script; traditional pages
 # are converted afterwards.
+T["interview_qianjiang"] = """记者：今年是全面推进健康潜江建设的关键一年，基层群众看病难不难？这是大家最关心的问题。请您谈谈2024年全市卫生健康工作的总体考虑。
+周国强：群众看病难不难、贵不贵？这是检验卫生健康工作成效的标尺。2024年，我们将坚持以人民健康为中心，以紧密型县域医共体建设为抓手，推动优质医疗资源下沉，力争全市县域就诊率达到百分之九十以上，基层就诊率稳定在百分之六十五左右。
+记者：医共体建设已经推进了两年，今年有哪些新的举措？
+周国强：今年重点做好三件事。一是统一管理，由牵头医院对成员单位实行人、财、物统一管理，完善医共体内部绩效考核办法；二是统一服务，在全市二十三个乡镇卫生院和社区卫生服务中心全面推行远程影像、远程心电和检验结果互认；三是统一保障，落实医保基金总额付费，结余留用、合理超支分担。
+记者：家庭医生签约服务是不是还停留在签而不约的阶段？
+周国强：这个问题我们高度重视。今年将组建家庭医生团队一百八十个，重点人群签约率达到百分之八十以上，并把履约情况纳入绩效考核。对高血压、糖尿病患者实行分类分级管理，规范管理率分别达到百分之六十五和百分之六十以上。
+记者：公共卫生方面，如何补齐短板？
+周国强：一方面加强疾控体系建设，完成市疾控中心实验室改造，提升传染病检测能力；另一方面完善多点触发的监测预警机制，做好流感、诺如病毒等重点传染病防控。同时深入开展爱国卫生运动，巩固国家卫生城市创建成果。
+记者：群众普遍关心一老一小，今年怎样做？
+周国强：在一老方面，推进医养结合，新建医养结合机构两家，六十五岁以上老年人健康管理率达到百分之七十。在一小方面，新增普惠托位三百个，每千人口托位数达到四点五个，加强孕产妇和儿童健康管理，守住母婴安全底线。
+记者：最后，请您谈谈队伍建设。
+周国强：人才是卫生健康事业发展的第一资源。今年将招聘医学类专业毕业生一百二十名，实施乡村医生能力提升培训，选派三十名骨干医师到上级医院进修。同时加强行风建设，持续开展医药领域腐败问题集中整治，努力让群众就医更放心、更满意。"""
+
+T["summary_tongxiang_town"] = """2023年，桐乡市乌镇镇卫生院在桐乡市卫生健康局的正确领导下，紧紧围绕群众看病就医需求，深化基层医疗卫生服务能力提升行动，各项工作取得了新的进展。现将全年工作总结如下。
+一、基本医疗服务能力持续提升
+全年门急诊人次达到十二万三千人次，同比增长百分之八点六；住院人次一千六百人次，同比增长百分之五点二。群众看病方便不方便?这是我们一直追问自己的问题。为此，我院新开设中医康复科和慢病联合门诊，引进彩超、全自动生化分析仪等设备六台，与市第一人民医院建立专科联盟，每周安排专家下沉坐诊两次。
+二、公共卫生服务扎实开展
+建立居民电子健康档案四万一千份，建档率达到百分之九十二。高血压患者规范管理二千八百人，糖尿病患者规范管理一千一百人，规范管理率均超过市定目标。完成适龄儿童免疫规划疫苗接种一万两千剂次，接种率保持在百分之九十五以上。严重精神障碍患者规范管理率达到百分之九十一。
+三、家庭医生签约服务提质增效
+组建家庭医生团队十四个，签约居民一万九千人，重点人群签约率百分之八十三。签约服务有没有实效?我们通过上门随访、健康讲座和线上问诊三种方式，全年开展随访一万余人次，群众满意度调查得分九十四点五分。
+四、党建和行风建设不断加强
+深入开展主题教育，落实党组织领导下的院长负责制。开展医药领域腐败问题集中整治，签订廉洁行医承诺书一百二十份，全年收到群众表扬信二十三封、锦旗十一面。
+五、存在的问题和2024年打算
+一是人才引进难，全科医生缺口仍有六人；二是信息化建设滞后，部分系统未实现互联互通；三是中医药服务能力有待提升。2024年，我院将围绕医共体建设，加强人才培养，完善信息系统，拓展中医药服务，推动基层首诊、双向转诊落到实处，为建设健康桐乡作出新的贡献。"""
+
+
 # ---------------------------------------------------------------------------
 import datetime as _dt
 
@@ -1621,6 +1647,20 @@ page(name="offtopic_police_plan_govmeta_utf8", tpl="gov", enc="utf-8", decl="utf
      meta=dict(title="株洲市公安局2024年工作要点", published="2024-02-02", year=2024, doc_type="other",
                region="湖南省株洲市", is_health_report=False, site="株洲市公安局"),
      notes="NOT a health report: 公安局工作要点 on a gov template with full meta tags (plan form, mentions 食药环 and 身心健康).")
+
+# ------------------------------- question marks (issue #11) -------------------------------
+page(name="xbbk_interview_qianjiang_questions_utf8", tpl="xbbk", enc="utf-8", decl="utf-8", http_charset=None,
+     url="http://www.xwbolan.net/jkxw/2341.html", text="interview_qianjiang",
+     display_title="潜江市卫生健康委主任谈2024年卫生健康工作", date_text="2024-03-12 09:30:15 来源：潜江日报",
+     meta=dict(title="潜江市卫生健康委主任谈2024年卫生健康工作", published="2024-03-12", year=2024, doc_type="interview",
+               region="湖北省潜江市", site="新闻博览网"),
+     notes="Interview with full-width ？ questions inside CJK runs (看病难不难？这是): no mojibake; date line without a label before 来源.")
+page(name="fanwen_summary_wuzhen_halfwidth_q_gbk", tpl="fanwen", enc="gbk", decl="gbk", http_charset=None,
+     url="https://www.wkfanwen.com/fanwen/gongzuozongjie/170412300988311.html", text="summary_tongxiang_town",
+     display_title="桐乡市乌镇镇卫生院2023年工作总结", date_text="2024-01-02 10:15:33",
+     meta=dict(title="桐乡市乌镇镇卫生院2023年工作总结", published="2024-01-02", year=2023, doc_type="summary",
+               region="浙江省嘉兴市桐乡市", site="文库范文网"),
+     notes="Half-width ? used as a question mark between CJK characters (方便不方便?这是, 有没有实效?我们): no mojibake.")
 
 # ------------------------------- list page -------------------------------
 page(name="list_jinan_wjw_column_utf8", tpl="govlist", enc="utf-8", decl="utf-8", http_charset="utf-8", page_kind="list",
