@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from archive.text.htmlprocessing import Line, class_and_id, text_content, unlikely_ancestor
-from archive.text.normalize import strip_controls
+from archive.text.normalize import fold_width, split_folded, strip_controls
 from archive.text.vocabulary import (
     ATTACHMENT,
     BRAND,
@@ -93,7 +93,7 @@ def title_tag(root: etree._Element) -> str | None:
 
 def parse_date(text: str) -> str | None:
     """The first date in `text` (2023-10-08, 2023年10月8日, 2023/10/8...) as YYYY-MM-DD."""
-    m = DATE_RE.search(text)
+    m = DATE_RE.search(fold_width(text))
     return _ymd(*m.groups()) if m else None
 
 
@@ -134,7 +134,7 @@ def find_date(
                 continue
             if not any(h in line.text for h in DATE_HINTS):
                 continue
-            m = DATE_LABEL.search(line.text)
+            m = DATE_LABEL.search(fold_width(line.text))
             if m and (found := _ymd(*m.groups())):
                 return found
     # An unlabelled date in a short line just above the article text.
@@ -154,7 +154,7 @@ def find_date(
 def clean_title(title: str) -> str:
     """Drop decorations (【精选推荐】, (全文完整)) and site-name suffixes from a title."""
     title = WS.sub(" ", title).strip()
-    parts = [p for p in TITLE_SEP.split(title) if p and p.strip()]
+    parts = [p for p in split_folded(TITLE_SEP, title) if p and p.strip()]
     if len(parts) > 1:
         # The title is the first substantial part; later parts are site names and columns.
         head = parts[0]
@@ -203,7 +203,7 @@ def _heading_candidates(root: etree._Element) -> list[tuple[int, int, etree._Ele
         else:
             continue
         text = WS.sub(" ", text_content(el)).strip()
-        if 4 <= len(text) <= 120 and not END_MARKERS.match(text):
+        if 4 <= len(text) <= 120 and not END_MARKERS.match(fold_width(text)):
             out.append((priority, pos, el, text))
     return out
 
@@ -280,7 +280,7 @@ def find_site(
 def _site_from_title(title: str | None) -> str | None:
     if not title:
         return None
-    parts = [p.strip() for p in TITLE_SEP.split(title) if p and p.strip()]
+    parts = [p.strip() for p in split_folded(TITLE_SEP, title) if p and p.strip()]
     for part in reversed(parts[1:]):
         if SITE_WORDS.search(part) and len(part) <= 20:
             return part
@@ -311,7 +311,7 @@ def find_column(lines: list[Line], metas: dict[str, str], title: str | None) -> 
         if BREADCRUMB_LABEL.match(text) or (
             BREADCRUMB_ARROW.search(text) and text.startswith(BREADCRUMB_HOME)
         ):
-            crumbs = [c.strip() for c in BREADCRUMB_SEP.split(text) if c.strip()]
+            crumbs = [c.strip() for c in split_folded(BREADCRUMB_SEP, text) if c.strip()]
             crumbs = [BREADCRUMB_LEAD.sub("", c) for c in crumbs]
             crumbs = [c for c in crumbs if c and c not in BREADCRUMB_SKIP]
             while crumbs and title and (crumbs[-1] in title or title in crumbs[-1]):

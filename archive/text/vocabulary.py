@@ -81,10 +81,12 @@ BRAND = re.compile(r"site-?_?name|site-?_?title|webname|logo|brand", re.IGNORECA
 
 WS = re.compile(r"\s+")
 CJK_RE = re.compile(f"[{CJK}]")
-#: Sentence punctuation: prose has it, navigation does not.
-SENTENCE_MARKS = "，。；：！？、,;!?"
-#: Marks that make a paragraph count as prose on a list page (`main_extractor.is_list_page`).
-LIST_PROSE_MARKS = "，。,；"
+#: Sentence punctuation: prose has it, navigation does not. Counted on `fold_width` of a line
+#: (so ，；！？ count as ,;!?; colons never count, as before the text kept its widths).
+SENTENCE_MARKS = "。、,;!?"
+#: Marks that make a paragraph count as prose on a list page (`main_extractor.is_list_page`),
+#: counted on `fold_width` of a paragraph.
+LIST_PROSE_MARKS = "。,"
 
 #: Lines that are site furniture wherever they stand.
 BOILERPLATE = re.compile(
@@ -173,7 +175,7 @@ DECOR = re.compile(
 #: What separates a title from the site name and column in <title>.
 TITLE_SEP = re.compile(r"\s*(?:_|\||｜|——|\s[-–—]\s|(?<![0-9A-Za-z])[-–](?![0-9A-Za-z]))\s*")
 #: Characters stripped from both ends of a cleaned title.
-TITLE_STRIP = " -_|·:："
+TITLE_STRIP = " -_|·:：－＿｜"
 #: Words of site names.
 SITE_WORDS = re.compile(r"网|站|委员会|政府|局|中心|在线|门户|范文|文库|\.com|\.cn")
 #: A breadcrumb line: 当前位置: 首页 > 工作动态, or 首页 > ...
