@@ -39,6 +39,8 @@ FRAGMENTS = [
     "COVID-19", "HIV", "IARC", "CT", "2023年", "12个", "95.6%", "x个", "(试行)",
     "，", "。", "、", "；", "：", " ", "\n", "“", "”",
     "醫共體", "衛健委", "預防", "醫改", "疫情防控", "傳染病", "體檢", "衛生機構",
+    # mixed widths: the archive keeps full-width punctuation, the search key has ASCII
+    "医共体，（试行）ＡＢＣ１２３", "（试行）", ",", "(", "？", "?", "①", "ＩＡＲＣ",
 ]
 
 fragment = st.sampled_from(FRAGMENTS)
