@@ -1,6 +1,6 @@
 """Snippets from the archive text with every match highlighted whole.
 
-Matching is on the lower-cased text (as the search is); offsets refer to the original text, so
+Matching is on the lower-cased, width-folded text (as the search is); offsets refer to the original text, so
 the snippet shows the archive's own spelling with the matched ranges marked. Overlapping or
 adjacent matches of different terms merge into one highlighted range, so a highlight never
 shows part of a match.
@@ -11,19 +11,32 @@ Data only: a snippet is its text plus highlight spans ``(start, end)``; the CLI 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
+
+from archive.text.normalize import fold_width
 
 WIDTH = 90
 MAX_OCCURRENCES = 200
 
 
 def lowered(text: str) -> str:
-    """``text.lower()`` with paragraph breaks as spaces, as the search compares it; the same
-    length as ``text`` (characters that lower-case to several are kept)."""
+    """``text`` as the search compares it, the same length as ``text``: full-width ASCII folded
+    (`fold_width`: a query ``,`` or ``(试行)`` finds ``，``/``（试行）``), other compatibility
+    forms NFKC'ed where they stay one character, lower-cased (characters that lower-case to
+    several are kept), paragraph breaks as spaces."""
+    text = fold_width(text)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = "".join(_one_char_nfkc(c) for c in text)
     low = text.lower()
     if len(low) != len(text):
         low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
     return low.replace("\n", " ")
+
+
+def _one_char_nfkc(c: str) -> str:
+    key = unicodedata.normalize("NFKC", c)
+    return key if len(key) == 1 else c
 
 
 def occurrences(
