@@ -15,18 +15,22 @@ import unicodedata
 from collections.abc import Sequence
 
 from archive.text.normalize import fold_width
+from search.verify import ASCII_SYMBOLS
 
 WIDTH = 90
 MAX_OCCURRENCES = 200
 
 
-def lowered(text: str) -> str:
+def lowered(text: str, needles: Sequence[str] = (",",), compat: bool = True) -> str:
     """``text`` as the search compares it, the same length as ``text``: full-width ASCII folded
-    (`fold_width`: a query ``,`` or ``(试行)`` finds ``，``/``（试行）``), other compatibility
-    forms NFKC'ed where they stay one character, lower-cased (characters that lower-case to
-    several are kept), paragraph breaks as spaces."""
-    text = fold_width(text)
-    if not unicodedata.is_normalized("NFKC", text):
+    (`fold_width`: a query ``,`` or ``(试行)`` finds ``，``/``（试行）``; only when a needle holds
+    ASCII punctuation, as `search.verify` does: stored text has full-width punctuation only,
+    which no other needle can match), other compatibility forms NFKC'ed where they stay one
+    character, lower-cased (characters that lower-case to several are kept), paragraph breaks
+    as spaces."""
+    if any(c in ASCII_SYMBOLS for needle in needles for c in needle):
+        text = fold_width(text)
+    if compat and not unicodedata.is_normalized("NFKC", text):
         text = "".join(_one_char_nfkc(c) for c in text)
     low = text.lower()
     if len(low) != len(text):
@@ -73,14 +77,14 @@ def merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def snippet(
-    text: str, needles: Sequence[str], width: int = WIDTH
+    text: str, needles: Sequence[str], width: int = WIDTH, *, compat: bool = True
 ) -> tuple[str, list[tuple[int, int]]]:
     """A window of about ``width`` characters around the densest matches, and its highlights.
 
     Returns (snippet text, [(start, end), ...] within it). Newlines become spaces; an ellipsis
     marks a cut at either end. Without a match the snippet is the start of the text.
     """
-    low = lowered(text)
+    low = lowered(text, needles, compat)
     found = occurrences(low, needles)
     if not found:
         return _cut(text, 0, width), []
@@ -125,6 +129,8 @@ def _cut(text: str, start: int, width: int) -> str:
     return piece + ("…" if start + width < len(text) else "")
 
 
-def highlight_spans(text: str, needles: Sequence[str]) -> list[tuple[int, int]]:
+def highlight_spans(
+    text: str, needles: Sequence[str], *, compat: bool = True
+) -> list[tuple[int, int]]:
     """Highlights for a short text shown whole (a title)."""
-    return find_spans(lowered(text), needles)
+    return find_spans(lowered(text, needles, compat), needles)

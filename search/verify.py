@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, cast
 from archive.text.normalize import fold_width, search_key
 
 #: ASCII punctuation: the search key's form of full-width punctuation (flag ``wide``).
-_ASCII_SYMBOLS = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+ASCII_SYMBOLS = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 if TYPE_CHECKING:
     from archive.store import Store, TextFields
@@ -39,7 +39,7 @@ def verify(index: GenerationReader, store: Store, term: Term, docs: set[int]) ->
     """The documents of ``docs`` whose archive title/text contain ``term.needle``."""
     ids = index.ids
     slow = index.postings("flags", "ucase")
-    if any(c in _ASCII_SYMBOLS for c in term.needle):
+    if any(c in ASCII_SYMBOLS for c in term.needle):
         slow = slow | index.postings("flags", "wide")
     compat = index.postings("flags", "compat")
     by_id = {ids[d]: d for d in docs if d not in slow and d not in compat}
