@@ -248,7 +248,7 @@ class DocxWriter:
                 '<w:p><w:r><w:fldChar w:fldCharType="begin" w:dirty="true"/></w:r>'
                 '<w:r><w:instrText xml:space="preserve"> TOC \\o "1-1" \\h \\z \\u </w:instrText>'
                 '</w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>'
-                "(打开文档时更新目录;若未更新,请右键选择\u201c更新域\u201d)</w:t></w:r>"
+                "（打开文档时更新目录；若未更新，请右键选择\u201c更新域\u201d）</w:t></w:r>"
                 '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>'
             )
 

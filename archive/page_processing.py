@@ -3,7 +3,7 @@
 `process_page` runs the stages of `archive.text` in this order::
 
     bytes -> checks (empty, size, binary) -> decode -> select (a source's CSS selectors, when
-    given) -> strip scripts/styles/comments -> normalize (the whole markup: NFKC, pinyin
+    given) -> strip scripts/styles/comments -> normalize (the whole markup: NFC, full-width letters/digits, pinyin
     annotations, t2s) -> extract (parse, clean, container, paragraphs, metadata) -> normalize
     (each paragraph and the short fields) -> truncation -> classify (list/empty, region,
     health report, type, year, flags) -> Record
@@ -22,7 +22,7 @@ from archive.text import classify
 from archive.text.decode import Decoded, decode_html, looks_binary
 from archive.text.extract import Extracted, ExtractError, extract, strip_non_content
 from archive.text.metadata import clean_title, parse_date
-from archive.text.normalize import normalize_line, normalize_markup, source_script
+from archive.text.normalize import fold_width, normalize_line, normalize_markup, source_script
 from archive.text.region import detect_region
 from archive.text.selectors import ExtractOptions, Selection, select
 from archive.text.truncation import TruncationResult, strip_truncation
@@ -120,23 +120,25 @@ def _record(page: Extracted, url: str, text: str, cut: TruncationResult, *, moji
     """The classify stage: the Record of an article's text and metadata."""
     # Entities (&egrave;) are decoded only by the parser: normalize the short fields again.
     title = normalize_line(page.title) if page.title else None
-    region = detect_region(title or "", text)
-    health = classify.is_health_report(title or "", text)
+    # The matchers were written for ASCII punctuation: they read a width-folded copy.
+    f_title, f_text = fold_width(title or ""), fold_width(text)
+    region = detect_region(f_title, f_text)
+    health = classify.is_health_report(f_title, f_text)
     return Record(
         id=doc_id(url),
         url=url,
         title=title,
         published=page.published,
-        year=classify.report_year(title or "", text),
+        year=classify.report_year(f_title, f_text),
         site=normalize_line(page.site) if page.site else None,
         column=normalize_line(page.column) if page.column else None,
         region=str(region) if region else None,
-        doc_type=classify.doc_type(title or "", text, health),
+        doc_type=classify.doc_type(f_title, f_text, health),
         text=text,
         truncated=cut.truncated,
         full_length=cut.full_length,
-        placeholders=classify.has_placeholders(text) or classify.has_placeholders(title or ""),
-        mojibake=mojibake or classify.has_mojibake(text),
+        placeholders=classify.has_placeholders(f_text) or classify.has_placeholders(f_title),
+        mojibake=mojibake or classify.has_mojibake(f_text),
         source_script=script,
         is_health_report=health,
         fetched_at=fetched_at,

@@ -100,17 +100,18 @@ def make_hits(
     # Reposts of a hit (documents whose duplicate_of is its id), from the index's duplicate_of
     # terms: one cached posting lookup per hit on the open generation, no archive query.
     reposts = {did: len(index.postings("duplicate_of", did)) for did in ids}
+    compat = index.postings("flags", "compat")  # other compatibility forms: NFKC per character
     hits = []
     for d, did in zip(docs, ids, strict=True):
         record = records.get(did)
         if record is None:
             continue
-        snip, spans = snippet(record.text or "", needles)
+        snip, spans = snippet(record.text or "", needles, compat=d in compat)
         hits.append(Hit(
             id=record.id, title=record.title, url=record.url, published=record.published,
             year=record.year, region=record.region, doc_type=record.doc_type,
             site=record.site, score=scores.get(d, 0.0), snippet=snip, highlights=spans,
-            title_highlights=highlight_spans(record.title or "", needles),
+            title_highlights=highlight_spans(record.title or "", needles, compat=d in compat),
             copies=1 + reposts.get(did, 0), truncated=record.truncated,
             full_length=record.full_length, placeholders=record.placeholders,
             mojibake=record.mojibake, source_script=record.source_script or "simplified",

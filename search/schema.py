@@ -19,12 +19,16 @@ Fields
   and ``flags`` (``truncated``, ``placeholders``, ``mojibake``, ``nonhealth``, ``duplicate``, and
   ``ucase`` when the title or text holds non-ASCII letters that lower-case: verification
   compares bytes lower-cased by ``bytes.lower()``, which lower-cases ASCII only, so
-  `search.verify` checks these documents on ``str.lower()`` instead).
+  `search.verify` checks these documents on ``str.lower()`` instead; ``wide`` when they hold
+  full-width punctuation (the search key has ASCII there: verification of a needle with ASCII
+  punctuation reads `fold_width`); ``compat`` when the search key differs otherwise (NFKC
+  compatibility forms): these are indexed and verified on `search_key`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,11 +38,12 @@ from whoosh.fields import COLUMN, ID, KEYWORD, Schema
 from whoosh.formats import Existence
 
 from archive.store import INDEX_COLUMNS
+from archive.text.normalize import fold_width, has_wide, search_key
 from archive.text.region import short_name
 from search.analysis import GramField
 
 #: Bump when the schema or the analysis changes: old indexes then need `hra reindex`.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: stored text keeps full-width punctuation; flags wide, compat
 
 #: The archive columns the index reads, in fingerprint order: the rows `Store.index_rows` and
 #: `Store.iter_index_rows` return.
@@ -101,6 +106,13 @@ def has_nonascii_case(value: str) -> bool:
     return any(c.lower() != c for c in set(value) if c > "\x7f")
 
 
+def has_compat(value: str) -> bool:
+    """True if the search key of `value` differs from `value` other than by case and by
+    full-width ASCII (``①``, ``㈠``, ``℃``, Kangxi radicals...): such documents are indexed
+    and verified on `search_key` itself."""
+    return not unicodedata.is_normalized("NFKC", fold_width(value))
+
+
 def fingerprint(row: Mapping[str, Any]) -> bytes:
     """A digest of every archive column the index reads: differs iff the document changed."""
     digest = hashlib.blake2b(digest_size=8)
@@ -124,6 +136,7 @@ def index_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """The Whoosh field values of one archive row (a mapping of `ROW_COLUMNS`)."""
     title = row.get("title") or ""
     text = row.get("text") or ""
+    compat = has_compat(title) or has_compat(text)
     flags = [
         name
         for name, on in (
@@ -133,6 +146,8 @@ def index_fields(row: Mapping[str, Any]) -> dict[str, Any]:
             ("nonhealth", not row.get("is_health_report", True)),
             ("duplicate", row.get("duplicate_of")),
             ("ucase", has_nonascii_case(title) or has_nonascii_case(text)),
+            ("wide", has_wide(title) or has_wide(text)),
+            ("compat", compat),
         )
         if on
     ]
@@ -140,8 +155,8 @@ def index_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     regions = region_terms(row)
     fields: dict[str, Any] = {
         "id": row["id"],
-        "title": title or None,
-        "text": text or None,
+        "title": (search_key(title) if compat else title) or None,
+        "text": (search_key(text) if compat else text) or None,
         "fingerprint": fingerprint(row),
         "day": day_number(row.get("published")),
         "published": row.get("published") or None,

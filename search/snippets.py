@@ -1,6 +1,6 @@
 """Snippets from the archive text with every match highlighted whole.
 
-Matching is on the lower-cased text (as the search is); offsets refer to the original text, so
+Matching is on the lower-cased, width-folded text (as the search is); offsets refer to the original text, so
 the snippet shows the archive's own spelling with the matched ranges marked. Overlapping or
 adjacent matches of different terms merge into one highlighted range, so a highlight never
 shows part of a match.
@@ -11,19 +11,36 @@ Data only: a snippet is its text plus highlight spans ``(start, end)``; the CLI 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
+
+from archive.text.normalize import fold_width
+from search.verify import ASCII_SYMBOLS
 
 WIDTH = 90
 MAX_OCCURRENCES = 200
 
 
-def lowered(text: str) -> str:
-    """``text.lower()`` with paragraph breaks as spaces, as the search compares it; the same
-    length as ``text`` (characters that lower-case to several are kept)."""
+def lowered(text: str, needles: Sequence[str] = (",",), compat: bool = True) -> str:
+    """``text`` as the search compares it, the same length as ``text``: full-width ASCII folded
+    (`fold_width`: a query ``,`` or ``(试行)`` finds ``，``/``（试行）``; only when a needle holds
+    ASCII punctuation, as `search.verify` does: stored text has full-width punctuation only,
+    which no other needle can match), other compatibility forms NFKC'ed where they stay one
+    character, lower-cased (characters that lower-case to several are kept), paragraph breaks
+    as spaces."""
+    if any(c in ASCII_SYMBOLS for needle in needles for c in needle):
+        text = fold_width(text)
+    if compat and not unicodedata.is_normalized("NFKC", text):
+        text = "".join(_one_char_nfkc(c) for c in text)
     low = text.lower()
     if len(low) != len(text):
         low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
     return low.replace("\n", " ")
+
+
+def _one_char_nfkc(c: str) -> str:
+    key = unicodedata.normalize("NFKC", c)
+    return key if len(key) == 1 else c
 
 
 def occurrences(
@@ -60,14 +77,14 @@ def merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def snippet(
-    text: str, needles: Sequence[str], width: int = WIDTH
+    text: str, needles: Sequence[str], width: int = WIDTH, *, compat: bool = True
 ) -> tuple[str, list[tuple[int, int]]]:
     """A window of about ``width`` characters around the densest matches, and its highlights.
 
     Returns (snippet text, [(start, end), ...] within it). Newlines become spaces; an ellipsis
     marks a cut at either end. Without a match the snippet is the start of the text.
     """
-    low = lowered(text)
+    low = lowered(text, needles, compat)
     found = occurrences(low, needles)
     if not found:
         return _cut(text, 0, width), []
@@ -112,6 +129,8 @@ def _cut(text: str, start: int, width: int) -> str:
     return piece + ("…" if start + width < len(text) else "")
 
 
-def highlight_spans(text: str, needles: Sequence[str]) -> list[tuple[int, int]]:
+def highlight_spans(
+    text: str, needles: Sequence[str], *, compat: bool = True
+) -> list[tuple[int, int]]:
     """Highlights for a short text shown whole (a title)."""
-    return find_spans(lowered(text), needles)
+    return find_spans(lowered(text, needles, compat), needles)

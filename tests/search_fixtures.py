@@ -62,12 +62,14 @@ def found(data_dir: Path, query: str, filters: Any = None, **kwargs: Any) -> set
 
 
 def containing(records: Iterable[Record], query: str) -> set[str]:
-    """Ground truth: documents whose title or text contains the normalized query (a space in
+    """Ground truth: documents whose title's or text's search key (NFKC, t2s, lower case)
+    contains the query's (stored text keeps full-width punctuation; a space in
     the query, from any whitespace, matches a space or a paragraph break)."""
     needle = search_key(" ".join(query.split()))
     return {
         r.id for r in records
-        if needle in (r.title or "").lower() or needle in r.text.replace("\n", " ").lower()
+        if needle in search_key(r.title or "")
+        or needle in search_key(r.text).replace("\n", " ")
     }
 
 

@@ -227,3 +227,52 @@ def test_export_query_matches_search_and_hides_copies_by_default(tmp_path: Path)
     assert len(everything) == 29 and len(canonical) == 27
     bad = hra("export", '"unbalanced', data_dir=data)
     assert bad.returncode == 2 and "bad query" in bad.stderr
+
+
+def test_archive_from_the_nfkc_era_is_reprocessed_into_full_width_and_reindexed(tmp_path: Path):
+    """An archive written by hra before stored text kept full-width punctuation (NFKC'ed text,
+    an index of schema 1): search and check ask for a rebuild; reprocess restores the page's
+    ，（） and brings the index to the current schema; `(试行)` still finds `（试行）`."""
+    import dataclasses
+    import unicodedata
+
+    from archive.store import Store
+    from search.index_files import current_path, read_state, write_state
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    paragraphs = [p.replace(",", "，") for p in REPORT]
+    paragraphs[0] += "印发《家庭医生签约服务规范（试行）》。"
+    (pages / "report.html").write_text(report_page("滨江市卫生健康委员会2023年工作总结", paragraphs),
+                                       encoding="utf-8")
+    data = tmp_path / "data"
+    assert hra("import", str(pages), data_dir=data).returncode == 0
+    with Store(data) as store:
+        (record,) = store.iter_documents()
+        assert "，" in record.text and "（试行）" in record.text
+        page_id = store.db.execute("SELECT page_id FROM documents WHERE id = ?",
+                                   (record.id,)).fetchone()[0]
+        old = dataclasses.replace(record, text=unicodedata.normalize("NFKC", record.text))
+        store.update_document(old, page_id)
+    assert hra("reindex", data_dir=data).returncode == 0
+    index_dir = current_path(data)
+    assert index_dir is not None
+    write_state(index_dir, **{**read_state(index_dir), "schema": 1})
+
+    for command in (("search", "医共体"), ("check",)):
+        result = hra(*command, data_dir=data)
+        assert result.returncode != 0 and "Traceback" not in result.stderr, command
+        assert "hra reindex" in result.stderr, command
+
+    summary = json.loads(hra("reprocess", "--json", data_dir=data).stdout)
+    assert summary["changed"] == 1
+    with Store(data, readonly=True) as store:
+        (record,) = store.iter_documents()
+        assert "，" in record.text and "（试行）" in record.text and "," not in record.text
+    assert hra("reindex", data_dir=data).returncode == 0
+    check = hra("check", "--json", data_dir=data)
+    assert check.returncode == 0 and json.loads(check.stdout)["ok"], check.stdout
+    for query in ('"(试行)"', '"规范（试行）"', '"医共体建设,全市"'):
+        result = hra("search", query, "--json", data_dir=data)
+        assert result.returncode == 0, (query, result.stderr)
+        assert record.id in result.stdout, query

@@ -210,7 +210,7 @@ def test_incremental_recrawl_and_refresh(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         assert len(store.page_versions(doc_id(site.url("/a3.html")))) == 2
         assert len(store.page_versions(doc_id(site.url("/a1.html")))) == 1
-        assert store.get(doc_id(site.url("/a3.html"))).title.endswith("(修订)")
+        assert store.get(doc_id(site.url("/a3.html"))).title.endswith("（修订）")  # the page's own width
         assert store.count_documents() == 4
 
 

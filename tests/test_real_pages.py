@@ -43,7 +43,7 @@ def test_trs_editor_press_conference_page() -> None:
     assert page.published == "2012-06-24"
     assert page.site == "中国载人航天官方网站"
     assert sum(len(p) for p in page.paragraphs) > 600
-    assert page.paragraphs[-1].endswith("下面,我愿意回答大家的提问。")
+    assert page.paragraphs[-1].endswith("下面，我愿意回答大家的提问。")
 
 
 def test_content_farm_traditional_pinyin_page() -> None:
@@ -68,7 +68,7 @@ def test_news_pages_are_not_health_work_reports(name: str) -> None:
 
 def test_people_page_title_and_date() -> None:
     page = extract(normalize_markup(decode_html(real("gne_people_culture.html")).text))
-    assert page.title == "女儿出嫁,郑板桥画了几笔兰花当嫁妆"
+    assert page.title == "女儿出嫁，郑板桥画了几笔兰花当嫁妆"
     assert page.published == "2019-06-15"
     assert page.site == "人民网"
 

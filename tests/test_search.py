@@ -39,6 +39,8 @@ FRAGMENTS = [
     "COVID-19", "HIV", "IARC", "CT", "2023年", "12个", "95.6%", "x个", "(试行)",
     "，", "。", "、", "；", "：", " ", "\n", "“", "”",
     "醫共體", "衛健委", "預防", "醫改", "疫情防控", "傳染病", "體檢", "衛生機構",
+    # mixed widths: the archive keeps full-width punctuation, the search key has ASCII
+    "医共体，（试行）ＡＢＣ１２３", "（试行）", ",", "(", "？", "?", "①", "ＩＡＲＣ",
 ]
 
 fragment = st.sampled_from(FRAGMENTS)
@@ -121,8 +123,8 @@ def test_boolean_queries_match_set_algebra(docs, words, shape):
         def has(word: str, scope: str = "any") -> set[str]:
             needle = search_key(word)
             return {r.id for r in recs
-                    if (scope != "text" and needle in (r.title or "").lower())
-                    or (scope != "title" and needle in r.text.replace("\n", " ").lower())}
+                    if (scope != "text" and needle in search_key(r.title or ""))
+                    or (scope != "title" and needle in search_key(r.text).replace("\n", " "))}
 
         A, B, C = (has(w) for w in words)
         expected = {
@@ -240,6 +242,18 @@ def test_highlights_cover_whole_matches(reports):
     assert spans and all("医共体" in s for s in spans)  # overlapping matches merged, whole
     title_hit = search(path, "遵义").hits[0]
     assert [title_hit.title[s:e] for s, e in title_hit.title_highlights] == ["遵义"]
+
+
+def test_ascii_punctuation_in_a_query_highlights_the_full_width_text(tmp_path: Path):
+    recs = archive(tmp_path, [record(0, "管理办法（试行）", "医共体建设，全市组建医共体12个；①项")])
+    update(tmp_path)
+    for query, title_spans, text_spans in (
+            ('"(试行)"', ["（试行）"], []), ('"建设,全市"', [], ["建设，全市"]),
+            ('"12个;"', [], ["12个；"]), ('"1项"', [], ["①项"])):
+        (hit,) = search(tmp_path, query).hits
+        assert hit.id == recs[0].id, query
+        assert [hit.title[s:e] for s, e in hit.title_highlights] == title_spans, query
+        assert [hit.snippet[s:e] for s, e in hit.highlights] == text_spans, query
 
 
 @pytest.mark.parametrize("query", ['"abc', "OR", "医改 OR", "OR 医改", "(医改", "医改)", "NOT",

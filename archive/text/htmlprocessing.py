@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from archive.text.normalize import fold_width, sub_folded
 from archive.text.vocabulary import (
     BLOCK_TAGS,
     BOILERPLATE,
@@ -366,7 +367,8 @@ def prose_score(line: Line) -> float:
         return 0.0
     if line.link_chars > 0.4 * len(line.text):
         return 0.0
-    marks = sum(line.text.count(c) for c in SENTENCE_MARKS)
+    folded = fold_width(line.text)
+    marks = sum(folded.count(c) for c in SENTENCE_MARKS)
     if marks == 0 and cjk < 30:
         return 0.0
     return cjk + 10.0 * min(marks, 10)
@@ -382,32 +384,32 @@ def is_furniture(line: Line) -> bool:
     text = line.text
     if line.in_unlikely and prose_score(line) == 0:
         return True
-    if BOILERPLATE.search(text) and len(text) < 200:
+    if BOILERPLATE.search(fold_width(text)) and len(text) < 200:
         return True
     return line.link_chars > 0.6 * len(text) and len(text) < 80
 
 
 def strip_intro(text: str) -> str:
     """Drop a "下面是小编为大家整理的…供大家参考" intro from a line."""
-    return XIAOBIAN.sub("", text).strip()
+    return sub_folded(XIAOBIAN, text).strip()
 
 
 def is_byline(text: str) -> bool:
     """A short date line (发布时间: ...) or source/author line above the text."""
-    if DATE_LABEL.match(text) and len(text) < 80:
+    if DATE_LABEL.match(fold_width(text)) and len(text) < 80:
         return True
-    return bool(SOURCE_LINE.match(text)) and len(text) < 60
+    return bool(SOURCE_LINE.match(fold_width(text))) and len(text) < 60
 
 
 def is_outline(text: str) -> bool:
     """A 目录/提纲 heading: the block under it repeats the headings of the text."""
-    return bool(OUTLINE.match(text))
+    return bool(OUTLINE.match(fold_width(text)))
 
 
 def outline_end(lines: list[Line], start: int) -> int | None:
     """The index of the dots that close the 目录/提纲 block opened by ``lines[start]`` (None
     when there are none within 40 lines)."""
     for j in range(start + 1, min(start + 40, len(lines))):
-        if OUTLINE_END.fullmatch(lines[j].text):
+        if OUTLINE_END.fullmatch(fold_width(lines[j].text)):
             return j
     return None

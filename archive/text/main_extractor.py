@@ -29,6 +29,7 @@ from archive.text.htmlprocessing import (
     strip_intro,
 )
 from archive.text.metadata import same_title
+from archive.text.normalize import fold_width
 from archive.text.vocabulary import CONTAINER_TAGS, END_MARKERS, LIKELY, LIST_PROSE_MARKS
 
 
@@ -95,7 +96,7 @@ def article_paragraphs(lines: list[Line], title: str | None) -> list[str]:
         text = line.text
         if i <= skip_to:
             continue
-        if END_MARKERS.match(text) and prose_seen >= 200:
+        if END_MARKERS.match(fold_width(text)) and prose_seen >= 200:
             break
         if is_outline(text):
             # A 目录/提纲 block repeats the headings of the text: skip it to its closing dots.
@@ -118,6 +119,6 @@ def article_paragraphs(lines: list[Line], title: str | None) -> list[str]:
 
 def is_list_page(lines: list[Line], paragraphs: list[str]) -> bool:
     """A list/column page: mostly short linked lines with dates, little prose of its own."""
-    prose = sum(len(p) for p in paragraphs if sum(p.count(c) for c in LIST_PROSE_MARKS) >= 2)
+    prose = sum(len(p) for p in paragraphs if sum(fold_width(p).count(c) for c in LIST_PROSE_MARKS) >= 2)
     linked = [ln for ln in lines if ln.link_chars >= 0.6 * len(ln.text) and ln.cjk >= 6]
     return len(linked) >= 15 and prose < 400

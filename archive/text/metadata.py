@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from archive.text.htmlprocessing import Line, class_and_id, text_content, unlikely_ancestor
-from archive.text.normalize import strip_controls
+from archive.text.normalize import fold_width, split_folded, strip_controls
 from archive.text.vocabulary import (
     ACCOUNT,
     ATTACHMENT,
@@ -98,7 +98,7 @@ def title_tag(root: etree._Element) -> str | None:
 
 def parse_date(text: str) -> str | None:
     """The first date in `text` (2023-10-08, 2023年10月8日, 2023/10/8...) as YYYY-MM-DD."""
-    m = DATE_RE.search(text)
+    m = DATE_RE.search(fold_width(text))
     return _ymd(*m.groups()) if m else None
 
 
@@ -154,12 +154,13 @@ def _labelled_date(lines: list[Line]) -> str | None:
                 continue
             if prefer_outside_list and line.in_list:
                 continue
-            m = DATE_SOURCE_LINE.match(line.text)
+            folded = fold_width(line.text)
+            m = DATE_SOURCE_LINE.match(folded)
             if m and (found := _ymd(*m.groups())):
                 return found
             if not any(h in line.text for h in DATE_HINTS):
                 continue
-            m = DATE_LABEL.search(line.text)
+            m = DATE_LABEL.search(folded)
             if m and (found := _ymd(*m.groups())):
                 return found
     return None
@@ -190,10 +191,17 @@ def clean_title(title: str) -> str:
 def _title_parts(title: str) -> list[str]:
     """`title` split at its separators; a ``|`` or ``——`` inside the title is kept
     (书记市长这一周 | 奋马扬鞭争春色): one is cut only before a site name or a short column."""
-    pieces = TITLE_SEP_GROUP.split(title)
+    # Separators are found on the width-folded copy (｜ and ＿ like | and _); the parts keep
+    # the title's own characters.
+    pieces, seps, pos = [], [], 0
+    for m in TITLE_SEP_GROUP.finditer(fold_width(title)):
+        pieces.append(title[pos:m.start()])
+        seps.append(title[m.start():m.end()])
+        pos = m.end()
+    pieces.append(title[pos:])
     parts = [pieces[0]]
-    for sep, part in zip(pieces[1::2], pieces[2::2], strict=True):
-        inner = sep.strip() in INNER_SEPS and parts[-1].strip()
+    for sep, part in zip(seps, pieces[1:], strict=True):
+        inner = fold_width(sep).strip() in INNER_SEPS and parts[-1].strip()
         if inner and len(part.strip()) >= 6 and not SITE_WORDS.search(part):
             parts[-1] += sep + part
         else:
@@ -235,7 +243,7 @@ def _heading_candidates(root: etree._Element) -> list[tuple[int, int, etree._Ele
         else:
             continue
         text = WS.sub(" ", text_content(el)).strip()
-        if 4 <= len(text) <= 120 and not END_MARKERS.match(text):
+        if 4 <= len(text) <= 120 and not END_MARKERS.match(fold_width(text)):
             out.append((priority, pos, el, text))
     return out
 
@@ -312,7 +320,7 @@ def find_site(
 def _site_from_title(title: str | None) -> str | None:
     if not title:
         return None
-    parts = [p.strip() for p in TITLE_SEP.split(title) if p and p.strip()]
+    parts = [p.strip() for p in split_folded(TITLE_SEP, title) if p and p.strip()]
     for part in reversed(parts[1:]):
         if SITE_WORDS.search(part) and len(part) <= 20:
             return part
@@ -351,7 +359,7 @@ def find_column(lines: list[Line], metas: dict[str, str], title: str | None) -> 
         if BREADCRUMB_LABEL.match(text) or (
             BREADCRUMB_ARROW.search(text) and text.startswith(BREADCRUMB_HOME)
         ):
-            crumbs = [c.strip() for c in BREADCRUMB_SEP.split(text) if c.strip()]
+            crumbs = [c.strip() for c in split_folded(BREADCRUMB_SEP, text) if c.strip()]
             crumbs = [BREADCRUMB_LEAD.sub("", c) for c in crumbs]
             crumbs = [c for c in crumbs if c and c not in BREADCRUMB_SKIP]
             while crumbs and title and (crumbs[-1] in title or title in crumbs[-1]):

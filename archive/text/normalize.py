@@ -1,7 +1,10 @@
 """Normalization of Chinese text: one function used for documents and for search queries alike.
 
-`normalize_text` = NFKC (full-width letters/digits/punctuation to their plain forms, decomposed
-tone marks composed) -> tone-marked pinyin annotations removed (``衛(wèi)生`` -> ``衛生``) ->
+`normalize_text` keeps the page's own characters apart from declared transformations: NFC
+(decomposed tone marks composed), full-width letters and digits (U+FF10-FF19, U+FF21-FF3A,
+U+FF41-FF5A) to ASCII and the ideographic space U+3000 to a space, as Chinese typesetting does;
+full-width punctuation (，：（）？；！) stays full-width -> tone-marked pinyin annotations removed
+(``衛(wèi)生``, ``衛（wèi）生`` -> ``衛生``) ->
 OpenCC ``t2s`` (the pinned official binding) -> stray separators inside words dropped
 (``医药卫生_改革`` -> ``医药卫生改革``) -> whitespace folded. Control characters (C0, DEL, C1:
 ``ESC[31m`` colours, ``ESC]0;`` window titles in a page's title) never reach the archive:
@@ -9,7 +12,9 @@ OpenCC ``t2s`` (the pinned official binding) -> stray separators inside words dr
 break or tab inside a line becomes a space (`normalize_text` keeps the breaks between
 paragraphs).
 
-Search keys additionally lower-case (`search_key`), so ``IARC`` and ``iarc`` meet.
+Search keys (`search_key`) are NFKC'ed (so ``，`` and ``,`` meet) and lower-cased (``IARC`` and
+``iarc``). Matchers that need one width (dates, labels, truncation notices) either accept both
+widths or run on `fold_width`, a length-preserving copy with full-width ASCII folded.
 """
 
 from __future__ import annotations
@@ -30,8 +35,14 @@ _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 # where the pinyin is one syllable carrying a tone mark. Real parentheticals such as (试行),
 # (IARC), (区、市), (2023年版) never match.
 _PINYIN = re.compile(
-    rf"(?<=[^\s(])\(\s?(?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}\s?\)"
+    rf"(?<=[^\s(（])[(（]\s?(?=[a-zü{_TONED}]*[{_TONED}])[a-zü{_TONED}]{{1,7}}\s?[)）]"
 )
+#: Full-width letters and digits to ASCII, the ideographic space to a space (stored form).
+_ALNUM_WIDTH = {c: c - 0xFEE0 for c in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B),
+                                        *range(0xFF41, 0xFF5B))} | {0x3000: 0x20}
+#: All full-width ASCII (U+FF01-FF5E) to ASCII: a length-preserving copy for matchers.
+_ALL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_WIDE = re.compile("[\uff01-\uff5e\u3000]")
 _HAS_TONE = re.compile(rf"[{_TONED}]")
 _SEPARATOR_IN_WORD = re.compile(rf"(?<=[{CJK}])[_＿]+(?=[{CJK}])")
 _CJK_RUN = re.compile(rf"[{CJK}]+")
@@ -66,10 +77,22 @@ def to_simplified(text: str) -> str:
     return _converter().convert(text)
 
 
+def fold_width(text: str) -> str:
+    """`text` with full-width ASCII (U+FF01-FF5E) as ASCII and U+3000 as a space: the same
+    length, so positions found in the copy hold in `text` (matchers' view of a faithful text)."""
+    return text.translate(_ALL_WIDTH)
+
+
+def has_wide(text: str) -> bool:
+    """True if `text` holds full-width ASCII forms (punctuation, in stored text)."""
+    return _WIDE.search(text) is not None
+
+
 def normalize_markup(text: str) -> str:
-    """NFKC, pinyin annotations removed, t2s; whitespace, markup and separators left alone
-    (safe on a whole HTML page, where ``_`` still separates a title from the site name)."""
-    text = unicodedata.normalize("NFKC", text)
+    """NFC, full-width letters/digits to ASCII, pinyin annotations removed, t2s; punctuation,
+    whitespace, markup and separators left alone (safe on a whole HTML page, where ``_``
+    still separates a title from the site name)."""
+    text = unicodedata.normalize("NFC", text).translate(_ALNUM_WIDTH)
     text = strip_pinyin(text)
     return to_simplified(text)
 
@@ -96,8 +119,9 @@ def normalize_text(text: str) -> str:
 
 
 def search_key(text: str) -> str:
-    """The form in which documents and queries are compared: normalized and lower-cased."""
-    return normalize_text(text).lower()
+    """The form in which documents and queries are compared: NFKC'ed (every width and
+    compatibility form to its plain form), normalized and lower-cased."""
+    return normalize_text(unicodedata.normalize("NFKC", text)).lower()
 
 
 def traditional_ratio(text: str) -> float:
@@ -113,3 +137,31 @@ def traditional_ratio(text: str) -> float:
 def source_script(text: str) -> str:
     """"traditional" when the (pre-conversion) text was mainly traditional, else "simplified"."""
     return "traditional" if traditional_ratio(text) >= 0.06 else "simplified"
+
+
+def sub_folded(pattern: re.Pattern[str], text: str, repl: str = "") -> str:
+    """``pattern.sub(repl, text)`` with the matches found on `fold_width` of `text` (so a
+    pattern written for ASCII punctuation matches full-width too) and the rest kept as is."""
+    folded = fold_width(text)
+    out: list[str] = []
+    pos = 0
+    for m in pattern.finditer(folded):
+        out.append(text[pos:m.start()])
+        out.append(repl)
+        pos = m.end()
+    if not pos and not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def split_folded(pattern: re.Pattern[str], text: str) -> list[str]:
+    """``pattern.split(text)`` (a pattern without groups) with separators found on
+    `fold_width` of `text`; the parts keep their own characters."""
+    parts: list[str] = []
+    pos = 0
+    for m in pattern.finditer(fold_width(text)):
+        parts.append(text[pos:m.start()])
+        pos = m.end()
+    parts.append(text[pos:])
+    return parts

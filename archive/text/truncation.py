@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from archive.text.normalize import fold_width, sub_folded
+
 _DOTS = r"(?:\.{2,}|…+|·{2,})?"
 _INLINE = re.compile(
     _DOTS
@@ -51,11 +53,11 @@ def strip_truncation(paragraphs: list[str]) -> TruncationResult:
     full_length: int | None = None
     for para in paragraphs:
         if "省略" in para:
-            new = _INLINE.sub("", para)
+            new = sub_folded(_INLINE, para)
             if new != para:
                 truncated = True
                 para = new.strip()
-        m = _FINAL.search(para)
+        m = _FINAL.search(fold_width(para))
         if m:
             truncated = True
             full = m.group("full") or m.group("full2")
@@ -76,4 +78,4 @@ def _looks_cut(last: str) -> bool:
     """A last paragraph of prose (it has sentence marks inside) that ends without closing
     punctuation was cut off; signatures and dates (no inner marks) are not."""
     inner = sum(last.count(c) for c in "，,。、；;")
-    return len(last) >= 30 and inner >= 1 and not _SENTENCE_END.search(last)
+    return len(last) >= 30 and inner >= 1 and not _SENTENCE_END.search(fold_width(last))

@@ -83,10 +83,12 @@ ACCOUNT = re.compile(r"log_?in|log_?out|sign_?in|sign_?out|登录|登陆|退出|
 
 WS = re.compile(r"\s+")
 CJK_RE = re.compile(f"[{CJK}]")
-#: Sentence punctuation: prose has it, navigation does not.
-SENTENCE_MARKS = "，。；：！？、,;!?"
-#: Marks that make a paragraph count as prose on a list page (`main_extractor.is_list_page`).
-LIST_PROSE_MARKS = "，。,；"
+#: Sentence punctuation: prose has it, navigation does not. Counted on `fold_width` of a line
+#: (so ，；！？ count as ,;!?; colons never count, as before the text kept its widths).
+SENTENCE_MARKS = "。、,;!?"
+#: Marks that make a paragraph count as prose on a list page (`main_extractor.is_list_page`),
+#: counted on `fold_width` of a paragraph.
+LIST_PROSE_MARKS = "。,"
 
 #: Lines that are site furniture wherever they stand.
 BOILERPLATE = re.compile(
@@ -185,7 +187,7 @@ INNER_SEPS = ("|", "｜", "——")
 #: Markup left in a meta tag's content (<div>...</div>): a title is text.
 MARKUP = re.compile(r"</?[A-Za-z][^<>]*>")
 #: Characters stripped from both ends of a cleaned title.
-TITLE_STRIP = " -_|·:："
+TITLE_STRIP = " -_|·:：－＿｜"
 #: Words of site names.
 SITE_WORDS = re.compile(r"网|站|委员会|政府|局|中心|在线|门户|范文|文库|\.com|\.cn")
 #: A breadcrumb line: 当前位置: 首页 > 工作动态, or 首页 > ...
