@@ -44,6 +44,7 @@ from xml.sax.saxutils import escape
 
 from archive.errors import HraError
 from archive.locks import try_lock
+from archive.processes import pid_alive
 from archive.record import RECORD_FIELDS, Record
 
 FORMATS = ("jsonl", "csv", "md", "txt", "docx")
@@ -361,21 +362,6 @@ _LEGACY_STAGING = re.compile(r"\.hra-export-[a-z0-9_]{8}")  # hra before the own
 LEGACY_AGE = 3600.0  # a legacy leftover untouched this long (seconds) is removed
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether `pid` is a running process (True when it cannot be told: never guess dead)."""
-    if os.name != "posix":
-        return True  # os.kill(pid, 0) would terminate the process on Windows
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, owned by someone else
-        return True
-    return True
-
-
 def _claim(pid: int, lock: Path) -> tuple[bool, IO[str] | None]:
     """Whether the leftover owned by `pid` (locked through the file `lock`) is dead, and the
     open handle holding its lock when it is (keep it while cleaning, so no other export cleans
@@ -395,7 +381,7 @@ def _claim(pid: int, lock: Path) -> tuple[bool, IO[str] | None]:
         if locked:
             handle.close()
             return False, None
-    if _pid_alive(pid):
+    if pid_alive(pid):
         if handle is not None:
             handle.close()
         return False, None

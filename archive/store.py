@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 import zstandard
 
+from archive.processes import pid_alive
 from archive.record import Record
 from archive.urls import canonical_url, doc_id
 
@@ -746,7 +747,7 @@ class Store:
         ).fetchall()
         now = utc_now()
         return {row["id"]: row["ended_at"] or row["heartbeat"] or now
-                for row in rows if row["pid"] and not _pid_alive(row["pid"])}
+                for row in rows if row["pid"] and not pid_alive(row["pid"])}
 
     def _close_dead_runs(self) -> dict[int, str]:
         """Runs left 'running' by a killed process become 'interrupted' (ended at their last
@@ -913,18 +914,3 @@ def _check_version(version: int) -> None:
         raise StoreError(
             f"archive schema v{version} is newer than this hra (v{SCHEMA_VERSION}): upgrade hra"
         )
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether a process is running (a zombie, killed and not yet reaped, is not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (not Linux): os.kill said it exists
-    return state not in ("Z", "X")
