@@ -70,10 +70,6 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def to_simplified(text: str) -> str:
-    """OpenCC t2s. Lone surrogates (bytes that were not UTF-8 on a command line, as Python
-    decodes argv) are not text: they become U+FFFD instead of crashing the converter."""
-    if _SURROGATES.search(text):
-        text = _SURROGATES.sub("\ufffd", text)
     return _converter().convert(text)
 
 
@@ -120,7 +116,12 @@ def normalize_text(text: str) -> str:
 
 def search_key(text: str) -> str:
     """The form in which documents and queries are compared: NFKC'ed (every width and
-    compatibility form to its plain form), normalized and lower-cased."""
+    compatibility form to its plain form), normalized and lower-cased. Lone surrogates (bytes
+    that were not UTF-8 in a query or filter typed on a command line, as Python decodes argv)
+    are not text: they become U+FFFD instead of crashing the converter (decoded pages and
+    validated imports never hold them)."""
+    if _SURROGATES.search(text):
+        text = _SURROGATES.sub("\ufffd", text)
     return normalize_text(unicodedata.normalize("NFKC", text)).lower()
 
 
