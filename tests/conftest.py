@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,22 @@ def require_shared() -> Path:
     reason = f"shared corpus not found at {SHARED} (clone ../shared beside the checkout or set HRA_SHARED)"
     if os.environ.get("HRA_REQUIRE_SHARED", "") not in ("", "0"):
         pytest.fail(f"HRA_REQUIRE_SHARED is set but the {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_program(*names: str, package: str) -> str:
+    """The path of the first of ``names`` found on PATH (e.g. ``chromium``, ``soffice``).
+
+    Missing, the calling tests skip with the Debian package to install; under `.ci/run`
+    (``HRA_REQUIRE_SHARED=1``, which installs those packages first) a missing program fails.
+    """
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    reason = f"{' / '.join(names)} not installed (apt-get install {package})"
+    if os.environ.get("HRA_REQUIRE_SHARED", "") not in ("", "0"):
+        pytest.fail(f"HRA_REQUIRE_SHARED is set but {reason}", pytrace=False)
     pytest.skip(reason, allow_module_level=True)
 
 
