@@ -67,10 +67,10 @@ def table_rows(table: etree._Element) -> Rows:
             while (r, col) in pending:
                 row[col] = pending.pop((r, col))
                 col += 1
-            text, cols, rows = cell_text(cell), _span(cell, "colspan"), _span(cell, "rowspan")
+            text, cols, down = cell_text(cell), _span(cell, "colspan"), _span(cell, "rowspan")
             for dc in range(cols):
                 row[col + dc] = text if dc == 0 else ""
-                for dr in range(1, rows):
+                for dr in range(1, down):
                     pending[(r + dr, col + dc)] = ""
             col += cols
         while (r, col) in pending:
@@ -78,8 +78,8 @@ def table_rows(table: etree._Element) -> Rows:
             col += 1
         grid.append(row)
     width = max((max(row) + 1 for row in grid if row), default=0)
-    rows = [[row.get(c, "") for c in range(width)] for row in grid]
-    return [row for row in rows if any(row)]
+    out = [[row.get(c, "") for c in range(width)] for row in grid]
+    return [row for row in out if any(row)]
 
 
 def is_metadata_table(table: etree._Element) -> bool:
