@@ -281,7 +281,9 @@ def _print_result(query: str | None, filters: str, result: Any) -> None:
         if hit.flags:
             console.print(f"     [bold yellow]{shown(' · '.join(hit.flags))}[/]",
                           highlight=False)
-        console.print(f"     {markup(hit.snippet, hit.highlights, 'bold red')}",
+        # A table row's cells are tab-separated in the text: shown with a space between them.
+        snippet = hit.snippet.replace("\t", " ")
+        console.print(f"     {markup(snippet, hit.highlights, 'bold red')}",
                       highlight=False)
     if result.facets is not None:
         console.print()
