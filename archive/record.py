@@ -25,7 +25,9 @@ class Record:
     `archive.text.classify.DOC_TYPES`), the cleaned simplified ``text`` (paragraphs joined by
     "\n"), the flags (``truncated`` with the stated ``full_length``, ``placeholders``,
     ``mojibake``, ``source_script`` "traditional" when converted, ``is_health_report``),
-    ``fetched_at`` and ``duplicate_of`` (the canonical copy's id, set by duplicate detection).
+    ``fetched_at`` and ``duplicate_of`` (the canonical copy's id, set by duplicate detection),
+    then the official metadata and ``blocks`` (below). The fields after them are kept in the
+    archive only: the region's levels, attachment links and the page's ContentSource meta tag.
 
     Official document metadata (政府信息公开 pages, `archive.text.official`; None when the page
     shows none): ``issuer`` (发布机构/发文机关), ``doc_number`` (文号, 遵卫健发〔2023〕12号) and
@@ -41,9 +43,8 @@ class Record:
     position, "" where it spans; no tab or line break inside a cell). ``text`` always holds the
     same content as lines: a paragraph per line, a table as one tab-separated row per line, so
     search and duplicate detection see the cells. `block_list` gives the blocks of any record
-    (an older one too). Readers that know no tables can ignore ``blocks``.
-    The fields after them are kept in the archive only: the region's levels, attachment links
-    and the page's ContentSource meta tag.
+    (an older one too). Readers that know no tables can ignore ``blocks``; writers of other
+    sources (attachments, the web page) use the same two block types.
     """
 
     id: str
