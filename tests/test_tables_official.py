@@ -116,6 +116,14 @@ def test_layout_tables_are_not_data_tables(html: str) -> None:
     assert data_tables(root.find(".//div")) == {}
 
 
+def test_a_list_of_documents_with_a_header_of_labels_is_a_data_table() -> None:
+    rows = [["序号", "文件名称", "文号", "发布日期"],
+            ["1", "关于加强基层卫生人才队伍建设的通知", "滨卫健发〔2023〕3号", "2023-02-01"],
+            ["2", "滨江市医共体建设实施方案", "滨卫健发〔2023〕8号", "2023-05-10"]]
+    root = _tree(f"<html><body><div>{_table_html(rows)}</div></body></html>")
+    assert list(data_tables(root.find(".//div")).values()) == [rows]
+
+
 def test_a_page_with_a_table_keeps_it_as_a_block_and_tab_rows_in_text() -> None:
     record = process_page(official_page().encode(), "http://wsjkw.binjiang.gov.cn/a/t20231228_1.html").record
     assert record is not None

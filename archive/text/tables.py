@@ -83,9 +83,12 @@ def table_rows(table: etree._Element) -> Rows:
 
 
 def is_metadata_table(table: etree._Element) -> bool:
-    """A 信息公开 metadata table: at least two of its cells start with an official label."""
-    labels = sum(1 for cell in table.iter("td", "th") if OFFICIAL_LABEL.match(cell_text(cell)))
-    return labels >= 2
+    """A 信息公开 metadata table: cells that start with an official label in at least two of
+    its rows (label beside value). A header row of labels (序号 | 文件名称 | 文号 | 发布日期 over a
+    list of documents) is a data table's."""
+    rows = {cell.getparent() for cell in table.iter("td", "th")
+            if OFFICIAL_LABEL.match(cell_text(cell))}
+    return len(rows) >= 2
 
 
 def is_data_table(table: etree._Element, rows: Rows | None = None) -> bool:
