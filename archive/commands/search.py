@@ -222,6 +222,7 @@ def search_cmd(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None
       hra search '家庭医生 OR 签约服务' --region 遵义 --sort date
       hra search 'title:工作总结 -疫情' --facets
       hra search --year 2024 --region 遵义 --type plan      # browse: no query, newest first
+      hra search 指标 --issuer 卫生健康                      # issuing office (发布机构) contains
       hra search --json -- '-新冠 疫苗'                       # a query starting with '-'
     """
     text = " ".join(query)
