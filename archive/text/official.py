@@ -56,6 +56,8 @@ def label_values(lines: list[str]) -> list[tuple[str, str]]:
     """(label without spaces, value) pairs of the metadata lines among `lines`, in order."""
     out: list[tuple[str, str]] = []
     for i, line in enumerate(lines):
+        if not OFFICIAL_LABEL.match(line):  # the first label opens the line (a cheap test)
+            continue
         matches = [m for m in OFFICIAL_LABEL.finditer(line) if _is_label(line, m)]
         if not matches or matches[0].start() > 0:
             continue
