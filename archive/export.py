@@ -342,13 +342,14 @@ class DocxWriter:
                 self._put(self._para(block["text"]))
 
     def _table(self, rows: list[list[str]]) -> str:
-        """A body table as a Word table: a row per row, a cell per cell, equal columns."""
+        """A body table as a Word table: a row per row, a cell per cell, equal columns; the
+        first row repeats as the header on every page the table spans."""
         width = 8500 // max(len(rows[0]), 1)
         cells = "".join(
-            "<w:tr>" + "".join(
+            "<w:tr>" + ("<w:trPr><w:tblHeader/></w:trPr>" if i == 0 else "") + "".join(
                 f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr>{self._para(c)}</w:tc>'
                 for c in row) + "</w:tr>"
-            for row in rows
+            for i, row in enumerate(rows)
         )
         return (
             '<w:tbl><w:tblPr><w:tblStyle w:val="TableGrid"/><w:tblW w:w="8500" w:type="dxa"/>'
