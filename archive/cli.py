@@ -388,6 +388,7 @@ def _list_command() -> click.Command:
             for r in records_list:
                 data = r.to_json()
                 data.pop("text")
+                data.pop("blocks")
                 click.echo(json.dumps(data, ensure_ascii=False))
             return
         described = describe_filters(year, since, until, region, doc_type, site, issuer, complete,

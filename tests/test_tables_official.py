@@ -250,6 +250,7 @@ def test_search_finds_a_word_only_in_a_table_cell_and_filters_by_issuer(archive_
                     data_dir=archive_dir).stdout) == []
     listed = hra("list", "--issuer", "教育", "--json", data_dir=archive_dir).stdout.splitlines()
     assert [json.loads(x)["issuer"] for x in listed] == ["滨江市教育局"]
+    assert "blocks" not in json.loads(listed[0]) and "text" not in json.loads(listed[0])
     exported = hra("export", "--issuer", "卫生健康", "--format", "jsonl", data_dir=archive_dir)
     rows = [json.loads(x) for x in exported.stdout.splitlines()]
     assert [(r["issuer"], r["doc_number"], r["written"]) for r in rows] == [
