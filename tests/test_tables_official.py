@@ -133,6 +133,22 @@ def test_a_page_with_a_table_keeps_it_as_a_block_and_tab_rows_in_text() -> None:
     assert "索引号" not in record.text and "主题分类" not in record.text  # metadata, not body
 
 
+@pytest.mark.parametrize("wrap", [False, True])
+def test_a_table_of_prose_cells_stays_inside_its_article(wrap: bool) -> None:
+    measure = ("加强组织领导，明确责任分工，建立健全工作机制，定期调度工作进展，确保各项任务按期完成，"
+               "对工作推进不力的单位进行通报批评并督促整改落实。")
+    rows = [["序号", "任务", "具体措施", "责任单位"],
+            *([str(i), f"重点任务{i}", measure, "医政医管科"] for i in range(1, 7))]
+    table = _table_html(rows)
+    if wrap:
+        table = f'<div class="table-wrap"><div>{table}</div></div>'
+    html = official_page(table=table)
+    record = process_page(html.encode(), "http://x.gov.cn/a.html").record
+    assert record is not None and record.blocks is not None
+    assert [b["type"] for b in record.blocks] == ["p", "p", "table", "p"]
+    assert record.blocks[2]["rows"] == rows and record.blocks[3]["text"] == CLOSING
+
+
 def test_a_page_framed_by_layout_tables_finds_its_data_table_only() -> None:
     record = process_page(official_page(frame=True).encode(), "http://x.gov.cn/a.html").record
     assert record is not None

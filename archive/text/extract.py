@@ -36,7 +36,14 @@ from archive.text.metadata import (
     title_tag,
 )
 from archive.text.official import Official, find_official
-from archive.text.tables import PARAGRAPH, Block, data_tables, metadata_table_elements, table_lines
+from archive.text.tables import (
+    PARAGRAPH,
+    Block,
+    data_tables,
+    metadata_table_elements,
+    outside_data_table,
+    table_lines,
+)
 from archive.text.vocabulary import CONTENT_SOURCE_META
 
 __all__ = ["ExtractError", "Extracted", "clean_title", "extract", "parse_date",
@@ -72,7 +79,7 @@ def extract(html: str, url: str | None = None) -> Extracted:
     lines = iter_lines(root)
     if not lines:
         raise ExtractError("page has no text")
-    container = pick_container(lines)
+    container = outside_data_table(pick_container(lines))
     title = find_title(root, metas, page_title, container)
     first_body, inside = body_lines(lines, container)
     blocks = article_blocks(inside, title, data_tables(container), metadata_table_elements(root))

@@ -122,6 +122,24 @@ def data_tables(container: etree._Element | None) -> dict[etree._Element, Rows]:
     return out
 
 
+def outside_data_table(container: etree._Element | None) -> etree._Element | None:
+    """The article container, lifted out of a data table: when the prose of a table's cells (a
+    task table's 具体措施) made the table, or one of its cells, the best container, the article
+    is the element holding the table with the paragraphs around it (above any wrapper that
+    holds the table alone)."""
+    el = container
+    while el is not None and el.tag in ("td", "th", "tr", "tbody", "thead", "tfoot"):
+        el = el.getparent()
+    if el is None or el.tag != "table" or el.getparent() is None or not is_data_table(el):
+        return container
+    table_chars = len(cell_text(el))
+    holder = el.getparent()
+    # Wrappers around the table alone (<div class="table-wrap">) are not the article either.
+    while holder.getparent() is not None and len(cell_text(holder)) <= table_chars + 20:
+        holder = holder.getparent()
+    return holder
+
+
 def table_owner(tables: dict[etree._Element, Rows]) -> dict[etree._Element, etree._Element]:
     """Every element inside one of `tables` -> that table (to find a line's table)."""
     owner: dict[etree._Element, etree._Element] = {}
