@@ -188,6 +188,9 @@ def test_a_truncation_cut_keeps_the_text_and_drops_the_blocks() -> None:
     # label cells without colons
     (["发布机构", "临朐县卫生健康局", "文号", "临卫健发[2024]5号", "成文日期", "2024年2月8日"],
      ("临朐县卫生健康局", "临卫健发[2024]5号", "2024-02-08")),
+    # bracketed labels
+    (["【发布机构】国家卫生健康委办公厅 【发文字号】国卫办医政发〔2023〕7号", "【成文日期】2023-06-02"],
+     ("国家卫生健康委办公厅", "国卫办医政发〔2023〕7号", "2023-06-02")),
     # prose that mentions the words is no metadata
     (["发布机构应当及时公开政府信息，文号和成文日期应当准确。", "发文机关：2023-01-01"],
      (None, None, None)),

@@ -74,9 +74,11 @@ def label_values(lines: list[str]) -> list[tuple[str, str]]:
 
 def _is_label(line: str, m: re.Match[str]) -> bool:
     """A label stands apart: at the line's start or after a space, and followed by a colon,
-    a space or the line's end (so 发布机构应当… in prose is no label)."""
+    a closing bracket (【发布机构】), a space or the line's end (so 发布机构应当… in prose is no
+    label)."""
     apart = m.start() == 0 or line[m.start() - 1].isspace()
-    ends = any(c in m.group(0) for c in ":：") or m.end() == len(line) or m.group(0)[-1].isspace()
+    ends = (any(c in m.group(0) for c in ":：】]") or m.end() == len(line)
+            or m.group(0)[-1].isspace())
     return apart and ends
 
 
