@@ -362,7 +362,7 @@ def _list_command() -> click.Command:
     @pass_archive_dir
     def list_cmd(archive_dir: ArchiveDir, year: int | None, since: str | None,
                  until: str | None, region: str | None, doc_type: str | None,
-                 site: str | None, complete: bool, all_versions: bool, limit: int,
+                 site: str | None, issuer: str | None, complete: bool, all_versions: bool, limit: int,
                  as_json: bool) -> None:
         """List documents, newest first, with their flags.
 
@@ -375,8 +375,8 @@ def _list_command() -> click.Command:
           hra list --year 2024 --region 遵义 --type plan
           hra list --since 2024-01 --complete --json
         """
-        filtered = has_filters(year, since, until, region, doc_type, site, complete)
-        filters = make_filters(year, since, until, region, doc_type, site, complete,
+        filtered = has_filters(year, since, until, region, doc_type, site, issuer, complete)
+        filters = make_filters(year, since, until, region, doc_type, site, issuer, complete,
                                all_versions)
         from search.selection import select_documents
 
@@ -388,9 +388,10 @@ def _list_command() -> click.Command:
             for r in records_list:
                 data = r.to_json()
                 data.pop("text")
+                data.pop("blocks")
                 click.echo(json.dumps(data, ensure_ascii=False))
             return
-        described = describe_filters(year, since, until, region, doc_type, site, complete,
+        described = describe_filters(year, since, until, region, doc_type, site, issuer, complete,
                                      all_versions)
         table = Table(show_lines=False, title=f"{len(records_list)} of {total} document(s)"
                       + (f" with {shown(described)}" if described else ""))
@@ -443,15 +444,29 @@ def show(archive_dir: ArchiveDir, doc_id: str, raw: bool, as_json: bool) -> None
         ("id", record.id), ("url", record.url), ("published", record.published),
         ("year", record.year), ("type", record.doc_type), ("region", record.region),
         ("site", record.site), ("column", record.column), ("source", record.content_source),
-        ("flags", _flags(record)), ("versions", len(versions)),
+        ("issuer", record.issuer), ("doc number", record.doc_number),
+        ("written", record.written), ("flags", _flags(record)), ("versions", len(versions)),
         ("attachments", ", ".join(record.attachments)),
     ]
     for key, value in meta:
         if value not in (None, ""):
             console.print(f"[dim]{key:>11}[/] {shown(value)}", highlight=False)
     console.print()
-    for para in record.text.split("\n"):  # paragraphs; a tab inside one is kept
-        console.print(shown(para, keep="\t"), highlight=False)
+    for block in record.block_list():
+        if block["type"] == "table":
+            console.print(_block_table(block["rows"]))
+        else:  # a paragraph; a tab inside one is kept
+            console.print(shown(block["text"], keep="\t"), highlight=False)
+
+
+def _block_table(rows: list[list[str]]) -> Table:
+    """A table of a record's body for the terminal: its first row as the header."""
+    table = Table(show_lines=True)
+    for cell in rows[0]:
+        table.add_column(shown(cell), overflow="fold")
+    for row in rows[1:]:
+        table.add_row(*(shown(cell) for cell in row))
+    return table
 
 
 @cli.command()
@@ -459,7 +474,7 @@ def show(archive_dir: ArchiveDir, doc_id: str, raw: bool, as_json: bool) -> None
 @data_dir_option
 @pass_archive_dir
 def stats(archive_dir: ArchiveDir, as_json: bool) -> None:
-    """Counts by year, document type, province, site and flags.
+    """Counts by year, document type, province, site, issuing office and flags.
 
     \b
     Examples:
@@ -477,7 +492,7 @@ def stats(archive_dir: ArchiveDir, as_json: bool) -> None:
         f"({data['raw_bytes'] / 1e6:.1f} MB raw, {data['stored_bytes'] / 1e6:.1f} MB stored) "
         f"in {shown(data['data_dir'])}", highlight=False)
     for key, label in (("by_year", "year"), ("by_doc_type", "type"), ("by_region", "province"),
-                       ("by_site", "site"), ("flags", "flag")):
+                       ("by_site", "site"), ("by_issuer", "issuer"), ("flags", "flag")):
         table = Table(title=f"by {label}", title_justify="left", show_header=False)
         table.add_column(label)
         table.add_column("n", justify="right")
@@ -635,7 +650,7 @@ def _export_command() -> click.Command:
     @pass_archive_dir
     def export(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None,
                since: str | None, until: str | None, region: str | None, doc_type: str | None,
-               site: str | None, complete: bool, all_versions: bool, sort: str | None,
+               site: str | None, issuer: str | None, complete: bool, all_versions: bool, sort: str | None,
                fmt: str, output: str | None, one_file: bool, no_text: bool,
                limit: int | None, force: bool) -> None:
         """Export documents as JSONL, CSV (opens in Excel), Markdown, text or Word.
@@ -657,13 +672,13 @@ def _export_command() -> click.Command:
 
         if output is not None:  # before the archive is opened: never write inside it
             refuse_inside(output, archive_dir.data_dir)
-        filtered = has_filters(year, since, until, region, doc_type, site, complete)
+        filtered = has_filters(year, since, until, region, doc_type, site, issuer, complete)
         text = " ".join(query)
         node = parse_query(text) if query else None
-        filters = make_filters(year, since, until, region, doc_type, site, complete,
+        filters = make_filters(year, since, until, region, doc_type, site, issuer, complete,
                                all_versions)
         title = export_title(text or None, describe_filters(
-            year, since, until, region, doc_type, site, complete, all_versions))
+            year, since, until, region, doc_type, site, issuer, complete, all_versions))
         with archive_dir.store(readonly=True) as store:
             total, records = select_documents(store, node, filters, filtered=filtered,
                                               sort=sort, limit=limit)

@@ -121,6 +121,9 @@ def metadata_rows(record: Record) -> list[tuple[str, str]]:
         ("地区", record.region or "不详"),
         ("类型", TYPE_NAMES.get(record.doc_type, record.doc_type)),
         ("网站", record.site or ""),
+        *((label, value) for label, value in (
+            ("发布机构", record.issuer), ("文号", record.doc_number), ("成文日期", record.written))
+          if value),
         ("来源", record.url),
         ("标记", flags_in_words(record)),
         ("编号", record.id),
@@ -137,9 +140,14 @@ def _csv_value(value: Any) -> Any:
     return "" if value is None else value
 
 
+#: Not a CSV column: a table's rows are in the text column as tab-separated lines.
+_NOT_CSV = ("blocks",)
+
+
 class _CsvWriter:
     def __init__(self, fh: IO[str], no_text: bool) -> None:
-        self.columns = [f for f in RECORD_FIELDS if not (no_text and f == "text")]
+        self.columns = [f for f in RECORD_FIELDS
+                        if f not in _NOT_CSV and not (no_text and f == "text")]
         self.writer = csv.writer(fh)
         self.writer.writerow(self.columns)
 
@@ -152,6 +160,7 @@ def _jsonl(record: Record, no_text: bool) -> str:
     data = record.to_json()
     if no_text:
         data.pop("text")
+        data.pop("blocks")
     return json.dumps(data, ensure_ascii=False) + "\n"
 
 
@@ -160,8 +169,16 @@ def _md_document(record: Record, anchor: str | None = None) -> str:
     if anchor:
         heading += f' <a id="{anchor}"></a>'
     rows = "\n".join(f"| {k} | {_md_escape(v)} |" for k, v in metadata_rows(record)[1:])
-    body = "\n\n".join(_md_escape(p) for p in record.text.split("\n"))
+    body = "\n\n".join(_md_table(b["rows"]) if b["type"] == "table" else _md_escape(b["text"])
+                       for b in record.block_list())
     return f"{heading}\n\n| 字段 | 内容 |\n| --- | --- |\n{rows}\n\n{body}\n"
+
+
+def _md_table(rows: list[list[str]]) -> str:
+    """A pipe table: the first row is the header (Markdown tables have one)."""
+    lines = ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines.insert(1, "|" + " --- |" * len(rows[0]))
+    return "\n".join(lines)
 
 
 def _md_escape(text: str) -> str:
@@ -171,7 +188,9 @@ def _md_escape(text: str) -> str:
 
 def _txt_document(record: Record) -> str:
     meta = "\n".join(f"{k}: {v}" for k, v in metadata_rows(record))
-    return f"{meta}\n{'=' * 40}\n\n" + "\n\n".join(record.text.split("\n")) + "\n"
+    body = "\n\n".join("\n".join("\t".join(row) for row in b["rows"]) if b["type"] == "table"
+                       else b["text"] for b in record.block_list())
+    return f"{meta}\n{'=' * 40}\n\n{body}\n"
 
 
 def export_title(query: str | None = None, filters: str = "") -> str:
@@ -316,8 +335,31 @@ class DocxWriter:
             f"</w:tblGrid>{rows}</w:tbl>"
         )
         self._put(self._para(""))
-        for para in record.text.split("\n"):
-            self._put(self._para(para))
+        for block in record.block_list():
+            if block["type"] == "table":
+                self._put(self._table(block["rows"]))
+            else:
+                self._put(self._para(block["text"]))
+
+    def _table(self, rows: list[list[str]]) -> str:
+        """A body table as a Word table: a row per row, a cell per cell, equal columns; the
+        first row repeats as the header on every page the table spans."""
+        width = 8500 // max(len(rows[0]), 1)
+        cells = "".join(
+            "<w:tr>" + ("<w:trPr><w:tblHeader/></w:trPr>" if i == 0 else "") + "".join(
+                f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr>{self._para(c)}</w:tc>'
+                for c in row) + "</w:tr>"
+            for i, row in enumerate(rows)
+        )
+        return (
+            '<w:tbl><w:tblPr><w:tblStyle w:val="TableGrid"/><w:tblW w:w="8500" w:type="dxa"/>'
+            '<w:tblBorders><w:top w:val="single" w:sz="4"/><w:left w:val="single" w:sz="4"/>'
+            '<w:bottom w:val="single" w:sz="4"/><w:right w:val="single" w:sz="4"/>'
+            '<w:insideH w:val="single" w:sz="4"/><w:insideV w:val="single" w:sz="4"/>'
+            '</w:tblBorders></w:tblPr><w:tblGrid>'
+            + f'<w:gridCol w:w="{width}"/>' * len(rows[0])
+            + f"</w:tblGrid>{cells}</w:tbl>{self._para('')}"
+        )
 
     def close(self) -> None:
         self._put(self.sect)

@@ -192,7 +192,7 @@ _YMD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_LENGTH = 2**53  # full_length: a count of characters, not a 64-bit overflow
 _OPTIONAL_STRINGS = ("title", "site", "column", "region", "fetched_at", "region_province",
-                     "region_city", "region_county", "content_source")
+                     "region_city", "region_county", "content_source", "issuer", "doc_number")
 _BOOLEANS = ("truncated", "placeholders", "mojibake", "is_health_report")
 _SCRIPTS = ("simplified", "traditional")
 
@@ -238,8 +238,12 @@ def _field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     for name in _OPTIONAL_STRINGS:
         if data.get(name) is not None and not _is_text(data[name]):
             bad(name, "a string or null")
-    if data.get("published") is not None and not _is_date(data["published"]):
-        bad("published", "a YYYY-MM-DD date or null")
+    for name in ("published", "written"):
+        if data.get(name) is not None and not _is_date(data[name]):
+            bad(name, "a YYYY-MM-DD date or null")
+    if data.get("blocks") is not None and not _is_blocks(data["blocks"]):
+        bad("blocks", 'null or a list of {"type": "p", "text": ...} and '
+                      '{"type": "table", "rows": [[cell, ...], ...]}')
     year = data.get("year")
     if year is not None and not (_is_int(year) and YEAR_RANGE[0] <= year <= YEAR_RANGE[1]):
         bad("year", f"a year from {YEAR_RANGE[0]} to {YEAR_RANGE[1]} or null")
@@ -266,6 +270,27 @@ def _field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
 def _is_text(value: object) -> bool:
     """A real string that can be stored (UTF-8: no lone surrogates from ``"\\ud800"``)."""
     return isinstance(value, str) and not _SURROGATE.search(value)
+
+
+def _is_blocks(value: object) -> bool:
+    """A record's ``blocks``: paragraphs with text, tables with equally long rows of strings."""
+    if not isinstance(value, list):
+        return False
+    for block in value:
+        if not isinstance(block, dict):
+            return False
+        if block.get("type") == "p":
+            if not _is_text(block.get("text")):
+                return False
+        elif block.get("type") == "table":
+            rows = block.get("rows")
+            if not (isinstance(rows, list) and rows and all(isinstance(r, list) for r in rows)
+                    and len({len(r) for r in rows}) == 1
+                    and all(_is_text(c) for r in rows for c in r)):
+                return False
+        else:
+            return False
+    return True
 
 
 def _is_int(value: object) -> bool:

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field, replace
 from archive.record import Record
 from archive.text import classify
 from archive.text.decode import Decoded, decode_html, looks_binary
-from archive.text.extract import Extracted, ExtractError, extract, strip_non_content
+from archive.text.extract import Extracted, ExtractError, block_lines, extract, strip_non_content
 from archive.text.metadata import clean_title, parse_date
 from archive.text.normalize import fold_width, normalize_line, normalize_markup, source_script
 from archive.text.region import detect_region
 from archive.text.selectors import ExtractOptions, Selection, select
+from archive.text.tables import PARAGRAPH, TABLE, Block
 from archive.text.truncation import TruncationResult, strip_truncation
 from archive.urls import doc_id
 
@@ -102,15 +103,19 @@ def _refuse_unusable(data: bytes) -> None:
 def _result(page: Extracted, url: str, decoded: Decoded, script: str,
             fetched_at: str | None) -> PageResult:
     """Normalize the extracted paragraphs, cut truncation notices, then classify."""
-    paragraphs = [p for p in (normalize_line(p) for p in page.paragraphs) if p]
+    blocks = normalize_blocks(page.blocks)
+    paragraphs = block_lines(blocks)
     cut = strip_truncation(paragraphs)
     text = "\n".join(cut.paragraphs)
+    # A truncation notice cut the lines: the tables no longer match them, the text is kept.
+    has_tables = any(b["type"] == TABLE for b in blocks) and cut.paragraphs == paragraphs
     if page.is_list_page:
         return PageResult(None, "list", decoded.encoding)
     if len(text) < MIN_TEXT_CHARS:
         return PageResult(None, "empty", decoded.encoding)
     record = _record(page, url, text, cut, mojibake=not decoded.clean, script=script,
                      fetched_at=fetched_at)
+    record.blocks = blocks if has_tables else None
     return PageResult(record, "report" if record.is_health_report else "off-topic",
                       decoded.encoding)
 
@@ -147,7 +152,25 @@ def _record(page: Extracted, url: str, text: str, cut: TruncationResult, *, moji
         region_county=region.county if region else None,
         attachments=page.attachments,
         content_source=page.content_source,
+        issuer=normalize_line(page.official.issuer) if page.official.issuer else None,
+        doc_number=page.official.doc_number,
+        written=page.official.written,
     )
+
+
+def normalize_blocks(blocks: list[Block]) -> list[Block]:
+    """Each paragraph and each table cell normalized (`normalize_line`); paragraphs and table
+    rows left empty by it are dropped, and tables left without rows."""
+    out: list[Block] = []
+    for block in blocks:
+        if block["type"] == TABLE:
+            rows = [[normalize_line(c) for c in row] for row in block["rows"]]
+            rows = [row for row in rows if any(row)]
+            if rows:
+                out.append({"type": TABLE, "rows": rows})
+        elif text := normalize_line(block["text"]):
+            out.append({"type": PARAGRAPH, "text": text})
+    return out
 
 
 def _apply_selection(result: PageResult, options: ExtractOptions,

@@ -9,7 +9,7 @@ from typing import Any
 RECORD_FIELDS = (
     "id", "url", "title", "published", "year", "site", "column", "region", "doc_type", "text",
     "truncated", "full_length", "placeholders", "mojibake", "source_script", "is_health_report",
-    "fetched_at", "duplicate_of",
+    "fetched_at", "duplicate_of", "issuer", "doc_number", "written", "blocks",
 )
 
 
@@ -25,9 +25,26 @@ class Record:
     `archive.text.classify.DOC_TYPES`), the cleaned simplified ``text`` (paragraphs joined by
     "\n"), the flags (``truncated`` with the stated ``full_length``, ``placeholders``,
     ``mojibake``, ``source_script`` "traditional" when converted, ``is_health_report``),
-    ``fetched_at`` and ``duplicate_of`` (the canonical copy's id, set by duplicate detection).
-    The fields after them are kept in the archive only: the region's levels, attachment links
-    and the page's ContentSource meta tag.
+    ``fetched_at`` and ``duplicate_of`` (the canonical copy's id, set by duplicate detection),
+    then the official metadata and ``blocks`` (below). The fields after them are kept in the
+    archive only: the region's levels, attachment links and the page's ContentSource meta tag.
+
+    Official document metadata (政府信息公开 pages, `archive.text.official`; None when the page
+    shows none): ``issuer`` (发布机构/发文机关), ``doc_number`` (文号, 遵卫健发〔2023〕12号) and
+    ``written`` (成文日期, YYYY-MM-DD).
+
+    ``blocks`` is the body with its tables, None when the body has no data table (then each
+    line of ``text`` is a paragraph). Otherwise a list, in page order, of::
+
+        {"type": "p", "text": "一段文字"}
+        {"type": "table", "rows": [["指标", "目标值", "完成值"], ["...", "...", "..."]]}
+
+    Rows of a table are equally long lists of cell texts (a merged cell's text in its first
+    position, "" where it spans; no tab or line break inside a cell). ``text`` always holds the
+    same content as lines: a paragraph per line, a table as one tab-separated row per line, so
+    search and duplicate detection see the cells. `block_list` gives the blocks of any record
+    (an older one too). Readers that know no tables can ignore ``blocks``; writers of other
+    sources (attachments, the web page) use the same two block types.
     """
 
     id: str
@@ -48,12 +65,26 @@ class Record:
     is_health_report: bool = True
     fetched_at: str | None = None
     duplicate_of: str | None = None
+    issuer: str | None = None  # 发布机构 / 发文机关
+    doc_number: str | None = None  # 文号
+    written: str | None = None  # 成文日期, YYYY-MM-DD
+    blocks: list[dict[str, Any]] | None = None  # None: no tables, each text line a paragraph
     # Beyond the public shape: kept in the archive, exported only where useful.
     region_province: str | None = None
     region_city: str | None = None
     region_county: str | None = None
     attachments: list[str] = field(default_factory=list)
     content_source: str | None = None
+
+    def block_list(self) -> list[dict[str, Any]]:
+        """The body as blocks: ``blocks`` when the record has tables, else a paragraph block
+        per line of ``text`` (records stored before blocks existed are read the same way)."""
+        if self.blocks:
+            return self.blocks
+        return [{"type": "p", "text": line} for line in self.text.split("\n") if line]
+
+    def has_tables(self) -> bool:
+        return any(block.get("type") == "table" for block in self.blocks or ())
 
     def flag_words(self) -> list[str]:
         """The flags in words, for people: 截断 (with the stated full length), 含占位符..."""

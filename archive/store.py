@@ -158,6 +158,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE pages ADD COLUMN source TEXT;
     """,
+    # official document metadata (发布机构, 文号, 成文日期) and the body's blocks with its tables
+    # (JSON, NULL without tables); `hra reprocess` fills them for documents stored before
+    """
+    ALTER TABLE documents ADD COLUMN issuer TEXT;
+    ALTER TABLE documents ADD COLUMN doc_number TEXT;
+    ALTER TABLE documents ADD COLUMN written TEXT;
+    ALTER TABLE documents ADD COLUMN blocks TEXT;
+    CREATE INDEX documents_issuer ON documents (issuer);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -165,7 +174,8 @@ _DOC_COLUMNS = (
     "id", "page_id", "url", "canonical_url", "title", "published", "year", "site", "column_name",
     "region", "region_province", "region_city", "region_county", "doc_type", "text", "truncated",
     "full_length", "placeholders", "mojibake", "source_script", "is_health_report", "fetched_at",
-    "duplicate_of", "attachments", "content_source", "updated_at",
+    "duplicate_of", "attachments", "content_source", "updated_at", "issuer", "doc_number",
+    "written", "blocks",
 )
 _BOOL_FIELDS = ("truncated", "placeholders", "mojibake", "is_health_report")
 
@@ -174,7 +184,7 @@ _BOOL_FIELDS = ("truncated", "placeholders", "mojibake", "is_health_report")
 INDEX_COLUMNS = (
     "id", "url", "title", "published", "year", "site", "region", "region_province",
     "region_city", "region_county", "doc_type", "text", "truncated", "placeholders", "mojibake",
-    "is_health_report", "duplicate_of",
+    "is_health_report", "duplicate_of", "issuer",
 )
 #: An archive row as the search index reads it: `INDEX_COLUMNS` -> value as stored (flags are
 #: 0/1 integers, not booleans).
@@ -435,6 +445,8 @@ class Store:
             "duplicate_of": record.duplicate_of,
             "attachments": json.dumps(record.attachments, ensure_ascii=False),
             "content_source": record.content_source, "updated_at": utc_now(),
+            "issuer": record.issuer, "doc_number": record.doc_number, "written": record.written,
+            "blocks": json.dumps(record.blocks, ensure_ascii=False) if record.blocks else None,
         }
         cols = ", ".join(_DOC_COLUMNS)
         marks = ", ".join(f":{c}" for c in _DOC_COLUMNS)
@@ -487,6 +499,7 @@ class Store:
         data: dict[str, Any] = dict(row)
         data["column"] = data.pop("column_name")
         data["attachments"] = json.loads(data["attachments"] or "[]")
+        data["blocks"] = json.loads(data["blocks"]) if data.get("blocks") else None
         for name in _BOOL_FIELDS:
             data[name] = bool(data[name])
         return Record.from_json(data)
@@ -841,6 +854,7 @@ class Store:
             "by_doc_type": by("doc_type"),
             "by_region": by("region_province"),
             "by_site": by("site"),
+            "by_issuer": by("issuer"),
             "flags": {
                 name: one(f"SELECT count(*) FROM documents WHERE {name}").fetchone()[0]
                 for name in ("truncated", "placeholders", "mojibake")

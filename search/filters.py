@@ -3,7 +3,8 @@
 Every filter is a posting list (or a union of a few) of an exact-term field of the index
 (`search.schema`): ``year``, ``published`` (a range of ``YYYY-MM-DD`` terms), ``region`` (any name
 of the document's province, city or county), ``doc_type``, ``site`` (site name, compared
-normalized) or ``host`` (URL host), and the ``flags`` ``truncated`` and ``duplicate``. The result
+normalized) or ``host`` (URL host), ``issuer`` (any issuing office whose name contains the
+filter's, compared normalized), and the ``flags`` ``truncated`` and ``duplicate``. The result
 is the context a query is then matched in (`search.boolean`).
 """
 
@@ -27,6 +28,7 @@ class Filters:
     region: str | None = None  # province, city or county, full or short name
     doc_type: str | None = None
     site: str | None = None  # site name (case-insensitive) or URL host
+    issuer: str | None = None  # a part of the issuing office's name (发布机构/发文机关)
     complete: bool = False  # not truncated
     canonical: bool = False  # not marked as a duplicate of another document
 
@@ -47,6 +49,8 @@ def filtered(index: GenerationReader, filters: Filters) -> set[int]:
         restrictions.append(index.postings("doc_type", filters.doc_type.strip().lower()))
     if filters.site:
         restrictions.append(_site(index, filters.site))
+    if filters.issuer:
+        restrictions.append(_issuer(index, filters.issuer))
     for allowed in sorted(restrictions, key=len):
         docs.intersection_update(allowed)
     if filters.complete:
@@ -74,4 +78,17 @@ def _site(index: GenerationReader, site: str) -> set[int]:
     for name in index.field_terms("site"):
         if search_key(name) == wanted:
             docs.update(index.postings("site", name))
+    return docs
+
+
+def _issuer(index: GenerationReader, issuer: str) -> set[int]:
+    """Documents whose issuer contains `issuer` (compared on search keys: widths, case and
+    script do not matter)."""
+    from archive.text.normalize import search_key
+
+    wanted = search_key(issuer).strip()
+    docs: set[int] = set()
+    for name in index.field_terms("issuer"):
+        if wanted in search_key(name):
+            docs.update(index.postings("issuer", name))
     return docs

@@ -15,7 +15,8 @@ Fields
 * Filters and facets, one or more exact terms each: ``published`` (``YYYY-MM-DD``), ``year``,
   ``region`` (province, city and county, each by full and short name, and their joined full
   names: ``贵州省``/``贵州``/``遵义市``/``遵义``/``贵州省遵义市``/``遵义市红花岗区``), ``province``,
-  ``doc_type``, ``site`` (the site name as archived), ``host`` (the URL's host), ``duplicate_of``
+  ``doc_type``, ``site`` (the site name as archived), ``host`` (the URL's host), ``issuer`` (the
+  issuing office as archived, `--issuer` matches a part of it), ``duplicate_of``
   and ``flags`` (``truncated``, ``placeholders``, ``mojibake``, ``nonhealth``, ``duplicate``, and
   ``ucase`` when the title or text holds non-ASCII letters that lower-case: verification
   compares bytes lower-cased by ``bytes.lower()``, which lower-cases ASCII only, so
@@ -43,7 +44,7 @@ from archive.text.region import short_name
 from search.analysis import GramField
 
 #: Bump when the schema or the analysis changes: old indexes then need `hra reindex`.
-SCHEMA_VERSION = 2  # 2: stored text keeps full-width punctuation; flags wide, compat
+SCHEMA_VERSION = 3  # 2: stored text keeps full-width punctuation; flags wide, compat; 3: issuer
 
 #: The archive columns the index reads, in fingerprint order: the rows `Store.index_rows` and
 #: `Store.iter_index_rows` return.
@@ -76,6 +77,7 @@ def make_schema() -> Schema:
         doc_type=ID(),
         site=ID(),
         host=ID(),
+        issuer=ID(),
         duplicate_of=ID(),
         flags=Keywords(),
     )
@@ -166,6 +168,7 @@ def index_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "doc_type": row.get("doc_type") or None,
         "site": row.get("site") or None,
         "host": host or None,
+        "issuer": row.get("issuer") or None,
         "duplicate_of": row.get("duplicate_of") or None,
         "flags": " ".join(flags) or None,
     }

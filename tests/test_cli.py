@@ -224,7 +224,7 @@ def test_export_query_matches_search_and_hides_copies_by_default(tmp_path: Path)
     assert len(luoyang) == 1 and luoyang[0]["copies"] == 3  # canonical copy only, with its count
     everything = hra("export", "--all-versions", "--no-text", data_dir=data).stdout.splitlines()
     canonical = hra("export", "--no-text", data_dir=data).stdout.splitlines()
-    assert len(everything) == 29 and len(canonical) == 27
+    assert len(everything) == 33 and len(canonical) == 31  # 4 official-document pages (#11)
     bad = hra("export", '"unbalanced', data_dir=data)
     assert bad.returncode == 2 and "bad query" in bad.stderr
 

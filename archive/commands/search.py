@@ -84,6 +84,8 @@ def filter_options(command: Any) -> Any:
                      help="Document type: speech, summary, plan, report, interview, notice, "
                           "other."),
         click.option("--site", metavar="S", help="Site name as archived, or the URL's host."),
+        click.option("--issuer", metavar="I",
+                     help="Issuing office (发布机构/发文机关) contains I: --issuer 卫生健康."),
         click.option("--complete", is_flag=True, help="Only documents that are not truncated."),
         click.option("--all-versions", is_flag=True,
                      help="Every copy of a reposted report (default: its canonical copy only)."),
@@ -102,18 +104,19 @@ def sort_option(command: Any) -> Any:
 
 
 def has_filters(year: int | None, since: str | None, until: str | None, region: str | None,
-                doc_type: str | None, site: str | None, complete: bool) -> bool:
+                doc_type: str | None, site: str | None, issuer: str | None, complete: bool) -> bool:
     """Whether any filter narrows the selection (--all-versions widens it: not a filter)."""
-    return any((year is not None, since, until, region, doc_type, site, complete))
+    return any((year is not None, since, until, region, doc_type, site, issuer, complete))
 
 
 def describe_filters(year: int | None, since: str | None, until: str | None,
                      region: str | None, doc_type: str | None, site: str | None,
-                     complete: bool, all_versions: bool) -> str:
+                     issuer: str | None, complete: bool, all_versions: bool) -> str:
     """The filters as the options that set them (for headers): ``--year 2023 --region 遵义``."""
     parts = [f"--{name.replace('_', '-').replace('doc-type', 'type')} {value}"
              for name, value in (("year", year), ("since", since), ("until", until),
-                                 ("region", region), ("doc_type", doc_type), ("site", site))
+                                 ("region", region), ("doc_type", doc_type), ("site", site),
+                                 ("issuer", issuer))
              if value not in (None, "")]
     parts += [flag for flag, on in (("--complete", complete), ("--all-versions", all_versions))
               if on]
@@ -121,7 +124,7 @@ def describe_filters(year: int | None, since: str | None, until: str | None,
 
 
 def make_filters(year: int | None, since: str | None, until: str | None, region: str | None,
-                 doc_type: str | None, site: str | None, complete: bool,
+                 doc_type: str | None, site: str | None, issuer: str | None, complete: bool,
                  all_versions: bool) -> Any:
     """The engine's Filters from the shared options (a clear message and exit 2 when wrong)."""
     if year is not None and (since or until):
@@ -143,7 +146,7 @@ def make_filters(year: int | None, since: str | None, until: str | None, region:
     from search.engine import Filters
 
     return Filters(year=year, since=since, until=until, region=region, doc_type=doc_type,
-                   site=site, complete=complete, canonical=not all_versions)
+                   site=site, issuer=issuer, complete=complete, canonical=not all_versions)
 
 
 def parse_query(text: str) -> Any:
@@ -200,7 +203,7 @@ class QueryCommand(click.Command):
 @pass_archive_dir
 def search_cmd(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None, since: str | None,
                until: str | None, region: str | None, doc_type: str | None, site: str | None,
-               complete: bool, all_versions: bool, sort: str | None, limit: int, page: int,
+               issuer: str | None, complete: bool, all_versions: bool, sort: str | None, limit: int, page: int,
                facets: bool, as_json: bool) -> None:
     """Search the archive: every document containing the query's strings, ranked.
 
@@ -219,11 +222,12 @@ def search_cmd(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None
       hra search '家庭医生 OR 签约服务' --region 遵义 --sort date
       hra search 'title:工作总结 -疫情' --facets
       hra search --year 2024 --region 遵义 --type plan      # browse: no query, newest first
+      hra search 指标 --issuer 卫生健康                      # issuing office (发布机构) contains
       hra search --json -- '-新冠 疫苗'                       # a query starting with '-'
     """
     text = " ".join(query)
     node = parse_query(text) if query else None
-    filters = make_filters(year, since, until, region, doc_type, site, complete, all_versions)
+    filters = make_filters(year, since, until, region, doc_type, site, issuer, complete, all_versions)
     from search.selection import search_archive
 
     with archive_dir.store(readonly=True) as store:
@@ -237,7 +241,7 @@ def search_cmd(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None
     if as_json:
         print_json(result.to_json())
         return
-    described = describe_filters(year, since, until, region, doc_type, site, complete,
+    described = describe_filters(year, since, until, region, doc_type, site, issuer, complete,
                                  all_versions)
     _print_result(text if query else None, described, result)
 
@@ -278,7 +282,9 @@ def _print_result(query: str | None, filters: str, result: Any) -> None:
         if hit.flags:
             console.print(f"     [bold yellow]{shown(' · '.join(hit.flags))}[/]",
                           highlight=False)
-        console.print(f"     {markup(hit.snippet, hit.highlights, 'bold red')}",
+        # A table row's cells are tab-separated in the text: shown with a space between them.
+        snippet = hit.snippet.replace("\t", " ")
+        console.print(f"     {markup(snippet, hit.highlights, 'bold red')}",
                       highlight=False)
     if result.facets is not None:
         console.print()

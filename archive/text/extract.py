@@ -21,7 +21,7 @@ from archive.text.htmlprocessing import (
     parse_html,
     strip_non_content,
 )
-from archive.text.main_extractor import article_paragraphs, body_lines, is_list_page, pick_container
+from archive.text.main_extractor import article_blocks, body_lines, is_list_page, pick_container
 from archive.text.metadata import (
     clean_title,
     declares_article,
@@ -34,6 +34,15 @@ from archive.text.metadata import (
     parse_date,
     read_metas,
     title_tag,
+)
+from archive.text.official import Official, find_official
+from archive.text.tables import (
+    PARAGRAPH,
+    Block,
+    data_tables,
+    metadata_table_elements,
+    outside_data_table,
+    table_lines,
 )
 from archive.text.vocabulary import CONTENT_SOURCE_META
 
@@ -52,6 +61,10 @@ class Extracted:
     content_source: str | None = None
     attachments: list[str] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
+    #: The article as blocks (paragraphs and data tables, `archive.text.tables`); `paragraphs`
+    #: is the same as lines (a table as tab-separated rows).
+    blocks: list[Block] = field(default_factory=list)
+    official: Official = field(default_factory=Official)
 
 
 def extract(html: str, url: str | None = None) -> Extracted:
@@ -66,13 +79,17 @@ def extract(html: str, url: str | None = None) -> Extracted:
     lines = iter_lines(root)
     if not lines:
         raise ExtractError("page has no text")
-    container = pick_container(lines)
+    container = outside_data_table(pick_container(lines))
     title = find_title(root, metas, page_title, container)
     first_body, inside = body_lines(lines, container)
-    paragraphs = article_paragraphs(inside, title)
+    blocks = article_blocks(inside, title, data_tables(container), metadata_table_elements(root))
+    paragraphs = block_lines(blocks)
+    official = find_official([ln.text for ln in lines], paragraphs)
     return Extracted(
         title=title,
-        published=find_date(metas, lines, first_body, url),
+        # A 信息公开 table's 发布日期 is the visible date (its label and value cells are lines
+        # of their own, which `find_date` does not pair).
+        published=official.published or find_date(metas, lines, first_body, url),
         site=find_site(root, metas, page_title, url),
         column=find_column(lines, metas, title),
         paragraphs=paragraphs,
@@ -80,4 +97,17 @@ def extract(html: str, url: str | None = None) -> Extracted:
         content_source=metas.get(CONTENT_SOURCE_META),
         attachments=find_attachments(container, url),
         meta=gov_metas(metas),
+        blocks=blocks,
+        official=official,
     )
+
+
+def block_lines(blocks: list[Block]) -> list[str]:
+    """Blocks as lines of text: a paragraph's text, a table's tab-separated rows."""
+    out: list[str] = []
+    for block in blocks:
+        if block["type"] == PARAGRAPH:
+            out.append(block["text"])
+        else:
+            out += table_lines(block["rows"])
+    return out

@@ -30,6 +30,7 @@ from archive.text.htmlprocessing import (
 )
 from archive.text.metadata import same_title
 from archive.text.normalize import fold_width
+from archive.text.tables import PARAGRAPH, TABLE, Block, Rows, table_owner
 from archive.text.vocabulary import CONTAINER_TAGS, END_MARKERS, LIKELY, LIST_PROSE_MARKS
 
 
@@ -89,12 +90,28 @@ def body_lines(lines: list[Line], container: etree._Element | None) -> tuple[int
 
 def article_paragraphs(lines: list[Line], title: str | None) -> list[str]:
     """The article's paragraphs among the container's lines (see the module doc)."""
-    out: list[str] = []
+    return [b["text"] for b in article_blocks(lines, title, {})]
+
+
+def article_blocks(lines: list[Line], title: str | None, tables: dict[etree._Element, Rows],
+                   skip: frozenset[etree._Element] | set[etree._Element] = frozenset(),
+                   ) -> list[Block]:
+    """The article's blocks among the container's lines: paragraphs (see the module doc) and,
+    where the lines of one of the data `tables` begin, that table (its lines are not
+    paragraphs). Lines held by an element of `skip` (metadata tables) are left out."""
+    out: list[Block] = []
     prose_seen = 0
     skip_to = -1
+    owner = table_owner(tables)
+    pending = dict(tables)
     for i, line in enumerate(lines):
         text = line.text
-        if i <= skip_to:
+        if i <= skip_to or line.holder in skip:
+            continue
+        table = owner.get(line.holder)
+        if table is not None:
+            if table in pending:
+                out.append({"type": TABLE, "rows": pending.pop(table)})
             continue
         if END_MARKERS.match(fold_width(text)) and prose_seen >= 200:
             break
@@ -109,11 +126,14 @@ def article_paragraphs(lines: list[Line], title: str | None) -> list[str]:
         text = strip_intro(text)
         if not text or (title and same_title(text, title)) or is_byline(text):
             continue
-        out.append(text)
+        out.append({"type": PARAGRAPH, "text": text})
         prose_seen += line.cjk
     # The title glued to the first paragraph ("…的讲话刚才,…").
-    if out and title and out[0].startswith(title) and len(out[0]) > len(title) + 5:
-        out[0] = out[0][len(title):].lstrip(" :：,，")
+    first = out[0] if out else None
+    if first and first["type"] == PARAGRAPH and title:
+        text = first["text"]
+        if text.startswith(title) and len(text) > len(title) + 5:
+            first["text"] = text[len(title):].lstrip(" :：,，")
     return out
 
 

@@ -133,7 +133,7 @@ DATE_RE = re.compile(DATE)
 DATE_HINTS = ("时间", "日期", "发布", "更新", "date", "Date", "DATE", "时间")
 #: A labelled date: 发布时间: 2023-10-08.
 DATE_LABEL = re.compile(
-    r"(?:发布时间|更新时间|发表时间|发布日期|发文日期|成文日期|发布于|更新于|时间|日期|"
+    r"(?:(?<!成文)(?<!生成)(?:发布时间|更新时间|发表时间|发布日期|发文日期|发布于|更新于|时间|日期)|"
     r"PubDate|Date)\s*[:：]?\s*"
     + DATE,
     re.IGNORECASE,
@@ -199,3 +199,37 @@ BREADCRUMB_LEAD = re.compile(r"^.*?[:：]")
 BREADCRUMB_SKIP = ("正文", "首页", "网站首页")
 #: Links to files (attachments are recorded, never fetched).
 ATTACHMENT = re.compile(r"\.(?:pdf|docx?|xlsx?|wps|et|zip|rar|7z|ofd|pptx?)(?:$|\?)", re.IGNORECASE)
+
+# ----------------------------------------------------------------------------------------------
+# Official document metadata (政府信息公开: `archive.text.official`, `archive.text.tables`)
+
+
+def _spaced(word: str) -> str:
+    """A label as pages type it: 索 引 号, 名　　称 (spaces between its characters)."""
+    return r"\s*".join(word)
+
+
+#: Labels of the record fields, longest first: issuer, doc_number, written.
+ISSUER_LABELS = ("发布机构", "发文机关", "发文单位", "发布单位", "制发机关", "发文机构", "成文机关",
+                 "所属机构", "发布部门")
+DOC_NUMBER_LABELS = ("发文字号", "文件编号", "发文文号", "文号")
+WRITTEN_LABELS = ("成文日期", "成文时间", "生成日期")
+#: Labels of the publication date in a metadata table (`archive.text.official`).
+PUBLISHED_LABELS = ("发布日期", "发布时间", "公开日期")
+#: Other labels of 信息公开 metadata tables (they end a value and mark such a table).
+OTHER_OFFICIAL_LABELS = ("信息索引号", "索引号", "发布日期", "发布时间", "公开日期", "发文日期",
+                         "主题分类", "组配分类", "体裁分类", "服务对象分类", "公开方式", "公开范围",
+                         "公开时限", "有效性", "时效性", "文件名称", "名称", "标题", "关键词",
+                         "主题词", "信息来源")
+_ALL_OFFICIAL = sorted(ISSUER_LABELS + DOC_NUMBER_LABELS + WRITTEN_LABELS + OTHER_OFFICIAL_LABELS,
+                       key=len, reverse=True)
+#: Any official label, with its colon if any (``索 引 号：``); group ``label``.
+OFFICIAL_LABEL = re.compile(
+    r"[\[【]?(?P<label>" + "|".join(_spaced(w) for w in _ALL_OFFICIAL) + r")[\]】]?\s*[:：]?\s*"
+)
+#: A 公文 number: 遵卫健发〔2023〕12号, 国卫办医发[2023]12号, 黔府办函（2024）3号.
+DOC_NUMBER = re.compile(
+    rf"[{CJK}A-Za-z]{{1,16}}\s*[〔\[［(（【]\s*(?:19|20)\d\d\s*[〕\]］)）】]\s*第?\s*\d{{1,5}}\s*号"
+)
+#: Values that mean "none" in a metadata table.
+NO_VALUE = frozenset({"无", "暂无", "-", "--", "—", "/", "空"})

@@ -4,7 +4,10 @@ Metrics (all in [0, 1], higher is better):
 
 * ``snippet_recall`` / ``snippet_precision`` over the eval fixtures (``tests/eval/cases``):
   must-snippets found / must-snippets; 1 - must-not snippets found / must-not snippets;
-* ``meta.<field>``: accuracy of each metadata field the fixtures state;
+* ``meta.<field>``: accuracy of each metadata field the fixtures state (the official ones,
+  ``issuer``/``doc_number``/``written``, are null on pages without them: a false one counts);
+* ``tables``: share of article fixtures whose data tables come out exactly as stated (each
+  table's rows of cell texts, in order; none where the page has only layout tables);
 * ``real_pages.f1_mean`` / ``real_pages.f1_min``: F1 of character bigrams of our main text
   against the gold text of the real pages of the shared corpus (``../shared/corpus/real-pages``);
 * ``real_pages.trafilatura_f1_mean``: trafilatura's mean on the same pages. A reference, not
@@ -46,7 +49,7 @@ REFERENCE = frozenset({"real_pages.trafilatura_f1_mean"})
 REAL_PREFIX = "real_pages."
 META_FIELDS = (
     "title", "published", "year", "doc_type", "region", "is_health_report", "truncated",
-    "full_length", "placeholders", "source_script", "site",
+    "full_length", "placeholders", "source_script", "site", "issuer", "doc_number", "written",
 )
 UPDATE_HINT = "run `python -m tests.eval.gate --update`"
 
@@ -187,10 +190,28 @@ def _field(m: Measurement, name: str, cases: list[dict[str, Any]], results: dict
         m.add(f"meta.{name}", right, total, wrong)
 
 
+def _tables(m: Measurement, cases: list[dict[str, Any]], results: dict[str, Any]) -> None:
+    right = total = 0
+    wrong: list[str] = []
+    for case in cases:
+        record = results[case["name"]].record
+        if "tables" not in case or record is None:
+            continue
+        got = [b["rows"] for b in record.blocks or () if b["type"] == "table"]
+        total += 1
+        if got == case["tables"]:
+            right += 1
+        else:
+            wrong.append(f"{case['name']}: tables expected {case['tables']!r}, got {got!r}")
+    if total:
+        m.add("tables", right, total, wrong)
+
+
 def measure_fixtures(m: Measurement) -> None:
     cases = load_cases()
     results = run_cases(cases)
     _snippets(m, cases, results)
+    _tables(m, cases, results)
     for name in META_FIELDS:
         _field(m, name, cases, results)
     m.digests["fixtures"] = digest_entry(fixture_files())

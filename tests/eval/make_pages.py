@@ -656,6 +656,288 @@ T["summary_tongxiang_town"] = """2023年，桐乡市乌镇镇卫生院在桐乡�
 一是人才引进难，全科医生缺口仍有六人；二是信息化建设滞后，部分系统未实现互联互通；三是中医药服务能力有待提升。2024年，我院将围绕医共体建设，加强人才培养，完善信息系统，拓展中医药服务，推动基层首诊、双向转诊落到实处，为建设健康桐乡作出新的贡献。"""
 
 
+# ------------------- official documents with tables (issue #11: TRS, Hanweb, 信息公开) -------------------
+# "@@TABLE:n" places the page's n-th table (p["tables"][n]) between the paragraphs.
+T["official_guiyang_summary"] = """2023年上半年，贵阳市卫生健康局在市委、市政府的坚强领导下，坚持以人民健康为中心，统筹推进医疗服务、公共卫生和健康贵阳建设各项工作，主要指标总体达到时间进度要求。现将上半年工作总结如下。
+一、医疗服务能力稳步提升。全市二级以上公立医院全部接入全民健康信息平台，检查检验结果互认项目扩大到一百二十项。市第一人民医院胸痛中心通过国家标准版认证，市妇幼保健院新生儿重症监护病房床位增加到四十张。基层医疗卫生机构诊疗人次同比增长百分之九点三。
+二、公共卫生服务扎实推进。上半年主要指标完成情况见下表。
+@@TABLE:0
+四、医药卫生体制改革持续深化。推进紧密型城市医疗集团建设，组建城市医疗集团四个，牵头医院向成员单位派驻管理和技术人员八十六名。深化公立医院薪酬制度改革，完善以公益性为导向的绩效考核办法，推动药品和医用耗材集中带量采购落地见效。
+五、中医药事业加快发展。新建基层中医馆十二个，所有社区卫生服务中心和乡镇卫生院能够提供中医药服务。开展中医药文化进校园、进社区活动三十余场，群众对中医药服务的认可度不断提高。
+六、健康贵阳建设深入开展。全市新建健康步道四十二公里，培育健康促进示范社区十八个、健康家庭两千户。开展爱国卫生专项行动，城乡环境卫生整治覆盖所有乡镇和街道。
+七、存在的问题。一是基层卫生人才总量不足，乡镇卫生院执业医师缺口较大；二是部分指标进度不均衡，老年人健康管理率仍低于时序进度；三是信息系统互联互通水平有待提高。
+下半年，我们将聚焦薄弱环节，加快补齐基层卫生人才短板，推动老年人健康管理扩面提质，确保全年目标任务圆满完成。"""
+
+T["official_huzhou_plan"] = """各区县卫生健康局，委机关各处室、委属各单位：
+现将《2024年全市卫生健康工作要点》印发给你们，请结合实际，认真抓好贯彻落实。
+2024年全市卫生健康工作的总体要求是：坚持以习近平新时代中国特色社会主义思想为指导，全面落实新时代党的卫生与健康工作方针，以建设高水平健康湖州为目标，深化医药卫生体制改革，推动优质医疗资源扩容下沉和区域均衡布局，不断增强人民群众的获得感。
+一、深化县域医共体建设。推进医共体内人员、财务、药品统一管理，完善医保基金总额付费结余留用机制，县域就诊率稳定在百分之九十以上。
+二、提升公共卫生服务能力。完善疾病预防控制体系，推进市疾控中心迁建项目，加强重点传染病监测预警和应急处置能力建设，适龄儿童免疫规划疫苗接种率保持在百分之九十五以上。
+三、守护一老一小健康。新增医养结合机构三家，每千人口拥有三岁以下婴幼儿托位数达到四点五个，孕产妇和儿童系统管理率均达到百分之九十五以上。
+重点任务分工如下表。
+@@TABLE:0
+五、推进中医药传承创新。实施基层中医药服务能力提升工程，所有社区卫生服务中心和乡镇卫生院建成标准化中医馆，县级中医医院全部达到二级甲等以上水平。开展名老中医药专家学术经验传承工作，培养中医药骨干人才五十名。
+六、深化数字健康建设。推进全民健康信息平台迭代升级，实现全市医疗机构检查检验结果互认，推广智慧医院建设，二级以上医院全部提供分时段预约诊疗、诊间结算和线上复诊服务。
+七、加强组织保障。各地各单位要把卫生健康重点工作纳入年度目标责任考核，主要负责人亲自抓、负总责，定期研究解决工作推进中的困难和问题，确保各项任务落到实处。"""
+
+T["official_jiangxi_notice"] = """各设区市卫生健康委，赣江新区社会发展局：
+为推动基层医疗卫生机构提升服务能力和管理水平，根据国家卫生健康委《关于加强基层医疗卫生机构绩效考核的指导意见（试行）》要求，我委组织开展了2023年度全省基层医疗卫生机构绩效评价工作。现将评价结果通报如下。
+一、总体情况。本次评价覆盖全省乡镇卫生院一千五百八十六家、社区卫生服务中心二百一十四家。评价结果显示，全省基层医疗卫生机构服务能力持续提升，家庭医生签约服务、慢性病管理和中医药服务等指标较上年明显改善。
+二、各设区市评价结果。各设区市评价结果统计如下表。
+@@TABLE:0
+从评价等次看，全省共有优秀等次机构三百六十五家，比上年增加四十八家；合格等次机构一千一百九十八家；不合格等次机构二十三家，主要集中在偏远山区，存在人员流失严重、服务量明显下降等问题。
+从指标维度看，服务提供和综合管理两个维度得分提升较快，可持续发展维度得分仍然偏低，反映出基层人才队伍建设和运行保障机制仍需加强。
+从地区分布看，赣州市、吉安市和抚州市优秀等次机构占比提升明显，主要得益于县域医共体建设和基层卫生人才专项招聘政策的持续实施，乡镇卫生院服务能力显著增强，群众在家门口看病就医更加方便。各地普遍建立了基层医疗卫生机构绩效评价结果公开制度，接受社会监督。
+三、存在的主要问题。部分机构人员配备不足，全科医生占比偏低；部分机构信息化水平不高，电子健康档案使用率较低；个别地区中医药服务能力仍然薄弱。
+四、下一步工作要求。各地要认真分析评价结果，对照问题清单制定整改措施，将评价结果与财政补助、院长年薪和绩效工资总量核定挂钩，持续推动基层医疗卫生机构高质量发展。"""
+
+T["official_linqu_plan"] = """为全面做好2024年全县卫生健康工作，推动卫生健康事业高质量发展，结合我县实际，制定本工作计划。
+一、总体目标。以建设健康临朐为统领，深化医药卫生体制改革，提升县域医疗服务能力，织牢公共卫生防护网，努力为全县人民提供全方位全周期健康服务。主要指标见下表。
+@@TABLE:0
+二、重点工作。一是推进紧密型县域医共体建设，县人民医院牵头组建医共体，实行人员统一招聘、药品统一采购配送。二是加强基层卫生人才队伍建设，招聘医学类毕业生六十名，落实乡村医生待遇保障。三是做好重点传染病防控，完善多点触发监测预警机制。四是推进中医药传承创新，每个乡镇卫生院建成标准化中医馆。
+三、提升公共卫生服务水平。做实国家基本公共卫生服务项目，规范开展高血压、糖尿病等慢性病患者健康管理，六十五岁以上老年人健康管理率达到百分之七十以上。加强严重精神障碍患者服务管理，规范管理率保持在百分之九十以上。扎实做好免疫规划工作，适龄儿童免疫规划疫苗接种率保持在百分之九十五以上。
+四、守护妇女儿童健康。落实母婴安全五项制度，加强危重孕产妇和新生儿救治中心建设，开展出生缺陷综合防治，免费开展孕前优生健康检查和新生儿疾病筛查，全县孕产妇死亡率和婴儿死亡率控制在较低水平。
+五、深入开展爱国卫生运动。巩固国家卫生县城创建成果，推进卫生乡镇和卫生村创建，开展城乡环境卫生整洁行动，做好病媒生物防制工作，持续提升群众健康素养水平。
+五、加强行业综合监管。开展医疗机构依法执业专项检查，严厉打击非法行医和欺诈骗保行为，持续推进医药领域腐败问题集中整治，营造风清气正的行业环境。
+六、保障措施。成立由局主要负责同志任组长的工作领导小组，建立月调度、季通报工作机制，将各项任务分解到科室和单位，确保全年目标任务按期完成。"""
+
+TABLES = {
+    "official_guiyang_summary": [[
+        ["指标名称", "全年目标", "上半年完成", "完成进度"],
+        ["居民电子健康档案建档率", "90%", "91.2%", "达到"],
+        ["高血压患者规范管理率", "65%", "62.8%", "接近"],
+        ["糖尿病患者规范管理率", "65%", "63.5%", "接近"],
+        ["适龄儿童免疫规划疫苗接种率", "95%", "96.1%", "达到"],
+        ["65岁以上老年人健康管理率", "70%", "48.3%", "滞后"],
+    ]],
+    "official_huzhou_plan": [[
+        ["序号", "重点任务", "牵头单位", "完成时限"],
+        ["1", "推进医共体人员统一管理", "基层卫生处", "2024年6月"],
+        ["2", "完善医保基金总额付费机制", "", "2024年9月"],
+        ["3", "市疾控中心迁建项目开工", "疾控处", "2024年10月"],
+        ["4", "新增医养结合机构三家", "老龄健康处", "2024年12月"],
+    ]],
+    "official_jiangxi_notice": [[
+        ["设区市", "参评机构数", "评价等次", ""],
+        ["", "", "优秀", "合格"],
+        ["南昌市", "156", "42", "109"],
+        ["赣州市", "368", "97", "258"],
+        ["上饶市", "231", "55", "168"],
+        ["九江市", "198", "51", "140"],
+    ]],
+    "official_linqu_plan": [[
+        ["指标", "2023年完成", "2024年目标", "责任科室"],
+        ["县域就诊率", "88.6%", "90%以上", "医政医管科"],
+        ["家庭医生重点人群签约率", "78.2%", "80%以上", "基层卫生科"],
+        ["孕产妇系统管理率", "94.1%", "95%以上", "妇幼健康科"],
+        ["每千人口托位数", "3.6个", "4.5个", "人口家庭科"],
+    ]],
+}
+
+
+def esc_cells(row, tag="td"):
+    return "".join("<%s>%s</%s>" % (tag, esc(c), tag) for c in row)
+
+
+def table_html(p, n):
+    """The n-th data table of an official page, in the markup its template uses."""
+    rows = TABLES[p["text"]][n]
+    style = p.get("table_style", "plain")
+    if style == "rowspan":   # Hanweb: a leader cell spanning two rows (the gold keeps "" below it)
+        out = ['<table class="MsoNormalTable" border="1" cellspacing="0" cellpadding="0" width="100%">',
+               "<tr>%s</tr>" % esc_cells(rows[0], "th")]
+        for i, row in enumerate(rows[1:], 1):
+            if i == 1:
+                out.append('<tr><td>%s</td><td>%s</td><td rowspan="2"><p><span>%s</span></p></td><td>%s</td></tr>'
+                           % tuple(esc(c) for c in row))
+            elif i == 2:
+                out.append("<tr><td>%s</td><td>%s</td><td>%s</td></tr>" % (esc(row[0]), esc(row[1]), esc(row[3])))
+            else:
+                out.append("<tr>%s</tr>" % esc_cells(row))
+        return "\n".join(out) + "</table>"
+    if style == "colspan":   # a two-level header: 设区市/参评机构数 span two rows, 评价等次 two columns
+        head = ('<tr><td rowspan="2">%s</td><td rowspan="2">%s</td><td colspan="2">%s</td></tr>\n'
+                "<tr><td>%s</td><td>%s</td></tr>" % (esc(rows[0][0]), esc(rows[0][1]), esc(rows[0][2]),
+                                                      esc(rows[1][2]), esc(rows[1][3])))
+        body = "\n".join("<tr>%s</tr>" % esc_cells(r) for r in rows[2:])
+        return '<table border="1" style="border-collapse:collapse;width:90%%">\n<tbody>\n%s\n%s\n</tbody></table>' % (head, body)
+    cells = "\n".join("<tr>%s</tr>" % "".join(
+        '<td style="border:1px solid #000;padding:4px"><p style="text-align:center">%s</p></td>' % esc(c) for c in r)
+        for r in rows)
+    return '<table style="border-collapse:collapse" align="center">\n<tbody>\n%s\n</tbody>\n</table>' % cells
+
+
+def official_body(p, para_tag='<p style="text-indent:2em">%s</p>'):
+    out = []
+    for line in T[p["text"]].split("\n"):
+        if line.startswith("@@TABLE:"):
+            out.append(table_html(p, int(line.split(":")[1])))
+        else:
+            out.append(para_tag % esc(line))
+    return "\n".join(out)
+
+
+def meta_cell(label, value):
+    return "<td class=\"lab\">%s</td><td>%s</td>" % (label, esc(value))
+
+
+def render_trs(p):
+    """TRS WCM 信息公开 page: a label/value table above the title, TRS_Editor body."""
+    o = p["official"]
+    h = """<!DOCTYPE html>
+<html>
+<head>
+%(cs)s<meta name="SiteName" content="%(site)s">
+<meta name="ColumnName" content="工作总结">
+<meta name="ArticleTitle" content="%(t)s">
+<meta name="PubDate" content="%(pubmeta)s">
+<title>%(t)s_%(site)s</title>
+</head>
+<body>
+<div class="header"><div class="logo"><a href="/">%(site)s</a></div>
+<ul class="nav"><li><a href="/">首页</a></li><li><a href="/zwgk/">政府信息公开</a></li><li><a href="/hdjl/">互动交流</a></li></ul></div>
+<div class="crumbs">当前位置：<a href="/">首页</a> &gt; <a href="/zwgk/">政府信息公开</a> &gt; <a href="/zwgk/gzzj/">工作总结</a></div>
+<div class="xxgk_xl">
+<table class="table_xxgk" width="100%%">
+<tr>%(r1)s</tr>
+<tr>%(r2)s</tr>
+<tr><td class="lab">标<span style="padding-left:2em"></span>题：</td><td colspan="3">%(t)s</td></tr>
+<tr>%(r3)s</tr>
+</table>
+<div class="xl_title"><h1>%(t)s</h1></div>
+<div class="xl_info">字体：[<a href="javascript:;">大</a> <a href="javascript:;">中</a> <a href="javascript:;">小</a>]　浏览次数：<span id="count">328</span></div>
+<div class="view TRS_UEDITOR trs_paper_default trs_web">
+%(body)s
+</div>
+<div class="xl_tools"><a href="javascript:window.print()">【打印此页】</a><a href="javascript:window.close()">【关闭窗口】</a></div>
+</div>
+<div class="footer"><p>主办单位：%(site)s　网站标识码：%(code)s</p><p>%(icp)s</p></div>
+</body>
+</html>
+""" % dict(cs=charset_meta(p), site=o["site"], t=esc(p["display_title"]), pubmeta=o["pubmeta"],
+           r1=meta_cell('索<span style="padding-left:0.5em"></span>引<span style="padding-left:0.5em"></span>号：', o["index_no"]) + meta_cell("主题分类：", o["topic"]),
+           r2=meta_cell("发文机关：", o["issuer"]) + meta_cell("成文日期：", o["written_text"]),
+           r3=meta_cell("发文字号：", o["number_text"]) + meta_cell("发布日期：", o["published_text"]),
+           body=official_body(p), code=o["code"], icp=o["icp"])
+    return h, ["当前位置", "打印此页", "关闭窗口", "网站标识码", "浏览次数", o["index_no"], o["icp"]]
+
+
+def render_hanweb(p):
+    """Hanweb (大汉) page: table-framed layout, label and value in one cell (索 引 号：…)."""
+    o = p["official"]
+    cell = lambda label, value: '<td width="50%%"><b>%s</b>%s</td>' % (label, esc(value))  # noqa: E731
+    h = """<html>
+<head>
+%(cs)s<title>%(t)s</title>
+<meta name="ColumnName" content="通知公告">
+</head>
+<body>
+<table width="1000" border="0" align="center" cellpadding="0" cellspacing="0">
+<tr><td><div class="top"><span class="sitename">%(site)s</span><a href="/">首页</a> | <a href="/col/col1229/">政务公开</a> | <a href="/col/col1230/">办事服务</a></div></td></tr>
+<tr><td>
+<table width="100%%" border="0" cellspacing="0" cellpadding="0">
+<tr><td class="bt_link">您当前的位置：<a href="/">首页</a> &gt; <a href="/col/col1229/">政务公开</a> &gt; <a href="/col/col1229/index.html">通知公告</a></td></tr>
+<tr><td>
+<table class="xxgk_table" width="100%%" border="1" cellspacing="0" cellpadding="4">
+<tr>%(r1)s</tr>
+<tr>%(r2)s</tr>
+<tr>%(r3)s</tr>
+</table>
+</td></tr>
+<tr><td align="center" class="title" style="font-size:22px;font-weight:bold;padding:20px 0">%(t)s</td></tr>
+<tr><td align="center"><span>发布日期：%(pub)s</span>　<span>浏览次数：<script>document.write(125)</script></span></td></tr>
+<tr><td><div id="zoom">
+%(body)s
+<p style="text-align:right">%(issuer)s</p>
+<p style="text-align:right">%(written_cn)s</p>
+</div></td></tr>
+<tr><td><table width="100%%"><tr><td align="right"><a href="javascript:window.print()">打印本页</a> <a href="javascript:window.close()">关闭窗口</a></td></tr></table></td></tr>
+</table>
+</td></tr>
+<tr><td class="bottom" align="center">版权所有：%(site)s　网站标识码：%(code)s　%(icp)s<br>技术支持：南京大汉网络有限公司</td></tr>
+</table>
+</body>
+</html>
+""" % dict(cs=charset_meta(p), site=o["site"], t=esc(p["display_title"]), pub=o["published_text"],
+           r1=cell("索 引 号：", o["index_no"]) + cell("主题分类：", o["topic"]),
+           r2=cell("发布机构：", o["issuer"]) + cell("成文日期：", o["written_text"]),
+           r3=cell("文　　号：", o["number_text"]) + cell("公开方式：", "主动公开"),
+           body=official_body(p), issuer=esc(o["issuer"]), written_cn=o["written_cn"], code=o["code"], icp=o["icp"])
+    return h, ["您当前的位置", "打印本页", "关闭窗口", "技术支持", "网站标识码", o["index_no"], o["icp"]]
+
+
+def render_xxgk(p):
+    """政府信息公开 platform page: label: value pairs in a list, or (layout="frame") a county
+    page framed by layout tables with label and value cells without colons."""
+    o = p["official"]
+    if p.get("layout") == "frame":
+        meta = """<table class="gk_info" width="100%%" cellspacing="0" cellpadding="3" border="1">
+<tr><td class="t">索引号</td><td>%s</td><td class="t">发布机构</td><td>%s</td></tr>
+<tr><td class="t">文号</td><td>%s</td><td class="t">成文日期</td><td>%s</td></tr>
+<tr><td class="t">发布日期</td><td>%s</td><td class="t">主题分类</td><td>%s</td></tr>
+</table>""" % (esc(o["index_no"]), esc(o["issuer"]), esc(o["number_text"]), esc(o["written_text"]),
+               esc(o["published_text"]), esc(o["topic"]))
+        box = '<table width="100%" border="0"><tr><td class="fj">附件：</td></tr><tr><td class="fj">无</td></tr></table>'
+        h = """<html>
+<head>
+%(cs)s<title>%(t)s-%(site)s</title>
+</head>
+<body>
+<table width="980" align="center" cellpadding="0" cellspacing="0"><tr><td>
+<table width="100%%"><tr><td class="logo">%(site)s</td><td class="date">今天是：<span id="today"></span></td></tr></table>
+<table width="100%%"><tr><td width="200" valign="top" class="left">
+<table width="100%%"><tr><td class="lm">信息公开目录</td></tr><tr><td><a href="/xxgk/jgzn/">机构职能</a></td></tr><tr><td><a href="/xxgk/ghjh/">规划计划</a></td></tr><tr><td><a href="/xxgk/tjxx/">统计信息</a></td></tr></table>
+</td><td valign="top">
+%(meta)s
+<div class="bt">%(t)s</div>
+<div class="zw">
+%(body)s
+</div>
+%(box)s
+</td></tr></table>
+<table width="100%%"><tr><td class="foot">%(site)s主办　网站标识码：%(code)s　%(icp)s</td></tr></table>
+</td></tr></table>
+</body>
+</html>
+""" % dict(cs=charset_meta(p), site=o["site"], t=esc(p["display_title"]), meta=meta, body=official_body(p),
+               box=box, code=o["code"], icp=o["icp"])
+        return h, ["信息公开目录", "机构职能", "今天是", "网站标识码", o["index_no"], o["icp"]]
+    h = """<!DOCTYPE html>
+<html>
+<head>
+%(cs)s<meta name="SiteName" content="%(site)s">
+<title>%(t)s</title>
+</head>
+<body>
+<div class="head"><a class="logo" href="/">%(site)s</a><div class="search"><input type="text" placeholder="请输入关键字"></div></div>
+<div class="location">当前位置：<a href="/">首页</a> &gt; <a href="/xxgk/">政府信息公开</a> &gt; <a href="/xxgk/tzgg/">通知公告</a></div>
+<div class="xxgk-info">
+<ul>
+<li><span class="label">索引号：</span>%(index_no)s</li><li><span class="label">主题分类：</span>%(topic)s</li>
+<li><span class="label">发布机构：</span>%(issuer)s</li><li><span class="label">成文日期：</span>%(written)s</li>
+<li><span class="label">文号：</span>%(number)s</li><li><span class="label">发布日期：</span>%(pub)s</li>
+</ul>
+</div>
+<div class="article">
+<h1>%(t)s</h1>
+<div class="article-con">
+<p style="text-align:center">%(number)s</p>
+%(body)s
+<p style="text-align:right">%(issuer)s</p>
+<p style="text-align:right">%(written_cn)s</p>
+</div>
+</div>
+<div class="share">分享到：<a href="javascript:;">微信</a> <a href="javascript:;">微博</a></div>
+<div class="foot">主办单位：%(site)s　网站标识码：%(code)s　%(icp)s</div>
+</body>
+</html>
+""" % dict(cs=charset_meta(p), site=o["site"], t=esc(p["display_title"]), index_no=esc(o["index_no"]),
+           topic=esc(o["topic"]), issuer=esc(o["issuer"]), written=esc(o["written_text"]), number=esc(o["number_text"]),
+           pub=esc(o["published_text"]), body=official_body(p), written_cn=o["written_cn"], code=o["code"], icp=o["icp"])
+    return h, ["当前位置", "分享到", "网站标识码", "请输入关键字", o["index_no"], o["icp"]]
+
+
+
 # ---------------------------------------------------------------------------
 import datetime as _dt
 
@@ -1289,7 +1571,8 @@ def render_govlist(p):
 
 RENDER = {"fanwen": render_fanwen, "xinwenmi": render_xinwenmi, "xbbk": render_xbbk, "jianbiao": render_jianbiao,
           "gov": render_gov, "county": render_county, "wechat": render_wechat, "health": render_health,
-          "docsite": render_docsite, "govlist": render_govlist}
+          "docsite": render_docsite, "govlist": render_govlist, "trs": render_trs, "hanweb": render_hanweb,
+          "xxgk": render_xxgk}
 
 
 # ---------------------------------------------------------------------------
@@ -1331,6 +1614,8 @@ def page(**kw):
     m.setdefault("placeholders", False)
     m.setdefault("source_script", "traditional" if kw["trad"] else "simplified")
     m.setdefault("is_health_report", True)
+    for name in ("issuer", "doc_number", "written"):
+        m.setdefault(name, None)
     PAGES.append(kw)
 
 
@@ -1662,6 +1947,54 @@ page(name="fanwen_summary_wuzhen_halfwidth_q_gbk", tpl="fanwen", enc="gbk", decl
                region="浙江省嘉兴市桐乡市", site="文库范文网"),
      notes="Half-width ? used as a question mark between CJK characters (方便不方便?这是, 有没有实效?我们): no mojibake.")
 
+
+# ------------------------------- official documents with tables (issue #11) -------------------------------
+page(name="trs_guiyang_summary_table_utf8", tpl="trs", enc="utf-8", decl="utf-8", http_charset="utf-8",
+     url="http://wjw.guiyang.gov.cn/zwgk/zfxxgk/fdzdgknr/gzzj/202307/t20230705_80012345.html",
+     text="official_guiyang_summary", display_title="贵阳市卫生健康局2023年上半年工作总结",
+     official=dict(site="贵阳市卫生健康局", index_no="000014349/2023-00056", topic="卫生、体育\\卫生",
+                   issuer="贵阳市卫生健康局", written_text="2023年07月03日", number_text="无",
+                   published_text="2023年07月05日", pubmeta="2023-07-05 16:20:11", code="5201000010",
+                   icp="黔ICP备10001234号"),
+     meta=dict(title="贵阳市卫生健康局2023年上半年工作总结", published="2023-07-05", year=2023, doc_type="summary",
+               region="贵州省贵阳市", site="贵阳市卫生健康局", issuer="贵阳市卫生健康局", doc_number=None,
+               written="2023-07-03"),
+     notes="TRS 信息公开 page: label cell / value cell table (索 引 号 spaced by spans, 发文机关, 文号 无 -> null, 成文日期 before 发布日期); a 6 x 4 data table in the body.")
+page(name="hanweb_huzhou_plan_rowspan_gbk", tpl="hanweb", enc="gbk", decl="gbk", http_charset=None,
+     url="http://wsjkw.huzhou.gov.cn/art/2024/2/26/art_1229208470_58912345.html",
+     text="official_huzhou_plan", display_title="湖州市卫生健康委员会关于印发2024年全市卫生健康工作要点的通知",
+     table_style="rowspan",
+     official=dict(site="湖州市卫生健康委员会", index_no="11330500002609876X/2024-00017", topic="卫生",
+                   issuer="湖州市卫生健康委员会", written_text="2024-02-20", number_text="湖卫发〔2024〕8号",
+                   published_text="2024-02-26", written_cn="2024年2月20日", code="3305000021",
+                   icp="浙ICP备12001234号"),
+     meta=dict(title="湖州市卫生健康委员会关于印发2024年全市卫生健康工作要点的通知", published="2024-02-26", year=2024,
+               doc_type="plan", region="浙江省湖州市", site="湖州市卫生健康委员会", issuer="湖州市卫生健康委员会",
+               doc_number="湖卫发〔2024〕8号", written="2024-02-20"),
+     notes="Hanweb (大汉) page in GBK: layout tables frame the page, label and value in one cell (索 引 号：, 文　　号：); a 5 x 4 task table with a rowspan cell.")
+page(name="xxgk_jiangxi_notice_colspan_utf8", tpl="xxgk", enc="utf-8", decl="utf-8", http_charset="utf-8",
+     url="https://hc.jiangxi.gov.cn/xxgk/tzgg/202401/t20240115_4781234.html",
+     text="official_jiangxi_notice", display_title="江西省卫生健康委关于2023年度全省基层医疗卫生机构绩效评价结果的通报",
+     table_style="colspan",
+     official=dict(site="江西省卫生健康委员会", index_no="014500857/2024-00021", topic="卫生、体育/卫生",
+                   issuer="江西省卫生健康委员会", written_text="2024年01月10日", number_text="赣卫基层字〔2024〕3号",
+                   published_text="2024-01-15", written_cn="2024年1月10日", code="3600000012",
+                   icp="赣ICP备05001234号"),
+     meta=dict(title="江西省卫生健康委关于2023年度全省基层医疗卫生机构绩效评价结果的通报", published="2024-01-15",
+               year=2023, doc_type="notice", region="江西省", site="江西省卫生健康委员会", issuer="江西省卫生健康委员会",
+               doc_number="赣卫基层字〔2024〕3号", written="2024-01-10"),
+     notes="政府信息公开 platform: label: value pairs in <li>s; 文号 also centred above the body; a table with a two-level header (rowspan + colspan).")
+page(name="xxgk_linqu_plan_frame_gbk", tpl="xxgk", enc="gbk", decl="gb2312", http_charset=None, layout="frame",
+     url="http://www.linqu.gov.cn/xxgk/wsjkj/202402/t20240218_6123456.html",
+     text="official_linqu_plan", display_title="临朐县卫生健康局2024年卫生健康工作计划",
+     official=dict(site="临朐县卫生健康局", index_no="LQ0321/2024-00005", topic="卫生健康",
+                   issuer="临朐县卫生健康局", written_text="2024年2月8日", number_text="临卫健发〔2024〕5号",
+                   published_text="2024-02-18", code="3707240001", icp="鲁ICP备09001234号"),
+     meta=dict(title="临朐县卫生健康局2024年卫生健康工作计划", published="2024-02-18", year=2024, doc_type="plan",
+               region="山东省潍坊市临朐县", site="临朐县卫生健康局", issuer="临朐县卫生健康局",
+               doc_number="临卫健发〔2024〕5号", written="2024-02-08"),
+     notes="County 信息公开 page (GBK, gb2312 declared) framed by layout tables; metadata cells without colons (索引号 | value); a 5 x 4 indicator table; a single-column 附件 box that is no data table.")
+
 # ------------------------------- list page -------------------------------
 page(name="list_jinan_wjw_column_utf8", tpl="govlist", enc="utf-8", decl="utf-8", http_charset="utf-8", page_kind="list",
      url="http://jnmhc.jinan.gov.cn/col/col28701/index.html", text=None,
@@ -1766,7 +2099,8 @@ def build():
             "must": must,
             "must_not": must_not,
             "meta": {k: p["meta"][k] for k in ("title", "published", "year", "doc_type", "region", "is_health_report",
-                                               "truncated", "full_length", "placeholders", "source_script", "site")},
+                                               "truncated", "full_length", "placeholders", "source_script", "site",
+                                               "issuer", "doc_number", "written")},
 
             "notes": p["notes"],
         }
@@ -1774,8 +2108,14 @@ def build():
             # the report year is asserted for health-work reports only
             del case["meta"]["year"]
         if case["meta"]["title"]:
-            # titles are stated in NFKC form (full-width ：？ -> :?), as the normalizer produces them
-            case["meta"]["title"] = unicodedata.normalize("NFKC", case["meta"]["title"])
+            # titles are stated as the normalizer produces them: NFC, full-width punctuation
+            # (：？) kept, full-width letters and digits half-width
+            case["meta"]["title"] = re.sub("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]",
+                                           lambda m: unicodedata.normalize("NFKC", m.group(0)),
+                                           unicodedata.normalize("NFC", case["meta"]["title"]))
+        if p["page_kind"] == "article":
+            # the body's data tables, rows of cell texts ("" where a merged cell spans)
+            case["tables"] = TABLES.get(p["text"], [])
         if p.get("dup_of"):
             case["dup_of"] = p["dup_of"]
         with open(os.path.join(CASES_DIR, p["name"] + ".json"), "w", encoding="utf-8") as f:
