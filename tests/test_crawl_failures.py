@@ -197,13 +197,20 @@ def test_a_crawl_waits_a_bounded_time_for_a_job_still_held(tmp_path: Path) -> No
         source = adhoc_source([site.url("/index.html")])
         job = tmp_path / "jobs" / source.name
         handle = _hold_job(job)
-        threading.Timer(2.0, handle.close).start()  # the old process exits
         events: list[dict[str, Any]] = []
-        started = time.monotonic()
-        waited = run_crawl(tmp_path, CrawlPlan([source], settings=settings),
-                           on_event=events.append)
+        waiting_since: list[float] = []
+
+        def on_event(event: dict[str, Any]) -> None:
+            events.append(event)
+            if event["e"] == "warn" and not waiting_since:
+                # The new crawl said it waits: the old process exits two seconds later (a timer
+                # started at once could fire before a loaded machine has started the crawl).
+                waiting_since.append(time.monotonic())
+                threading.Timer(2.0, handle.close).start()
+
+        waited = run_crawl(tmp_path, CrawlPlan([source], settings=settings), on_event=on_event)
         assert waited.status == "ok" and waited.tally.counts.new == 2
-        assert time.monotonic() - started >= 2.0
+        assert waiting_since and time.monotonic() - waiting_since[0] >= 2.0
         notes = [e["message"] for e in events if e["e"] == "warn"]
         assert len(notes) == 1 and "waiting for pid 4242" in notes[0]
 
