@@ -585,10 +585,12 @@ def dups(archive_dir: ArchiveDir, doc_id: str | None, limit: int, as_json: bool)
 def _export_options(command: Any) -> Any:
     """The options of `hra export` besides search's filters and --sort."""
     options = [
-        click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "md", "txt", "docx"]),
-                     default="jsonl", show_default=True, help="Output format."),
+        click.option("--format", "fmt",
+                     type=click.Choice(["jsonl", "csv", "md", "txt", "docx", "warc"]),
+                     default="jsonl", show_default=True,
+                     help="Output format (warc: the raw pages, every stored version)."),
         click.option("--output", "-o", type=click.Path(),
-                     help="File (jsonl, csv, --one-file) or directory (md, txt, docx); "
+                     help="File (jsonl, csv, warc, --one-file) or directory (md, txt, docx); "
                           "jsonl and csv go to stdout without it."),
         click.option("--one-file", is_flag=True, help="md/txt/docx: all documents in one file."),
         click.option("--no-text", is_flag=True, help="jsonl/csv: leave the text out."),
@@ -651,6 +653,7 @@ def _export_command() -> click.Command:
           hra export --region 遵义 --type speech --format docx -o word/
           hra export 医改 --format docx --one-file -o yigai.docx
           hra export --format md --one-file --all-versions -o everything.md
+          hra export --format warc -o archive.warc.gz   # raw pages, every version
         """
         from archive.export import export_title, refuse_inside
         from search.selection import select_documents
@@ -667,6 +670,11 @@ def _export_command() -> click.Command:
         with archive_dir.store(readonly=True) as store:
             total, records = select_documents(store, node, filters, filtered=filtered,
                                               sort=sort, limit=limit)
+            if fmt == "warc":
+                whole = not (query or filtered or limit or all_versions)
+                summary = _write_warc(store, None if whole else records, output, force)
+                _print_export_summary(summary, "page version(s)")
+                return
             summary = _write_export(records, total, fmt, output, one_file=one_file,
                                     no_text=no_text, force=force, title=title,
                                     data_dir=archive_dir.data_dir)
@@ -675,12 +683,26 @@ def _export_command() -> click.Command:
     return export
 
 
-def _print_export_summary(summary: Any) -> None:
+def _write_warc(store: Store, records: Callable[[], Iterator[Any]] | None,
+                output: str | None, force: bool) -> Any:
+    """`hra export --format warc`: every stored page version (`records`: of those documents)."""
+    from archive.warc_export import export_warc
+
+    if output is None:
+        raise HraError("--format warc writes a file: give --output FILE.warc.gz", 2)
+    ids = None if records is None else [record.id for record in records()]
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task("exporting", total=store.count_pages(ids), current="")
+        return export_warc(store, output, doc_ids=ids, force=force,
+                           progress=lambda n: bar.update(task, completed=n))
+
+
+def _print_export_summary(summary: Any, unit: str = "document(s)") -> None:
     """Leftovers of killed exports cleaned on the way, then where the export went."""
     for note in summary.notes:
         err_console.print(f"[yellow]note:[/] {shown(note)}", highlight=False)
     if summary.where != "stdout":
-        err_console.print(f"exported {summary.documents} document(s) in {summary.files} "
+        err_console.print(f"exported {summary.documents} {unit} in {summary.files} "
                           f"file(s) to {shown(summary.where)}", highlight=False)
 
 

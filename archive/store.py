@@ -607,6 +607,33 @@ class Store:
             for row in rows:
                 yield self._row_to_page(row)
 
+    def iter_pages(self, doc_ids: Iterable[str] | None = None) -> Iterator[RawPage]:
+        """Every stored version of every page (or of the documents `doc_ids`), oldest first
+        (in the order they were stored), one at a time (bounded memory: `doc_ids` are read in
+        chunks)."""
+        if doc_ids is None:
+            cur = self.db.execute("SELECT * FROM pages ORDER BY id")
+            while rows := cur.fetchmany(100):
+                for row in rows:
+                    yield self._row_to_page(row)
+            return
+        ids = iter(doc_ids)
+        while chunk := [did for _, did in zip(range(500), ids, strict=False)]:
+            cur = self.db.execute(
+                "SELECT * FROM pages WHERE doc_id IN (SELECT value FROM json_each(?))"
+                " ORDER BY id", (json.dumps(chunk),))
+            while rows := cur.fetchmany(100):
+                for row in rows:
+                    yield self._row_to_page(row)
+
+    def count_pages(self, doc_ids: Iterable[str] | None = None) -> int:
+        """How many page versions `iter_pages` yields."""
+        if doc_ids is None:
+            return self.db.execute("SELECT count(*) FROM pages").fetchone()[0]
+        return self.db.execute(
+            "SELECT count(*) FROM pages WHERE doc_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(doc_ids)),)).fetchone()[0]
+
     def count_latest_pages(self) -> int:
         """How many documents have stored pages (what `iter_latest_pages` yields)."""
         return self.db.execute("SELECT count(DISTINCT doc_id) FROM pages").fetchone()[0]
