@@ -230,7 +230,9 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
 @pass_archive_dir
 def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, verbose: bool,
                as_json: bool) -> None:
-    """Import saved HTML pages (.html/.htm files or directories, recursively) or JSONL exports.
+    """Import saved HTML pages (.html/.htm files or directories, recursively), WARC files
+    (.warc.gz, .warc: from `hra export --format warc`, crawl nodes, wget, pywb...) or JSONL
+    exports (records only: no raw pages).
 
     Pages that are not health-work reports are skipped and counted (unless --all); list pages
     and empty pages are skipped too. Importing the same files again changes nothing.
@@ -241,6 +243,7 @@ def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, 
       hra import ~/saved-pages/ --all
       hra import ~/saved-pages/ --verbose      # which files were skipped, and why
       hra import export.jsonl                  # an `hra export --format jsonl` file
+      hra import archive.warc.gz               # raw pages: `hra export --format warc`, wget
     """
     from archive.importer import disk_full_error, import_paths
     from archive.store import is_disk_full
@@ -282,6 +285,7 @@ def _print_import_summary(summary: Any, data_dir: Path, verbose: bool, as_json: 
         "run": summary.run_id, "files": c.pages, "new": c.new, "changed": c.changed,
         "unchanged": c.unchanged, "skipped": c.skipped, "skipped_by_reason": summary.skipped,
         "failed": c.failed, "errors": summary.errors, "data_dir": str(data_dir),
+        "warc_other_records": summary.other_records,
     }
     if verbose:
         data["skipped_files"] = [{"path": path, "reason": reason}
@@ -297,6 +301,10 @@ def _print_import_summary(summary: Any, data_dir: Path, verbose: bool, as_json: 
             f"{hint}, {_count(c.failed, 'failed', 'red')} -> {shown(data_dir)}",
             highlight=False,
         )
+        if summary.other_records:
+            other = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.other_records.items()))
+            console.print(f"WARC records that are not pages, passed over: {shown(other)}",
+                          highlight=False)
 
 
 @cli.command()
@@ -653,7 +661,7 @@ def _export_command() -> click.Command:
           hra export --region 遵义 --type speech --format docx -o word/
           hra export 医改 --format docx --one-file -o yigai.docx
           hra export --format md --one-file --all-versions -o everything.md
-          hra export --format warc -o archive.warc.gz   # raw pages, every version
+          hra export --format warc -o pages.warc.gz   # raw pages, every version
         """
         from archive.export import export_title, refuse_inside
         from search.selection import select_documents

@@ -30,6 +30,7 @@ same command finishes the job.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from collections.abc import Iterator
@@ -125,7 +126,7 @@ class WarcReader:
         """Captures in file order, each yielded once its metadata record (if any) was seen;
         a string is a record that could not be read (one line)."""
         pending: Capture | None = None
-        iterator = ArchiveIterator(self.fh, arc2warc=True)
+        iterator = ArchiveIterator(self.fh, arc2warc=True, check_digests=True)
         for record in iterator:
             kind = record.rec_type
             if kind == "metadata" and pending is not None and self._meta_of(record, pending):
@@ -182,6 +183,8 @@ class WarcReader:
             self.by_digest[digest] = (uri, iterator.get_record_offset())
         if len(body) > MAX_PAGE_BYTES:
             return f"{uri}: page too large (> {MAX_PAGE_BYTES // 2**20} MiB)"
+        if record.digest_checker.passed is False or getattr(record.raw_stream, "limit", 0) > 0:
+            return f"{uri}: damaged record (its digest does not match: cut short or altered)"
         return Capture(uri=uri, date=fetched_at(record.rec_headers.get_header("WARC-Date")),
                        status=status, headers=headers, body=body,
                        record_id=record.rec_headers.get_header("WARC-Record-ID") or "",
@@ -235,6 +238,11 @@ def import_warc(store: Store, path: Path, keep_all: bool, summary: ImportSummary
 
     try:
         with path.open("rb") as fh:
+            if not _starts_like_warc(fh):
+                summary.counts.pages += 1
+                summary.fail(f"{path}: not a WARC file (it does not begin with a WARC or "
+                             "ARC record)")
+                return
             for item in WarcReader(fh, skipped, other).captures():
                 summary.counts.pages += 1
                 if isinstance(item, str):
@@ -247,6 +255,24 @@ def import_warc(store: Store, path: Path, keep_all: bool, summary: ImportSummary
         if is_disk_full(exc):
             raise
         summary.fail(f"{path}: cannot read ({exc.strerror or exc})")
+
+
+def _starts_like_warc(fh: IO[bytes]) -> bool:
+    """Whether the file begins with a WARC (``WARC/1.x``) or ARC (``filedesc://``) record,
+    gzipped or not; the position is back at the start."""
+    head = fh.read(2)
+    fh.seek(0)
+    if head == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=fh) as member:
+                head = member.read(11)
+        except (OSError, EOFError):
+            head = b""
+        fh.seek(0)
+    else:
+        head = fh.read(11)
+        fh.seek(0)
+    return head.startswith((b"WARC/", b"filedesc://"))
 
 
 def _one_line(exc: BaseException) -> str:
