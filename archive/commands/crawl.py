@@ -137,10 +137,13 @@ def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
 @click.command("sources")
 @click.option("--failing", is_flag=True,
               help="Only sources whose last crawl failed (nothing could be fetched).")
+@click.option("--shard", metavar="K/N",
+              help="Only this node's share of the sources when N nodes crawl them (a hash of "
+                   "each source's name picks its node, 1..N).")
 @click.option("--json", "as_json", is_flag=True, help="Print the sources as JSON.")
 @data_dir_option
 @click.pass_context
-def sources_cmd(ctx: click.Context, failing: bool, as_json: bool) -> None:
+def sources_cmd(ctx: click.Context, failing: bool, shard: str | None, as_json: bool) -> None:
     """List the crawl sources (shipped ones and yours, <data dir>/sources.toml) with their
     health from the archive's runs: the last crawl and its status, the last success, the
     documents each one archived and the last error.
@@ -150,13 +153,19 @@ def sources_cmd(ctx: click.Context, failing: bool, as_json: bool) -> None:
       hra sources
       hra sources --failing      # after `hra crawl --all`: the dead sources, and why
       hra sources --json | jq '.[] | select(.health.status == "failed") | .name'
+      hra sources --shard 1/2    # what the first of two crawl nodes crawls
     """
     from archive.cli import console, print_json, shown
     from archive.source_health import sources_with_health
-    from crawler.sources import SHIPPED, USER_FILE
+    from crawler.sources import SHIPPED, USER_FILE, parse_shard, shard_of
 
     data_dir: Path = ctx.obj.data_dir
-    rows = sources_with_health(data_dir, failing=failing)
+    try:
+        k, n = parse_shard(shard) if shard else (1, 1)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
+    rows = [(s, h) for s, h in sources_with_health(data_dir, failing=failing)
+            if shard_of(s.name, n) == k]
     if as_json:
         print_json([{**s.to_json(), "health": h} for s, h in rows])
         return
