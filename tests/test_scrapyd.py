@@ -6,6 +6,7 @@ of nodes), the project egg built and uploaded by ``scrapyd-deploy`` from scrapy.
   job (``HRA_WARC_DIR``); the archive host imports ``nodes/*.warc.gz`` in any order, any number
   of times, with the same archive.
 * A node on the archive's machine writes into the archive directly (``HRA_DATA_DIR``).
+* A schedule with ``--scrapyd URL`` (twice) queues each of its sources on the node of its shard.
 * A job cancelled mid-way (``cancel.json``) and scheduled again with the same job id resumes
   from its JOBDIR: no page is lost, finished pages are not fetched again.
 
@@ -16,6 +17,7 @@ fixture's finalizer whatever happens.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -80,7 +82,10 @@ class Node:
             "items_dir =\n"
             "max_proc = 4\n"
             "poll_interval = 0.2\n", encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HRA_DATA_DIR")}
+        # The node's own data dir (its runs, crawl jobs and sources.toml), as a deployment sets
+        # it in the environment of scrapyd; no PYTHONPATH: the jobs run the deployed egg.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["HRA_DATA_DIR"] = str(self.data_dir)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "scrapyd", "--pidfile", str(self.dir / "twistd.pid"),
              "--logfile", str(self.dir / "scrapyd.log")],
@@ -342,3 +347,45 @@ def test_cancelled_job_resumes_from_its_jobdir(nodes: list[Node], tmp_path: Path
     summary = json.loads(hra("--data-dir", str(tmp_path / "host"), "import", "--json",
                              *map(str, files)))
     assert summary["new"] == 8 and summary["failed"] == 0, summary
+
+
+def test_a_schedule_queues_each_source_on_its_node(nodes: list[Node], tmp_path: Path) -> None:
+    from archive.schedule import ScheduleBook, Scheduler
+
+    names = _names_for_two_shards()
+    host, warc_dir = tmp_path / "host", tmp_path / "nodes"
+    before = {node.url: len(node.get("listjobs.json", project="hra")["finished"])
+              for node in nodes}
+    with SiteServer() as server:
+        site = Site(server)
+        toml = _sources_toml(site, names)
+        for node in [*nodes, None]:
+            where = node.data_dir if node else host
+            where.mkdir(exist_ok=True)
+            (where / "sources.toml").write_text(toml, encoding="utf-8")
+        fast = [arg for setting in FAST for arg in ("-s", setting)]
+        hra("--data-dir", str(host), "schedule", "add", "nightly", "--cron", "0 2 * * *",
+            *names, "--scrapyd", nodes[0].url, "--scrapyd", nodes[1].url,
+            "-s", f"HRA_WARC_DIR={warc_dir}", *fast)
+        out = io.StringIO()
+        outcome = Scheduler(host, out=out).run_one(ScheduleBook(host).get("nightly"))
+        assert outcome.exit_code == 0, out.getvalue()
+        for k, node in enumerate(nodes, 1):
+            queued = [line for line in out.getvalue().splitlines()
+                      if f"queued on {node.url}" in line]
+            assert len(queued) == 2, out.getvalue()
+            assert all(any(n in line for n in names if shard_of(n, 2) == k) for line in queued)
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            jobs = [node.get("listjobs.json", project="hra") for node in nodes]
+            if all(not j["pending"] and not j["running"] for j in jobs):
+                break
+            time.sleep(0.2)
+    for node, listing in zip(nodes, jobs, strict=True):
+        assert len(listing["finished"]) == before[node.url] + 2
+    files = sorted(warc_dir.glob("*.warc.gz"))
+    assert len(files) == 4, (files, nodes[0].job_logs())
+    summary = json.loads(hra("--data-dir", str(host), "import", "--json", *map(str, files)))
+    assert summary["new"] == 12 and summary["failed"] == 0, summary
+    runs = json.loads(hra("--data-dir", str(nodes[0].data_dir), "runs", "--json"))
+    assert any(r.get("trigger") == "schedule:nightly" for r in runs), runs
