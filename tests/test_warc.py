@@ -296,3 +296,30 @@ def test_not_a_warc_is_one_line(tmp_path: Path) -> None:
     summary = import_json(tmp_path / "data", good)
     assert summary["new"] == 2 and summary["failed"] == 1, summary
     assert "damaged record" in summary["errors"][0]
+
+
+def test_any_order_gives_the_same_archive(tmp_path: Path) -> None:
+    """Two crawls of the same page (nights apart, the page changed) in two WARC files: imported
+    in either order, the document is the newer version's, and both versions are kept."""
+    old = report_page("滨江市卫生健康委员会2023年工作总结", PARAGRAPHS * 2).encode()
+    new = report_page("滨江市卫生健康委员会2023年工作总结", PARAGRAPHS * 2
+                      + ["（2024年1月补充：全市新增家庭医生团队36个。）"]).encode()
+    files = []
+    for name, body, date in (("night1", old, "2024-01-01T02:00:00Z"),
+                             ("night2", new, "2024-01-02T02:00:00Z")):
+        path = tmp_path / f"{name}.warc.gz"
+        with path.open("wb") as fh:
+            _record(WARCWriter(fh, gzip=True), "response", "https://wjw.example.cn/a.html",
+                    body, date=date)
+        files.append(path)
+    forward, backward = tmp_path / "forward", tmp_path / "backward"
+    import_json(forward, *files)
+    import_json(backward, files[1])
+    assert import_json(backward, files[0])["changed"] == 1  # the older version, kept
+    assert rows(forward) == rows(backward)
+    with Store(backward) as store:
+        (record,) = store.iter_documents()
+        assert "新增家庭医生团队36个" in record.text
+        assert record.fetched_at == "2024-01-02T02:00:00+00:00"
+        assert store.latest_page(record.id).body == new  # what `hra reprocess` re-reads
+        assert [p.body for p in store.iter_latest_pages()] == [new]
