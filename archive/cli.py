@@ -669,24 +669,19 @@ def _export_command() -> click.Command:
         if output is not None:  # before the archive is opened: never write inside it
             refuse_inside(output, archive_dir.data_dir)
         filtered = has_filters(year, since, until, region, doc_type, site, complete)
-        text = " ".join(query)
-        node = parse_query(text) if query else None
-        filters = make_filters(year, since, until, region, doc_type, site, complete,
-                               all_versions)
-        title = export_title(text or None, describe_filters(
-            year, since, until, region, doc_type, site, complete, all_versions))
+        node = parse_query(" ".join(query)) if query else None
+        fields = (year, since, until, region, doc_type, site, complete, all_versions)
+        filters = make_filters(*fields)
+        title = export_title(" ".join(query) or None, describe_filters(*fields))
         with archive_dir.store(readonly=True) as store:
             total, records = select_documents(store, node, filters, filtered=filtered,
                                               sort=sort, limit=limit)
-            if fmt == "warc":
-                whole = not (query or filtered or limit or all_versions)
-                summary = _write_warc(store, None if whole else records, output, force)
-                _print_export_summary(summary, "page version(s)")
-                return
-            summary = _write_export(records, total, fmt, output, one_file=one_file,
-                                    no_text=no_text, force=force, title=title,
-                                    data_dir=archive_dir.data_dir)
-        _print_export_summary(summary)
+            whole = not (query or filtered or limit or all_versions)
+            summary = _write_warc(store, None if whole else records, output, force) \
+                if fmt == "warc" else _write_export(
+                    records, total, fmt, output, one_file=one_file, no_text=no_text,
+                    force=force, title=title, data_dir=archive_dir.data_dir)
+        _print_export_summary(summary, "page version(s)" if fmt == "warc" else "document(s)")
 
     return export
 
