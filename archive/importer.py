@@ -55,6 +55,9 @@ SKIP_REASONS = {
     "list": "a list page (links to articles, no article of its own)",
     "off-topic": "not a health-work report (--all keeps it, flagged)",
     "empty": f"no article: the main text is shorter than {MIN_TEXT_CHARS} characters",
+    # WARC records (archive.warc_import); "http-<status>": a redirect or an HTTP error
+    "not-html": "a WARC record that is not an HTML page (PDF, image, robots.txt...)",
+    "revisit": "a WARC revisit: the same content as a capture already read",
 }
 
 

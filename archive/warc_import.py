@@ -113,7 +113,8 @@ def _read_fields(data: bytes) -> dict[str, str]:
 
 
 class WarcReader:
-    """The pages of one WARC file, with what was skipped (`outcome` callback)."""
+    """The pages of one WARC file; what is skipped goes to `skipped(uri, reason)`, records that
+    are not pages are counted in `other` (by type)."""
 
     def __init__(self, fh: IO[bytes], skipped: Any, other: dict[str, int]) -> None:
         self.fh = fh
