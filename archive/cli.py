@@ -676,7 +676,7 @@ def _export_command() -> click.Command:
         with archive_dir.store(readonly=True) as store:
             total, records = select_documents(store, node, filters, filtered=filtered,
                                               sort=sort, limit=limit)
-            whole = not (query or filtered or limit or all_versions)
+            whole = not (query or filtered or limit)  # warc: every page, not only documents
             summary = _write_warc(store, None if whole else records, output, force) \
                 if fmt == "warc" else _write_export(
                     records, total, fmt, output, one_file=one_file, no_text=no_text,
