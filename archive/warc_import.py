@@ -277,7 +277,9 @@ def _starts_like_warc(fh: IO[bytes]) -> bool:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
+    """The reason, without the damaged bytes warcio quotes ("..., first line: [...]")."""
+    text = str(exc).split(", first line:")[0]
+    return " ".join(text.split())[:120] or type(exc).__name__
 
 
 def _store_capture(store: Store, capture: Capture, keep_all: bool, summary: ImportSummary,

@@ -323,3 +323,16 @@ def test_any_order_gives_the_same_archive(tmp_path: Path) -> None:
         assert record.fetched_at == "2024-01-02T02:00:00+00:00"
         assert store.latest_page(record.id).body == new  # what `hra reprocess` re-reads
         assert [p.body for p in store.iter_latest_pages()] == [new]
+
+
+def test_a_damaged_gzip_member_keeps_the_pages_before_it(archive_dir: Path, tmp_path: Path) -> None:
+    warc = tmp_path / "all.warc.gz"
+    hra("--data-dir", str(archive_dir), "export", "--format", "warc", "-o", str(warc))
+    data = warc.read_bytes()
+    middle = len(data) // 2
+    damaged = tmp_path / "damaged.warc.gz"
+    damaged.write_bytes(data[:middle] + b"\x00" * 200 + data[middle + 200:])
+    summary = import_json(tmp_path / "data", damaged)
+    assert summary["new"] >= 3 and summary["failed"] == 1, summary
+    assert summary["errors"][0].endswith("not a readable WARC file past this point "
+                                         "(Unknown archive format)"), summary["errors"]
