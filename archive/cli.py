@@ -254,8 +254,8 @@ def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, 
             summary = import_paths(
                 store, paths, keep_all=keep_all,
                 total_cb=lambda n: bar.update(task, total=n),
-                progress=lambda p, _o: bar.update(task, advance=1,
-                                                  current=shown(Path(p).name[-40:])),
+                progress=lambda p, o: bar.update(task, advance=int(o != "record"),
+                                                 current=shown(Path(p).name[-40:])),
                 on_error=lambda m: err_console.print(f"[yellow]failed:[/] {shown(m)}",
                                                      highlight=False),
                 on_skip=(lambda p, why: err_console.print(

@@ -48,7 +48,7 @@ _CANONICAL = re.compile(
     re.IGNORECASE,
 )
 
-Progress = Callable[[str, str], None]  # (path or url, outcome)
+Progress = Callable[[str, str], None]  # (path or url, outcome; "record": a WARC record read)
 
 #: Why a page was skipped, in words (`hra import --verbose`), by outcome ("skipped:<reason>").
 SKIP_REASONS = {
@@ -328,7 +328,8 @@ def _import_files(store: Store, files: list[Path], keep_all: bool, summary: Impo
         elif is_warc(path):
             from archive.warc_import import import_warc
 
-            import_warc(store, path, keep_all, summary, sources)
+            import_warc(store, path, keep_all, summary, sources,
+                        tick=(lambda uri: progress(uri, "record")) if progress else None)
             outcome = "warc"
         else:
             outcome = _import_one(store, path, keep_all, summary)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -228,9 +228,10 @@ def _reread(fh: IO[bytes], offset: int) -> Capture | None:
 
 
 def import_warc(store: Store, path: Path, keep_all: bool, summary: ImportSummary,
-                sources: SourceOptions) -> None:
+                sources: SourceOptions, tick: Callable[[str], None] | None = None) -> None:
     """Every page of the WARC file `path` into the archive; counts and errors in `summary`.
-    `sources` gives a crawl source's extraction options (hra's metadata names the source)."""
+    `sources` gives a crawl source's extraction options (hra's metadata names the source);
+    `tick(uri)` hears each page as it is archived (a progress display)."""
     other: dict[str, int] = summary.other_records
 
     def skipped(uri: str, reason: str) -> None:
@@ -250,6 +251,8 @@ def import_warc(store: Store, path: Path, keep_all: bool, summary: ImportSummary
                     summary.fail(f"{path}: {item}")
                     continue
                 _store_capture(store, item, keep_all, summary, sources, path)
+                if tick:
+                    tick(item.uri)
     except (ArchiveLoadFailed, EOFError, ValueError) as exc:
         summary.fail(f"{path}: not a readable WARC file past this point ({_one_line(exc)})")
     except OSError as exc:
