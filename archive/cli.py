@@ -230,7 +230,9 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
 @pass_archive_dir
 def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, verbose: bool,
                as_json: bool) -> None:
-    """Import saved HTML pages (.html/.htm files or directories, recursively) or JSONL exports.
+    """Import saved HTML pages (.html/.htm files or directories, recursively), WARC files
+    (.warc.gz, .warc: from `hra export --format warc`, crawl nodes, wget, pywb...) or JSONL
+    exports (records only: no raw pages).
 
     Pages that are not health-work reports are skipped and counted (unless --all); list pages
     and empty pages are skipped too. Importing the same files again changes nothing.
@@ -241,6 +243,7 @@ def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, 
       hra import ~/saved-pages/ --all
       hra import ~/saved-pages/ --verbose      # which files were skipped, and why
       hra import export.jsonl                  # an `hra export --format jsonl` file
+      hra import archive.warc.gz               # raw pages: `hra export --format warc`, wget
     """
     from archive.importer import disk_full_error, import_paths
     from archive.store import is_disk_full
@@ -251,8 +254,8 @@ def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, 
             summary = import_paths(
                 store, paths, keep_all=keep_all,
                 total_cb=lambda n: bar.update(task, total=n),
-                progress=lambda p, _o: bar.update(task, advance=1,
-                                                  current=shown(Path(p).name[-40:])),
+                progress=lambda p, o: bar.update(task, advance=int(o != "record"),
+                                                 current=shown(Path(p).name[-40:])),
                 on_error=lambda m: err_console.print(f"[yellow]failed:[/] {shown(m)}",
                                                      highlight=False),
                 on_skip=(lambda p, why: err_console.print(
@@ -282,6 +285,7 @@ def _print_import_summary(summary: Any, data_dir: Path, verbose: bool, as_json: 
         "run": summary.run_id, "files": c.pages, "new": c.new, "changed": c.changed,
         "unchanged": c.unchanged, "skipped": c.skipped, "skipped_by_reason": summary.skipped,
         "failed": c.failed, "errors": summary.errors, "data_dir": str(data_dir),
+        "warc_other_records": summary.other_records,
     }
     if verbose:
         data["skipped_files"] = [{"path": path, "reason": reason}
@@ -297,6 +301,10 @@ def _print_import_summary(summary: Any, data_dir: Path, verbose: bool, as_json: 
             f"{hint}, {_count(c.failed, 'failed', 'red')} -> {shown(data_dir)}",
             highlight=False,
         )
+        if summary.other_records:
+            other = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.other_records.items()))
+            console.print(f"WARC records that are not pages, passed over: {shown(other)}",
+                          highlight=False)
 
 
 @cli.command()
@@ -600,10 +608,12 @@ def dups(archive_dir: ArchiveDir, doc_id: str | None, limit: int, as_json: bool)
 def _export_options(command: Any) -> Any:
     """The options of `hra export` besides search's filters and --sort."""
     options = [
-        click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "md", "txt", "docx"]),
-                     default="jsonl", show_default=True, help="Output format."),
+        click.option("--format", "fmt",
+                     type=click.Choice(["jsonl", "csv", "md", "txt", "docx", "warc"]),
+                     default="jsonl", show_default=True,
+                     help="Output format (warc: the raw pages, every stored version)."),
         click.option("--output", "-o", type=click.Path(),
-                     help="File (jsonl, csv, --one-file) or directory (md, txt, docx); "
+                     help="File (jsonl, csv, warc, --one-file) or directory (md, txt, docx); "
                           "jsonl and csv go to stdout without it."),
         click.option("--one-file", is_flag=True, help="md/txt/docx: all documents in one file."),
         click.option("--no-text", is_flag=True, help="jsonl/csv: leave the text out."),
@@ -666,6 +676,7 @@ def _export_command() -> click.Command:
           hra export --region 遵义 --type speech --format docx -o word/
           hra export 医改 --format docx --one-file -o yigai.docx
           hra export --format md --one-file --all-versions -o everything.md
+          hra export --format warc -o pages.warc.gz   # raw pages, every version
         """
         from archive.export import export_title, refuse_inside
         from search.selection import select_documents
@@ -673,29 +684,43 @@ def _export_command() -> click.Command:
         if output is not None:  # before the archive is opened: never write inside it
             refuse_inside(output, archive_dir.data_dir)
         filtered = has_filters(year, since, until, region, doc_type, site, issuer, complete)
-        text = " ".join(query)
-        node = parse_query(text) if query else None
-        filters = make_filters(year, since, until, region, doc_type, site, issuer, complete,
-                               all_versions)
-        title = export_title(text or None, describe_filters(
-            year, since, until, region, doc_type, site, issuer, complete, all_versions))
+        node = parse_query(" ".join(query)) if query else None
+        fields = (year, since, until, region, doc_type, site, issuer, complete, all_versions)
+        filters = make_filters(*fields)
+        title = export_title(" ".join(query) or None, describe_filters(*fields))
         with archive_dir.store(readonly=True) as store:
             total, records = select_documents(store, node, filters, filtered=filtered,
                                               sort=sort, limit=limit)
-            summary = _write_export(records, total, fmt, output, one_file=one_file,
-                                    no_text=no_text, force=force, title=title,
-                                    data_dir=archive_dir.data_dir)
-        _print_export_summary(summary)
+            whole = not (query or filtered or limit)  # warc: every page, not only documents
+            summary = _write_warc(store, None if whole else records, output, force) \
+                if fmt == "warc" else _write_export(
+                    records, total, fmt, output, one_file=one_file, no_text=no_text,
+                    force=force, title=title, data_dir=archive_dir.data_dir)
+        _print_export_summary(summary, "page version(s)" if fmt == "warc" else "document(s)")
 
     return export
 
 
-def _print_export_summary(summary: Any) -> None:
+def _write_warc(store: Store, records: Callable[[], Iterator[Any]] | None,
+                output: str | None, force: bool) -> Any:
+    """`hra export --format warc`: every stored page version (`records`: of those documents)."""
+    from archive.warc_export import export_warc
+
+    if output is None:
+        raise HraError("--format warc writes a file: give --output FILE.warc.gz", 2)
+    ids = None if records is None else [record.id for record in records()]
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task("exporting", total=store.count_pages(ids), current="")
+        return export_warc(store, output, doc_ids=ids, force=force,
+                           progress=lambda n: bar.update(task, completed=n))
+
+
+def _print_export_summary(summary: Any, unit: str = "document(s)") -> None:
     """Leftovers of killed exports cleaned on the way, then where the export went."""
     for note in summary.notes:
         err_console.print(f"[yellow]note:[/] {shown(note)}", highlight=False)
     if summary.where != "stdout":
-        err_console.print(f"exported {summary.documents} document(s) in {summary.files} "
+        err_console.print(f"exported {summary.documents} {unit} in {summary.files} "
                           f"file(s) to {shown(summary.where)}", highlight=False)
 
 

@@ -30,6 +30,13 @@ from archive.text.classify import DOC_TYPES
 from archive.text.decode import charset_from_headers
 from archive.urls import canonical_url
 
+WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+
+
+def is_warc(path: Path) -> bool:
+    """Whether `path` names a WARC (or ARC) file, gzipped or not (`archive.warc_import`)."""
+    return path.name.lower().endswith(WARC_SUFFIXES)
+
 HTML_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 MAX_FILE_BYTES = 64 * 1024 * 1024  # we refuse to even read more than this
@@ -41,13 +48,16 @@ _CANONICAL = re.compile(
     re.IGNORECASE,
 )
 
-Progress = Callable[[str, str], None]  # (path or url, outcome)
+Progress = Callable[[str, str], None]  # (path or url, outcome; "record": a WARC record read)
 
 #: Why a page was skipped, in words (`hra import --verbose`), by outcome ("skipped:<reason>").
 SKIP_REASONS = {
     "list": "a list page (links to articles, no article of its own)",
     "off-topic": "not a health-work report (--all keeps it, flagged)",
     "empty": f"no article: the main text is shorter than {MIN_TEXT_CHARS} characters",
+    # WARC records (archive.warc_import); "http-<status>": a redirect or an HTTP error
+    "not-html": "a WARC record that is not an HTML page (PDF, image, robots.txt...)",
+    "revisit": "a WARC revisit: the same content as a capture already read",
 }
 
 
@@ -61,6 +71,8 @@ class ImportSummary(OutcomeTally):
     #: reprocess: pages of sources no longer defined (name -> pages), extracted without their
     #: selectors
     sources_gone: dict[str, int] = field(default_factory=dict)
+    #: WARC records that are not pages (warcinfo, request, metadata...), by type
+    other_records: dict[str, int] = field(default_factory=dict)
     run_id: int | None = None
     on_error: Callable[[str], None] | None = None
     on_skip: Callable[[str, str], None] | None = None  # (path, reason in words)
@@ -89,10 +101,11 @@ def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
         elif path.is_dir():
             found = sorted(
                 p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in HTML_SUFFIXES + JSONL_SUFFIXES
+                if p.is_file() and (p.suffix.lower() in HTML_SUFFIXES + JSONL_SUFFIXES
+                                    or is_warc(p))
             )
             if not found:
-                errors.append(f"{raw}: no .html, .htm or .jsonl files in this directory")
+                errors.append(f"{raw}: no .html, .htm, .jsonl or .warc.gz files in this directory")
             files.extend(found)
         elif path.is_file():
             files.append(path)
@@ -332,10 +345,17 @@ def _show(value: object) -> str:
 def _import_files(store: Store, files: list[Path], keep_all: bool, summary: ImportSummary,
                   progress: Progress | None) -> None:
     """Each file into the archive (JSONL exports line by line), the run's counts kept current."""
+    sources = _SourceOptions(store.data_dir)
     for path in files:
         if path.suffix.lower() in JSONL_SUFFIXES:
             _import_jsonl(store, path, summary)
             outcome = "jsonl"
+        elif is_warc(path):
+            from archive.warc_import import import_warc
+
+            import_warc(store, path, keep_all, summary, sources,
+                        tick=(lambda uri: progress(uri, "record")) if progress else None)
+            outcome = "warc"
         else:
             outcome = _import_one(store, path, keep_all, summary)
         if progress:

@@ -23,7 +23,8 @@
   passed since its last start, the schedule runs once, now (not once per missed time).
   A schedule that never ran counts from when it was added (a source's schedule: from when
   sources.toml was last changed).
-* Each due crawl is a child process (`hra crawl ... --trigger schedule:NAME`), its output
+* Each due crawl is a child process (`hra crawl ... --trigger schedule:NAME`; with Scrapyd
+  nodes, ``--scrapyd URL``, that child queues a job per source on the nodes and returns), its output
   logged to ``<data_dir>/logs/schedule.log`` and to stdout. A failing crawl is logged and the
   scheduler goes on. SIGTERM/SIGINT stop the running crawl gracefully (its Scrapy job state is
   kept, so it resumes next time) and then the scheduler.
@@ -495,12 +496,15 @@ class ScheduleBook:
 
 
 def crawl_options(*, refresh: bool = False, depth: int | None = None,
-                  max_pages: int | None = None, settings: tuple[str, ...] = ()) -> list[str]:
-    """The `hra crawl` options of a schedule (what `hra schedule add` was given)."""
+                  max_pages: int | None = None, settings: tuple[str, ...] = (),
+                  scrapyd: tuple[str, ...] = ()) -> list[str]:
+    """The `hra crawl` options of a schedule (what `hra schedule add` was given); `scrapyd`:
+    the crawl is queued on these Scrapyd nodes (`archive.scrapyd_nodes`), not run here."""
     return (["--refresh"] if refresh else []) + \
         (["--depth", str(depth)] if depth is not None else []) + \
         (["--max-pages", str(max_pages)] if max_pages else []) + \
-        [arg for setting in settings for arg in ("-s", setting)]
+        [arg for setting in settings for arg in ("-s", setting)] + \
+        [arg for node in scrapyd for arg in ("--scrapyd", node)]
 
 
 # ---------------------------------------------------------------------------------------------

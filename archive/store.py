@@ -391,7 +391,10 @@ class Store:
         `source` names the crawl source the page was fetched for (its selectors apply again
         when `hra reprocess` re-extracts it); None for imported pages and ad-hoc crawls.
         Returns "new" (first version of a document), "changed" (a new version of a known
-        document) or "unchanged" (these exact bytes are already archived).
+        document) or "unchanged" (these exact bytes are already archived). The document follows
+        the newest version (by `fetched_at`): a version older than one already stored (a WARC
+        of an earlier crawl imported later) is kept as a version but does not replace it, so
+        pages stored in any order make the same archive.
         """
         did = record.id if record else doc_id(url)
         sha = hashlib.sha256(body).hexdigest()
@@ -405,13 +408,16 @@ class Store:
             had_pages = self.db.execute(
                 "SELECT 1 FROM pages WHERE doc_id = ? LIMIT 1", (did,)
             ).fetchone()
+            newer = had_pages is not None and self.db.execute(
+                "SELECT 1 FROM pages WHERE doc_id = ? AND fetched_at > ? LIMIT 1",
+                (did, fetched_at)).fetchone() is not None
             cur = self.db.execute(
                 "INSERT INTO pages (doc_id, url, final_url, status, headers, fetched_at, sha256,"
                 " size, codec, body, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'zstd', ?, ?)",
                 (did, url, final_url, status, json.dumps(headers or {}, ensure_ascii=False),
                  fetched_at, sha, len(body), self._zc.compress(body), source),
             )
-            if record is not None:
+            if record is not None and not newer:
                 self._upsert_document(record, cur.lastrowid)
             return "changed" if (known or had_pages) else "new"
 
@@ -597,10 +603,11 @@ class Store:
         ).fetchone()[0]
 
     def latest_page(self, did: str) -> RawPage | None:
-        """The newest stored version of a document's page (decompressed), or None."""
+        """The newest stored version of a document's page (last fetched; of those fetched at
+        the same time, the last stored), decompressed, or None."""
         row = self.db.execute(
-            "SELECT * FROM pages WHERE doc_id = ? ORDER BY id DESC LIMIT 1", (did,)
-        ).fetchone()
+            "SELECT * FROM pages WHERE doc_id = ? ORDER BY fetched_at DESC, id DESC LIMIT 1",
+            (did,)).fetchone()
         return self._row_to_page(row) if row else None
 
     def page_versions(self, did: str) -> list[tuple[int, str, str, int]]:
@@ -612,13 +619,42 @@ class Store:
         return [tuple(r) for r in rows]
 
     def iter_latest_pages(self) -> Iterator[RawPage]:
-        """The newest version of every archived page, one at a time."""
+        """The newest version (`latest_page`) of every archived page, one at a time."""
         cur = self.db.execute(
-            "SELECT * FROM pages WHERE id IN (SELECT max(id) FROM pages GROUP BY doc_id) ORDER BY id"
+            "SELECT * FROM pages WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER"
+            " (PARTITION BY doc_id ORDER BY fetched_at DESC, id DESC) AS n FROM pages)"
+            " WHERE n = 1) ORDER BY id"
         )
         while rows := cur.fetchmany(100):
             for row in rows:
                 yield self._row_to_page(row)
+
+    def iter_pages(self, doc_ids: Iterable[str] | None = None) -> Iterator[RawPage]:
+        """Every stored version of every page (or of the documents `doc_ids`), oldest first
+        (in the order they were stored), one at a time (bounded memory: `doc_ids` are read in
+        chunks)."""
+        if doc_ids is None:
+            cur = self.db.execute("SELECT * FROM pages ORDER BY id")
+            while rows := cur.fetchmany(100):
+                for row in rows:
+                    yield self._row_to_page(row)
+            return
+        ids = iter(doc_ids)
+        while chunk := [did for _, did in zip(range(500), ids, strict=False)]:
+            cur = self.db.execute(
+                "SELECT * FROM pages WHERE doc_id IN (SELECT value FROM json_each(?))"
+                " ORDER BY id", (json.dumps(chunk),))
+            while rows := cur.fetchmany(100):
+                for row in rows:
+                    yield self._row_to_page(row)
+
+    def count_pages(self, doc_ids: Iterable[str] | None = None) -> int:
+        """How many page versions `iter_pages` yields."""
+        if doc_ids is None:
+            return self.db.execute("SELECT count(*) FROM pages").fetchone()[0]
+        return self.db.execute(
+            "SELECT count(*) FROM pages WHERE doc_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(doc_ids)),)).fetchone()[0]
 
     def count_latest_pages(self) -> int:
         """How many documents have stored pages (what `iter_latest_pages` yields)."""

@@ -6,13 +6,15 @@ processes by `crawler.page_workers`, with the source's optional title/date/body 
 its `ExtractOptions`) then `archive.importer.store_result` (the raw bytes, headers, final URL
 and status, the source's name, plus the record, in one transaction: `hra reprocess` applies the
 same selectors later). Off-topic pages (unless ``HRA_KEEP_OFF_TOPIC``), list pages and pages
-without an article are counted, not stored. The spider learns the page's kind from the item
-(`PageItem.set_kind`) to decide which links to follow.
+without an article are counted, not stored. With ``HRA_WARC_DIR`` (a crawl node for another
+machine) the pages go to a WARC file per job instead (`crawler.warc_output`). The spider learns
+the page's kind from the item (`PageItem.set_kind`) to decide which links to follow.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.crawl_runs import IndexCadence
@@ -20,9 +22,12 @@ from archive.importer import store_result
 from crawler.context import CrawlContext, context
 from crawler.items import DoneItem, FailureItem, PageItem
 from crawler.page_workers import Analyser, default_workers, shared_analyser
+from crawler.warc_output import WarcOutput
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+
+    from archive.page_processing import PageResult
 
 logger = logging.getLogger("hra.crawl")
 
@@ -40,6 +45,10 @@ class ArchivePipeline:
         self.analyser: Analyser = shared_analyser(
             default_workers() if workers in (None, "", "auto") else int(workers))
         self._selector_warned = False
+        # A crawl node for another machine: pages go to a WARC file per job (crawler.warc_output)
+        warc_dir = crawler.settings.get("HRA_WARC_DIR")
+        self.warc_dir = Path(warc_dir) if warc_dir else None
+        self.warc: WarcOutput | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -77,15 +86,7 @@ class ArchivePipeline:
                 message = error or "no result"
             else:
                 kind = result.kind
-                store = self.ctx.store
-                with store.transaction():  # the page and its count in the run, or neither
-                    outcome = store_result(
-                        store, result, url=item.request_url, body=item.body,
-                        fetched_at=item.fetched_at, keep_all=self.ctx.keep_off_topic,
-                        final_url=item.url, status=item.status, headers=item.headers,
-                        source=page_source,
-                    )
-                    self.ctx.count_stored(outcome)
+                outcome = self._archive(item, result, page_source)
                 counted = True
                 title = result.record.title if result.record else None
         except Exception as exc:  # never lose the crawl to one page; the log has the traceback
@@ -100,6 +101,32 @@ class ArchivePipeline:
         self.ctx.report(item.url, outcome, message=message, title=title, status=item.status,
                         depth=item.depth, counted=counted)
 
+    def _archive(self, item: PageItem, result: PageResult, page_source: str | None) -> str:
+        """Store the page and count it in the run (one transaction), or with ``HRA_WARC_DIR``
+        write it to the job's WARC file; returns the outcome."""
+        store = self.ctx.store
+        if self.warc_dir is None:
+            with store.transaction():  # the page and its count in the run, or neither
+                outcome = store_result(
+                    store, result, url=item.request_url, body=item.body,
+                    fetched_at=item.fetched_at, keep_all=self.ctx.keep_off_topic,
+                    final_url=item.url, status=item.status, headers=item.headers,
+                    source=page_source,
+                )
+                self.ctx.count_stored(outcome)
+            return outcome
+        if result.record is None:
+            outcome = f"skipped:{result.kind}"
+        elif result.kind == "off-topic" and not self.ctx.keep_off_topic:
+            outcome = "skipped:off-topic"
+        else:
+            if self.warc is None:
+                job = getattr(self.crawler.spider, "_job", None)
+                self.warc = WarcOutput(self.warc_dir, self.ctx.source_name, job)
+            outcome = self.warc.write(item, result.record.id, page_source)
+        self.ctx.count_stored(outcome)
+        return outcome
+
     def _done(self, urls: list[str]) -> None:
         engine = self.crawler.engine
         scheduler = engine.scheduler if engine is not None else None
@@ -109,6 +136,9 @@ class ArchivePipeline:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def close_spider(self) -> None:
+        if self.warc is not None:
+            path = self.warc.close()
+            logger.info("%d page(s) written to %s", self.warc.pages, path)
         if self.ctx.standalone:  # under `hra crawl` the parent updates them (one writer)
             self._update_index()
 

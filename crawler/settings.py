@@ -10,6 +10,9 @@ hra's own settings (``-s NAME=VALUE`` with scrapy, or `hra crawl` options):
 
 ==========================  =====================================================================
 HRA_DATA_DIR                archive directory (default: $HRA_DATA_DIR, else the platform dir)
+HRA_WARC_DIR                a crawl node for another machine: archived pages go to a WARC file
+                            per job in this directory (`hra import` on the archive host), not
+                            to the archive; HRA_DATA_DIR keeps the node's runs and jobs
 HRA_CONTACT                 an e-mail or URL for site operators, put in the User-Agent
 HRA_DEPTH                   link hops from a start page (pagination does not count), default 3
 HRA_MAX_PAGES               requests per source and run, 0 = no limit (default 1000)
@@ -95,6 +98,7 @@ ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}
 CONCURRENT_ITEMS = 16
 
 HRA_DATA_DIR = os.environ.get("HRA_DATA_DIR") or None
+HRA_WARC_DIR = os.environ.get("HRA_WARC_DIR") or None
 HRA_DEPTH = 3
 HRA_MAX_PAGES = 1000
 HRA_MAX_LIST_PAGES = 50

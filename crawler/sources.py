@@ -25,6 +25,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -186,7 +187,9 @@ def parse_source(data: dict[str, Any], where: str, origin: str) -> Source:
 def read_sources_file(path: Path, origin: str) -> list[Source]:
     """All sources of one TOML file (SourceError with file and source on any problem)."""
     try:
-        with path.open("rb") as fh:
+        # The shipped file is package data: inside the project egg on a Scrapyd node (a zip).
+        shipped = resources.files("crawler").joinpath(SHIPPED.name) if path == SHIPPED else path
+        with shipped.open("rb") as fh:
             data = tomllib.load(fh)
     except OSError as exc:
         raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from exc
@@ -219,6 +222,24 @@ def load_sources(data_dir: Path | None) -> list[Source]:
             for source in read_sources_file(user, "user"):
                 merged[source.name] = source
     return list(merged.values())
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` (1 <= K <= N) as (K, N); ValueError with the reason otherwise."""
+    k, sep, n = text.partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit()):
+        raise ValueError(f"{text!r}: expected K/N, e.g. 1/3")
+    shard, shards = int(k), int(n)
+    if not 1 <= shard <= shards:
+        raise ValueError(f"{text!r}: K must be from 1 to N")
+    return shard, shards
+
+
+def shard_of(name: str, shards: int) -> int:
+    """The shard (1..`shards`) a source belongs to: a hash of its name, the same on every
+    machine and stable as sources are added or removed (each node crawls its own share)."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % shards + 1
 
 
 def select_sources(sources: list[Source], names: list[str]) -> list[Source]:

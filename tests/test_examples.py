@@ -83,7 +83,7 @@ EXAMPLES = [*readme_examples(), *help_examples()]
 LOCALHOST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
              "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4"]
 #: Files the examples name, made by the fixture (copies of demo pages, an export of the demo).
-FILES_NAMED = ("report.html", "page.html", "other.htm", "backup.jsonl")
+FILES_NAMED = ("report.html", "page.html", "other.htm", "backup.jsonl", "archive.warc.gz")
 
 
 def test_examples_were_found() -> None:
@@ -138,6 +138,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     export = CliRunner(env=env).invoke(cli, ["export", "--format", "jsonl", "--all-versions",
                                              "-o", str(work / "backup.jsonl")])
     assert export.exit_code == 0, export.output
+    warc = CliRunner(env=env).invoke(cli, ["export", "--format", "warc",
+                                           "-o", str(work / "archive.warc.gz")])
+    assert warc.exit_code == 0, warc.output
     with DemoServer() as server:
         yield Demo(data_dir, work, home, server.url, ids, dup_id)
 

@@ -85,13 +85,17 @@ def _chosen_sources(data_dir: Path, names: tuple[str, ...], all_sources: bool,
               help="Sources crawled at the same time.")
 @click.option("--trigger", default="manual", show_default=True,
               help="Recorded with the run (e.g. cron, schedule).")
+@click.option("--scrapyd", "nodes", multiple=True, metavar="URL",
+              help="Queue the crawl on these Scrapyd nodes instead (repeatable; each source "
+                   "goes to the node of its shard, as `hra sources --shard K/N`).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @data_dir_option
 @click.pass_context
 def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
               urls: tuple[str, ...], spider: str, depth: int | None, max_pages: int | None,
               refresh: bool, keep_off_topic: bool, contact: str | None,
-              overrides: tuple[str, ...], parallel: int, trigger: str, as_json: bool) -> None:
+              overrides: tuple[str, ...], parallel: int, trigger: str, nodes: tuple[str, ...],
+              as_json: bool) -> None:
     """Crawl named sources, all of them, or URLs, into the archive.
 
     Polite by default: robots.txt, AutoThrottle, 2 requests at a time per host. Pages already
@@ -107,6 +111,7 @@ def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
       hra crawl --url https://example.org/fanwen/ --depth 2 --max-pages 200
       hra crawl --all --trigger cron            # every source (e.g. from cron)
       hra crawl hc-wjw-sm --refresh             # re-check archived pages for changes
+      hra crawl --all --scrapyd http://node1:6800/ --scrapyd http://node2:6800/ -s HRA_WARC_DIR=/srv/hra/warc
     """
     from archive.cli import print_json
     from archive.crawl_display import make_display, print_summary
@@ -114,6 +119,10 @@ def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
 
     data_dir: Path = ctx.obj.data_dir
     sources = _chosen_sources(data_dir, names, all_sources, urls, spider)
+    if nodes:
+        _queue_on_nodes(sources, list(nodes), depth, max_pages, refresh, keep_off_topic,
+                        overrides, trigger, as_json)
+        return
     plan = CrawlPlan(sources=sources, depth=depth, max_pages=max_pages, refresh=refresh,
                      keep_off_topic=keep_off_topic, settings=_parse_settings(overrides),
                      trigger=trigger, contact=contact, parallel=parallel)
@@ -130,6 +139,30 @@ def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
         sys.exit(130)
 
 
+def _queue_on_nodes(sources: list[Any], nodes: list[str], depth: int | None,
+                    max_pages: int | None, refresh: bool, keep_off_topic: bool,
+                    overrides: tuple[str, ...], trigger: str, as_json: bool) -> None:
+    """`hra crawl --scrapyd URL`: each source queued on its shard's node (exit 1 when one
+    could not be)."""
+    from archive.cli import console, print_json, shown
+    from archive.scrapyd_nodes import run_on_nodes
+
+    for node in nodes:
+        if not node.startswith(("http://", "https://")):
+            raise HraError(f"--scrapyd {node}: expected a Scrapyd URL (http://host:6800/)", 2)
+    args = {k: str(v) for k, v in (("depth", depth), ("max_pages", max_pages)) if v is not None}
+    settings = [*_parse_settings(overrides).items()]
+    settings += [("HRA_REFRESH", "True")] * refresh + [("HRA_KEEP_OFF_TOPIC", "True")] * \
+        keep_off_topic + [("HRA_TRIGGER", trigger)]
+    lines: list[str] = []
+    log = lines.append if as_json else (lambda line: console.print(shown(line), highlight=False))
+    queued, failed = run_on_nodes(sources, nodes, args, [f"{k}={v}" for k, v in settings], log)
+    if as_json:
+        print_json({"queued": queued, "failed": failed, "jobs": lines})
+    if failed:
+        raise HraError(f"{failed} of {queued + failed} source(s) could not be queued")
+
+
 # ---------------------------------------------------------------------------------------------
 # hra sources
 
@@ -137,10 +170,13 @@ def crawl_cmd(ctx: click.Context, names: tuple[str, ...], all_sources: bool,
 @click.command("sources")
 @click.option("--failing", is_flag=True,
               help="Only sources whose last crawl failed (nothing could be fetched).")
+@click.option("--shard", metavar="K/N",
+              help="Only this node's share of the sources when N nodes crawl them (a hash of "
+                   "each source's name picks its node, 1..N).")
 @click.option("--json", "as_json", is_flag=True, help="Print the sources as JSON.")
 @data_dir_option
 @click.pass_context
-def sources_cmd(ctx: click.Context, failing: bool, as_json: bool) -> None:
+def sources_cmd(ctx: click.Context, failing: bool, shard: str | None, as_json: bool) -> None:
     """List the crawl sources (shipped ones and yours, <data dir>/sources.toml) with their
     health from the archive's runs: the last crawl and its status, the last success, the
     documents each one archived and the last error.
@@ -150,13 +186,19 @@ def sources_cmd(ctx: click.Context, failing: bool, as_json: bool) -> None:
       hra sources
       hra sources --failing      # after `hra crawl --all`: the dead sources, and why
       hra sources --json | jq '.[] | select(.health.status == "failed") | .name'
+      hra sources --shard 1/2    # what the first of two crawl nodes crawls
     """
     from archive.cli import console, print_json, shown
     from archive.source_health import sources_with_health
-    from crawler.sources import SHIPPED, USER_FILE
+    from crawler.sources import SHIPPED, USER_FILE, parse_shard, shard_of
 
     data_dir: Path = ctx.obj.data_dir
-    rows = sources_with_health(data_dir, failing=failing)
+    try:
+        k, n = parse_shard(shard) if shard else (1, 1)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
+    rows = [(s, h) for s, h in sources_with_health(data_dir, failing=failing)
+            if shard_of(s.name, n) == k]
     if as_json:
         print_json([{**s.to_json(), "health": h} for s, h in rows])
         return

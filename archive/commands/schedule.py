@@ -63,12 +63,15 @@ def _warn(problems: list[str]) -> None:
 @click.option("--max-pages", type=click.IntRange(1), help="Crawl with --max-pages N.")
 @click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
               help="Scrapy setting for the crawl (repeatable).")
+@click.option("--scrapyd", "nodes", multiple=True, metavar="URL",
+              help="Start the crawls on these Scrapyd nodes instead of here (repeatable; "
+                   "each source on the node of its shard, as `hra sources --shard K/N`).")
 @click.option("--replace", is_flag=True, help="Replace a schedule of the same name.")
 @data_dir_option
 @click.pass_context
 def add(ctx: click.Context, name: str, sources: tuple[str, ...], cron: str, all_sources: bool,
         notify_cmd: str | None, refresh: bool, depth: int | None, max_pages: int | None,
-        settings: tuple[str, ...], replace: bool) -> None:
+        settings: tuple[str, ...], nodes: tuple[str, ...], replace: bool) -> None:
     """Add a schedule NAME crawling SOURCE... (or --all) at the times of a cron expression.
 
     Standard cron, what crontab accepts: minute hour day-of-month month day-of-week, with *,
@@ -82,6 +85,7 @@ def add(ctx: click.Context, name: str, sources: tuple[str, ...], cron: str, all_
       hra schedule add weekly-refresh --cron "0 4 * * sun" --all --refresh
       hra schedule add workdays --cron "30 7 * * mon-fri" hc-wjw-sm --max-pages 200
       hra schedule add month-start --cron "0 5 1 jan,jul *" hc-wsjkw-gd --replace
+      hra schedule add nodes --cron "0 2 * * *" --all --scrapyd http://node1:6800/ --scrapyd http://node2:6800/ -s HRA_WARC_DIR=/srv/hra/warc
     """
     from archive.cli import console, shown
     from archive.schedule import Schedule, ScheduleError, crawl_options, next_time, now_local
@@ -90,8 +94,10 @@ def add(ctx: click.Context, name: str, sources: tuple[str, ...], cron: str, all_
     if sources and all_sources:
         raise HraError("give SOURCE names or --all, not both", 2)
     book = _book(ctx)
+    if any(not node.startswith(("http://", "https://")) for node in nodes):
+        raise HraError("--scrapyd expects a Scrapyd URL (http://host:6800/)", 2)
     options = crawl_options(refresh=refresh, depth=depth, max_pages=max_pages,
-                            settings=settings)
+                            settings=settings, scrapyd=nodes)
     try:
         if sources:
             select_sources(load_sources(book.data_dir), list(sources))

@@ -37,6 +37,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
@@ -184,7 +185,9 @@ def read_divisions() -> tuple[Division, ...]:
     (the region detector here, ``--region`` names in `search.regions` and the index's region
     terms use it)."""
     rows = []
-    for line in DATA_FILE.read_text(encoding="utf-8").splitlines()[1:]:
+    # Read as package data: the file is inside the project egg on a Scrapyd node (a zip).
+    data = resources.files("archive.text").joinpath("data", DATA_FILE.name)
+    for line in data.read_text(encoding="utf-8").splitlines()[1:]:
         parts = line.split("\t")
         if line.strip() and len(parts) >= 5:
             rows.append(Division(*parts[:5]))
