@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import re
 import statistics
 import sys
@@ -52,7 +53,7 @@ def _squash(text: str) -> str:
 def order_score(text: str, pieces: list[str]) -> float:
     flat = _squash(text)
     positions = [flat.find(_squash(p)) for p in pieces]
-    pairs = list(zip(positions, positions[1:], strict=False))
+    pairs = list(itertools.pairwise(positions))
     good = sum(1 for a, b in pairs if 0 <= a < b)
     return good / len(pairs) if pairs else 1.0
 
