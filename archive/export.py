@@ -134,6 +134,8 @@ def metadata_rows(record: Record) -> list[tuple[str, str]]:
 def _csv_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
     return "" if value is None else value
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from archive.attachment_import import DOCUMENT_SUFFIXES, import_document_file, is_document_file
 from archive.errors import HraError
 from archive.outcomes import OutcomeTally, skip_reason
 from archive.page_processing import (
@@ -89,10 +90,12 @@ def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
         elif path.is_dir():
             found = sorted(
                 p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in HTML_SUFFIXES + JSONL_SUFFIXES
+                if p.is_file()
+                and p.suffix.lower() in HTML_SUFFIXES + JSONL_SUFFIXES + DOCUMENT_SUFFIXES
             )
             if not found:
-                errors.append(f"{raw}: no .html, .htm or .jsonl files in this directory")
+                errors.append(f"{raw}: no .html, .htm, .jsonl or document (.pdf, .docx, ...) "
+                              "files in this directory")
             files.extend(found)
         elif path.is_file():
             files.append(path)
@@ -383,7 +386,10 @@ def disk_full_error(summary: ImportSummary) -> HraError:
 def _import_one(store: Store, path: Path, keep_all: bool, summary: ImportSummary) -> str:
     summary.counts.pages += 1
     try:
-        outcome = import_html_file(store, path, keep_all)
+        if is_document_file(path):
+            outcome = import_document_file(store, path)
+        else:
+            outcome = import_html_file(store, path, keep_all)
     except (PageError, OSError) as exc:
         if is_disk_full(exc):
             raise
@@ -444,13 +450,15 @@ def reprocess(
 
 def _reprocess_page(store: Store, page: RawPage, options: ExtractOptions | None,
                     keep_all: bool, summary: ImportSummary) -> str:
+    before = store.get(page.doc_id)
+    # An attachment's link text (its title when it has none of its own) is not in its bytes.
+    hint = before.title if before is not None and before.format != "html" else None
     try:
         result = process_page(page.body, page.url, http_charset=charset_from_headers(page.headers),
-                              fetched_at=page.fetched_at, options=options)
+                              fetched_at=page.fetched_at, options=options, title_hint=hint)
     except PageError as exc:
         summary.fail(f"{page.url}: {exc}")
         return "failed"
-    before = store.get(page.doc_id)
     off_topic = result.kind == "off-topic" and before is None and not keep_all
     if result.record is None or off_topic:
         # The page no longer yields a report: its derived document goes, the bytes stay.
@@ -461,6 +469,7 @@ def _reprocess_page(store: Store, page: RawPage, options: ExtractOptions | None,
     record = result.record
     if before is not None:
         record.duplicate_of = before.duplicate_of
+        record.parent = before.parent  # whose attachment it is: known from the crawl only
     if before is not None and before.to_json() == record.to_json():
         outcome = "unchanged"
     else:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from archive.urls import doc_id
+
 #: Field order of the exported JSON object (the public record shape).
 RECORD_FIELDS = (
     "id", "url", "title", "published", "year", "site", "column", "region", "doc_type", "text",
     "truncated", "full_length", "placeholders", "mojibake", "source_script", "is_health_report",
-    "fetched_at", "duplicate_of",
+    "fetched_at", "duplicate_of", "parent", "format", "flags",
 )
+#: Flags of documents read from attachments (`Record.flags`), in words.
+FLAG_WORDS = {"no_text": "无文字层(扫描件，未做OCR)", "unextracted": "未提取(缺少转换程序)"}
 
 
 @dataclass
@@ -25,7 +29,10 @@ class Record:
     `archive.text.classify.DOC_TYPES`), the cleaned simplified ``text`` (paragraphs joined by
     "\n"), the flags (``truncated`` with the stated ``full_length``, ``placeholders``,
     ``mojibake``, ``source_script`` "traditional" when converted, ``is_health_report``),
-    ``fetched_at`` and ``duplicate_of`` (the canonical copy's id, set by duplicate detection).
+    ``fetched_at``, ``duplicate_of`` (the canonical copy's id, set by duplicate detection),
+    ``parent`` (for an attachment: the id of the article that links it; None for a page or a
+    lone file), ``format`` ("html", or the attachment's: pdf, docx, doc, wps, rtf, xlsx, xls,
+    et) and ``flags`` (an attachment's: "no_text", "unextracted"; see `FLAG_WORDS`).
     The fields after them are kept in the archive only: the region's levels, attachment links
     and the page's ContentSource meta tag.
     """
@@ -48,6 +55,9 @@ class Record:
     is_health_report: bool = True
     fetched_at: str | None = None
     duplicate_of: str | None = None
+    parent: str | None = None
+    format: str = "html"
+    flags: list[str] = field(default_factory=list)
     # Beyond the public shape: kept in the archive, exported only where useful.
     region_province: str | None = None
     region_city: str | None = None
@@ -68,9 +78,16 @@ class Record:
             words.append("原文为繁体")
         if not self.is_health_report:
             words.append("非卫生健康工作报告")
+        words.extend(FLAG_WORDS.get(flag, flag) for flag in self.flags)
         if self.duplicate_of:
             words.append(f"转载副本(原件 {self.duplicate_of})")
         return words
+
+    def attachment_ids(self) -> list[str]:
+        """The document ids of the attachments this page links (an attachment's id is that of
+        its URL, like any page's): those that were archived are documents with this page as
+        their ``parent``."""
+        return [doc_id(url) for url in self.attachments]
 
     def to_json(self) -> dict[str, Any]:
         """The public record shape, in `RECORD_FIELDS` order."""

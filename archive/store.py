@@ -158,6 +158,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE pages ADD COLUMN source TEXT;
     """,
+    # attachments as documents: the article a document is attached to, its format (html, pdf,
+    # docx, ...) and its flags (a JSON list: "no_text", "unextracted")
+    """
+    ALTER TABLE documents ADD COLUMN parent TEXT;
+    ALTER TABLE documents ADD COLUMN format TEXT NOT NULL DEFAULT 'html';
+    ALTER TABLE documents ADD COLUMN flags TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX documents_parent ON documents (parent);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -165,7 +173,7 @@ _DOC_COLUMNS = (
     "id", "page_id", "url", "canonical_url", "title", "published", "year", "site", "column_name",
     "region", "region_province", "region_city", "region_county", "doc_type", "text", "truncated",
     "full_length", "placeholders", "mojibake", "source_script", "is_health_report", "fetched_at",
-    "duplicate_of", "attachments", "content_source", "updated_at",
+    "duplicate_of", "attachments", "content_source", "updated_at", "parent", "format", "flags",
 )
 _BOOL_FIELDS = ("truncated", "placeholders", "mojibake", "is_health_report")
 
@@ -435,6 +443,8 @@ class Store:
             "duplicate_of": record.duplicate_of,
             "attachments": json.dumps(record.attachments, ensure_ascii=False),
             "content_source": record.content_source, "updated_at": utc_now(),
+            "parent": record.parent, "format": record.format,
+            "flags": json.dumps(record.flags),
         }
         cols = ", ".join(_DOC_COLUMNS)
         marks = ", ".join(f":{c}" for c in _DOC_COLUMNS)
@@ -487,6 +497,7 @@ class Store:
         data: dict[str, Any] = dict(row)
         data["column"] = data.pop("column_name")
         data["attachments"] = json.loads(data["attachments"] or "[]")
+        data["flags"] = json.loads(data["flags"] or "[]")
         for name in _BOOL_FIELDS:
             data[name] = bool(data[name])
         return Record.from_json(data)

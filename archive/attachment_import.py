@@ -1,0 +1,57 @@
+"""`hra import` of attachment files (PDF, DOCX, DOC, WPS, RTF, XLSX, XLS, ET): each file its
+own document (``parent`` null), its bytes archived like a page's.
+
+Called by `archive.importer` for files with these extensions or whose bytes are a document
+(`archive.text.documents.sniff_format`); the text pipeline is
+`archive.page_processing.process_document`. A file the user names is archived even when its
+text does not read as a health report (flagged, as ``--all`` would): it was chosen.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archive.page_processing import MAX_DOCUMENT_BYTES, PageError, process_page
+from archive.store import Store
+from archive.text.documents import DOCUMENT_FORMATS, sniff_format
+
+#: File extensions imported as attachments (a directory import picks these up too).
+DOCUMENT_SUFFIXES = tuple(f".{fmt}" for fmt in DOCUMENT_FORMATS)
+
+
+def max_document_bytes() -> int:
+    """The size limit of one attachment: ``HRA_ATTACHMENT_MAXSIZE`` (bytes) or 50 MiB."""
+    value = os.environ.get("HRA_ATTACHMENT_MAXSIZE", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_DOCUMENT_BYTES
+
+
+def is_document_file(path: Path) -> bool:
+    """An attachment by its extension, or by its first bytes (a .pdf saved as .bin)."""
+    if path.suffix.lower() in DOCUMENT_SUFFIXES:
+        return True
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(2048)
+    except OSError:
+        return False
+    return sniff_format(head, path.name) in ("pdf", "rtf")
+
+
+def import_document_file(store: Store, path: Path) -> str:
+    """Import one attachment file; returns the outcome ("new", "changed", "unchanged",
+    "skipped:<kind>"); raises PageError/OSError with a one-line message."""
+    size = path.stat().st_size
+    limit = max_document_bytes()
+    if size > limit:
+        raise PageError(f"file too large ({size / 2**20:.0f} MiB > {limit / 2**20:.0f} MiB "
+                        "limit, HRA_ATTACHMENT_MAXSIZE)")
+    data = path.read_bytes()
+    url = path.resolve().as_uri()
+    fetched_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(
+        microsecond=0).isoformat()
+    result = process_page(data, url, fetched_at=fetched_at, max_document_bytes=limit)
+    if result.record is None:
+        return f"skipped:{result.kind}"
+    return store.save_page(url=url, body=data, record=result.record, fetched_at=fetched_at)
