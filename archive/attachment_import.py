@@ -10,10 +10,12 @@ text does not read as a health report (flagged, as ``--all`` would): it was chos
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.page_processing import MAX_DOCUMENT_BYTES, PageError, process_page
+from archive.record import Record
 from archive.store import Store
 from archive.text.documents import DOCUMENT_FORMATS, sniff_format
 
@@ -55,3 +57,19 @@ def import_document_file(store: Store, path: Path) -> str:
     if result.record is None:
         return f"skipped:{result.kind}"
     return store.save_page(url=url, body=data, record=result.record, fetched_at=fetched_at)
+
+
+def attach_to_parent(store: Store, record: Record, parent: str | None) -> Record:
+    """An attachment's record with its parent page's id when that page is archived (a short
+    notice without a record of its own is not), and the parent's date, site, column and region
+    where the attachment has none of its own."""
+    page = store.get(parent) if parent else None
+    if page is None:
+        return record
+    changes: dict[str, object] = {"parent": page.id, "site": record.site or page.site,
+                                  "column": record.column or page.column,
+                                  "published": record.published or page.published}
+    if not record.region and page.region:
+        changes.update(region=page.region, region_province=page.region_province,
+                       region_city=page.region_city, region_county=page.region_county)
+    return replace(record, **changes)  # type: ignore[arg-type]

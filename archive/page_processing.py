@@ -61,6 +61,8 @@ class PageResult:
     kind: str  # "report", "off-topic", "list", "empty"
     encoding: str  # the codec the bytes were decoded with
     missing_selectors: list[str] = field(default_factory=list)  # options that matched nothing
+    #: the page's attachment links (also of a page without a record: a short notice)
+    attachments: list[str] = field(default_factory=list)
 
 
 def process_page(
@@ -129,10 +131,11 @@ def _result(page: Extracted, url: str, encoding: str, mojibake: bool, script: st
     if page.is_list_page:
         return PageResult(None, "list", encoding)
     if len(text) < MIN_TEXT_CHARS:
-        return PageResult(None, "empty", encoding)
+        return PageResult(None, "empty", encoding, attachments=page.attachments)
     record = _record(page, url, text, cut, mojibake=mojibake, script=script,
                      fetched_at=fetched_at)
-    return PageResult(record, "report" if record.is_health_report else "off-topic", encoding)
+    return PageResult(record, "report" if record.is_health_report else "off-topic", encoding,
+                      attachments=page.attachments)
 
 
 def _normalize_paragraph(paragraph: str) -> str:
@@ -232,4 +235,4 @@ def _apply_selection(result: PageResult, options: ExtractOptions,
             record = replace(record, published=published)
         else:
             missing.append("date")
-    return PageResult(record, result.kind, result.encoding, missing)
+    return PageResult(record, result.kind, result.encoding, missing, result.attachments)

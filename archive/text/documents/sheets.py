@@ -4,6 +4,7 @@ python-calamine (a Rust reader: fast, bounded memory, reads BIFF .xls and Kingso
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 from python_calamine import CalamineWorkbook
 
@@ -39,7 +40,7 @@ def extract(data: bytes, fmt: str) -> DocumentText:
     return DocumentText(fmt, pick_title(None, first_rows), paragraphs)
 
 
-def _rows(values: list[list[object]]) -> list[str]:
+def _rows(values: Sequence[Sequence[object]]) -> list[str]:
     out = []
     for row in values[:MAX_ROWS]:
         line = table_row([clean_cell(v) for v in row])
