@@ -10,6 +10,7 @@ text does not read as a health report (flagged, as ``--all`` would): it was chos
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from archive.page_processing import MAX_DOCUMENT_BYTES, PageError, process_page
 from archive.record import Record
 from archive.store import Store
 from archive.text.documents import DOCUMENT_FORMATS, sniff_format
+from archive.text.documents.legacy import INSTALL_HINT
 
 #: File extensions imported as attachments (a directory import picks these up too).
 DOCUMENT_SUFFIXES = tuple(f".{fmt}" for fmt in DOCUMENT_FORMATS)
@@ -41,9 +43,11 @@ def is_document_file(path: Path) -> bool:
     return sniff_format(head, path.name) in ("pdf", "rtf")
 
 
-def import_document_file(store: Store, path: Path) -> str:
+def import_document_file(store: Store, path: Path,
+                         note: Callable[[str], None] | None = None) -> str:
     """Import one attachment file; returns the outcome ("new", "changed", "unchanged",
-    "skipped:<kind>"); raises PageError/OSError with a one-line message."""
+    "skipped:<kind>"); raises PageError/OSError with a one-line message. `note` hears what to
+    install when the file was archived without its text (no converter for .doc)."""
     size = path.stat().st_size
     limit = max_document_bytes()
     if size > limit:
@@ -56,6 +60,8 @@ def import_document_file(store: Store, path: Path) -> str:
     result = process_page(data, url, fetched_at=fetched_at, max_document_bytes=limit)
     if result.record is None:
         return f"skipped:{result.kind}"
+    if note is not None and "unextracted" in result.record.flags:
+        note(f"{path.suffix} files archived without their text: {INSTALL_HINT}")
     return store.save_page(url=url, body=data, record=result.record, fetched_at=fetched_at)
 
 

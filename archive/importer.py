@@ -63,6 +63,9 @@ class ImportSummary(OutcomeTally):
     #: selectors
     sources_gone: dict[str, int] = field(default_factory=dict)
     run_id: int | None = None
+    #: remarks for the user, each once (an attachment archived without its text: what to
+    #: install to extract it)
+    notes: list[str] = field(default_factory=list)
     on_error: Callable[[str], None] | None = None
     on_skip: Callable[[str, str], None] | None = None  # (path, reason in words)
 
@@ -71,6 +74,10 @@ class ImportSummary(OutcomeTally):
         self.counts.failed += 1
         if self.on_error:
             self.on_error(message)
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
 
     def skip(self, path: str, reason: str) -> None:
         self.count(f"skipped:{reason}")
@@ -387,7 +394,7 @@ def _import_one(store: Store, path: Path, keep_all: bool, summary: ImportSummary
     summary.counts.pages += 1
     try:
         if is_document_file(path):
-            outcome = import_document_file(store, path)
+            outcome = import_document_file(store, path, summary.note)
         else:
             outcome = import_html_file(store, path, keep_all)
     except (PageError, OSError) as exc:
