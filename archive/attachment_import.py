@@ -59,6 +59,9 @@ def import_document_file(store: Store, path: Path,
         microsecond=0).isoformat()
     result = process_page(data, url, fetched_at=fetched_at, max_document_bytes=limit)
     if result.record is None:
+        if result.encoding not in DOCUMENT_FORMATS:  # e.g. an error page saved as .pdf
+            raise PageError(f"not a {path.suffix[1:].upper()} file: a web page without an "
+                            "article (an error page?)")
         return f"skipped:{result.kind}"
     if note is not None and "unextracted" in result.record.flags:
         note(f"{path.suffix} files archived without their text: {INSTALL_HINT}")

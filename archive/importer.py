@@ -202,7 +202,7 @@ _YMD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_LENGTH = 2**53  # full_length: a count of characters, not a 64-bit overflow
 _OPTIONAL_STRINGS = ("title", "site", "column", "region", "fetched_at", "region_province",
-                     "region_city", "region_county", "content_source")
+                     "region_city", "region_county", "content_source", "parent")
 _BOOLEANS = ("truncated", "placeholders", "mojibake", "is_health_report")
 _SCRIPTS = ("simplified", "traditional")
 

@@ -122,12 +122,13 @@ class ArchivePipeline:
         whatever they hold; a file that cannot be read (encrypted, damaged, an HTML error
         page where a document was linked) is counted failed with one line, one too short to
         be a report is skipped, any other becomes a document with its parent page's id (and
-        the parent's date, site and region when it has none of its own)."""
+        the parent's date, site and region when it has none of its own; a web page in its
+        place is kept as a document when it holds an article: Word's HTML .doc files)."""
         store = self.ctx.store
         record = result.record if result is not None else None
         outcome, message = "failed", error or ""
-        if result is not None and result.encoding not in DOCUMENT_FORMATS:
-            record, message = None, "not a document: the server sent a web page (an error page?)"
+        if result is not None and record is None and result.encoding not in DOCUMENT_FORMATS:
+            message = "not a document: the server sent a web page without an article (an error page?)"
         elif result is not None and record is None:
             outcome = f"skipped:{result.kind}"
         if record is not None:

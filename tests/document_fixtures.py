@@ -57,6 +57,7 @@ def pdf_prose(pages: int = 1, title: str = SUMMARY_TITLE,
 
         c.setEncrypt(StandardEncryption(encrypt, ownerPassword=encrypt + "!", canPrint=0))
     for number in range(1, pages + 1):
+        c.setFont("STSong-Light", 11)  # every page: showPage() resets the font
         y = height - 60
         c.drawString(200, y, title)
         y -= 30
@@ -132,8 +133,10 @@ def _tiny_png(out: io.BytesIO) -> None:
 
 
 def docx_report(title: str = "2024年全市卫生健康工作要点", paragraphs: list[str] | None = None,
-                table: list[list[str]] | None = None, core_title: str | None = None) -> bytes:
-    """A DOCX: a heading, paragraphs, a table between the second and third paragraph."""
+                table: list[list[str]] | None = None, core_title: str | None = None,
+                table_after: int = 1) -> bytes:
+    """A DOCX: a heading, paragraphs, a table after paragraph `table_after` (0-based: by
+    default between the second and the third)."""
     import docx
 
     document = docx.Document()
@@ -143,7 +146,7 @@ def docx_report(title: str = "2024年全市卫生健康工作要点", paragraphs
     body = paragraphs or PARAGRAPHS
     for i, para in enumerate(body):
         document.add_paragraph(para)
-        if i == 1:
+        if i == min(table_after, len(body) - 1):
             rows = table or TABLE
             t = document.add_table(rows=len(rows), cols=len(rows[0]))
             for r, row in enumerate(rows):
