@@ -124,7 +124,8 @@ def metadata_rows(record: Record) -> list[tuple[str, str]]:
         ("来源", record.url),
         ("标记", flags_in_words(record)),
         ("编号", record.id),
-    ]
+    ] + ([("格式", record.format.upper()), ("所属文章", record.parent or "无")]
+         if record.format != "html" else [])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from archive.attachment_import import DOCUMENT_SUFFIXES, import_document_file, is_document_file
+from archive.attachment_import import (
+    DOCUMENT_SUFFIXES,
+    attach_to_parent,
+    import_document_file,
+    is_document_file,
+)
 from archive.errors import HraError
 from archive.outcomes import OutcomeTally, skip_reason
 from archive.page_processing import (
@@ -267,6 +272,11 @@ def _field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     dup = data.get("duplicate_of")
     if dup is not None and not (isinstance(dup, str) and _HEX_ID.fullmatch(dup)):
         bad("duplicate_of", "a document id (16 lower-case hex digits) or null")
+    if "format" in data and not (isinstance(data["format"], str) and data["format"]):
+        bad("format", "a format name (html, pdf, docx, ...)")
+    flags = data.get("flags", [])
+    if not (isinstance(flags, list) and all(_is_text(f) for f in flags)):
+        bad("flags", "a list of strings")
     links = data.get("attachments", [])
     if not (isinstance(links, list) and all(map(_is_text, links))):
         bad("attachments", "a list of strings")
@@ -476,7 +486,8 @@ def _reprocess_page(store: Store, page: RawPage, options: ExtractOptions | None,
     record = result.record
     if before is not None:
         record.duplicate_of = before.duplicate_of
-        record.parent = before.parent  # whose attachment it is: known from the crawl only
+        # whose attachment it is (and the dates/site it took from there): from the crawl only
+        record = attach_to_parent(store, record, before.parent)
     if before is not None and before.to_json() == record.to_json():
         outcome = "unchanged"
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archive.importer import reprocess
 from archive.store import Store
 from archive.urls import doc_id
 from tests import document_fixtures as fx
@@ -116,6 +117,13 @@ def test_a_crawl_archives_the_attachments_of_an_article(tmp_path: Path) -> None:
             page = store.latest_page(doc_id(url(path)))
             assert page is not None and page.body, path
         assert store.get(doc_id(url("/files/locked.pdf"))) is None
+    # reprocess: the same records again (the parent and the link title are not in the bytes)
+    with Store(tmp_path) as store:
+        before = {d: store.get(d) for d in store.document_ids()}
+        summary = reprocess(store)
+        assert summary.counts.failed == 1  # the encrypted PDF, again (the error page: no article)
+        assert summary.counts.changed == 0 and summary.counts.unchanged == 6
+        assert {d: store.get(d) for d in store.document_ids()} == before
     assert found(tmp_path, "医养结合机构") == {doc_id(url("/files/old.doc"))}
     assert found(tmp_path, "门诊人次") >= {doc_id(url("/files/plan.docx")),
                                           doc_id(url("/files/indicators.xlsx"))}

@@ -46,9 +46,10 @@ def _body(document: Any) -> tuple[list[str], str | None]:
             text = block.text.strip()
             if not text:
                 continue
-            style = (block.style.name if block.style is not None else "") or ""
-            if heading is None and not out and style.lower().startswith(_HEADING_STYLES):
-                heading = text
+            if not out:  # the first text: a heading? (a style lookup is slow: only here)
+                style = (block.style.name if block.style is not None else "") or ""
+                if style.lower().startswith(_HEADING_STYLES):
+                    heading = text
             out.append(text)
         else:
             out.extend(_rows(block))
