@@ -160,8 +160,7 @@ def process_document(data: bytes, url: str, fmt: str, *, fetched_at: str | None 
     title = doc.title or (clean_title(title_hint) if title_hint else None) or _file_title(url)
     if doc.paragraphs and doc.title and doc.paragraphs[0] == doc.title:
         doc.paragraphs = doc.paragraphs[1:]  # the heading is the title, as on a page
-    tail = " ".join(doc.paragraphs[-3:])
-    page = Extracted(title=title, published=parse_date(tail) if tail else None, site=None,
+    page = Extracted(title=title, published=_closing_date(doc.paragraphs), site=None,
                      column=None, paragraphs=doc.paragraphs)
     script = source_script("\n".join(doc.paragraphs[:200]))
     if doc.flags:  # no text to read: a record all the same, flagged, so the file is seen
@@ -173,6 +172,15 @@ def process_document(data: bytes, url: str, fmt: str, *, fetched_at: str | None 
     if result.record is not None:
         result.record = replace(result.record, format=fmt, flags=list(doc.flags))
     return result
+
+
+def _closing_date(paragraphs: list[str]) -> str | None:
+    """The date line a document closes with (落款: ``2024年3月8日`` under the issuer), not a
+    date inside a sentence."""
+    for line in reversed(paragraphs[-3:]):
+        if len(line) <= 20 and "\t" not in line and (found := parse_date(line)):
+            return found
+    return None
 
 
 def _file_title(url: str) -> str | None:

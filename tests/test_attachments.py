@@ -115,6 +115,28 @@ def test_doc_and_wps_through_libreoffice_then_antiword_and_catdoc(
         assert text.index(fx.PARAGRAPHS[1]) < text.index("门诊人次") < text.index(fx.PARAGRAPHS[2])
 
 
+def test_a_converter_that_overruns_is_stopped_and_leaves_nothing(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    require_program("soffice", package="libreoffice-writer-nogui")
+    data = fx.convert(fx.docx_report(), "docx", "doc")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    with pytest.raises(DocumentError, match=r"^soffice took longer than 0 s: stopped$"):
+        extract_document(data, "doc", timeout=0.3)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_closing_date_line_is_the_documents_date() -> None:
+    paragraphs = [*fx.PARAGRAPHS, "到2025年12月31日前，全面完成县域医共体建设任务。", "遵义市卫生健康委员会",
+                  "2024年3月8日"]
+    record = process_page(fx.docx_report(paragraphs=paragraphs), "https://x.gov.cn/a.docx").record
+    assert record is not None and record.published == "2024-03-08"
+    record = process_page(fx.docx_report(paragraphs=paragraphs[:-1]), "https://x.gov.cn/b.docx").record
+    assert record is not None and record.published is None  # a date inside a sentence is not it
+
+
 def test_without_any_converter_a_doc_is_kept_flagged(monkeypatch: pytest.MonkeyPatch,
                                                     tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on it

@@ -127,3 +127,18 @@ def test_a_crawl_archives_the_attachments_of_an_article(tmp_path: Path) -> None:
     assert found(tmp_path, "医养结合机构") == {doc_id(url("/files/old.doc"))}
     assert found(tmp_path, "门诊人次") >= {doc_id(url("/files/plan.docx")),
                                           doc_id(url("/files/indicators.xlsx"))}
+
+
+def test_at_most_n_attachments_per_page(tmp_path: Path) -> None:
+    with SiteServer() as site:
+        links = "".join(f'<p><a href="/f/{i}.docx">附件{i}.docx</a></p>' for i in range(3))
+        site.page("/notice.html", report_html("关于印发卫生健康工作方案的通知", 1, extra=links))
+        for i in range(3):
+            site.route(f"/f/{i}.docx", body=fx.docx_report(paragraphs=PLAN[i:] + PROGRAM[:i]),
+                       content_type="application/octet-stream")
+        _, events = crawl(tmp_path, [site.url("/notice.html")],
+                          settings={"HRA_MAX_ATTACHMENTS_PER_PAGE": 2})
+        hits = site.hits
+    got = outcomes(events)
+    assert got["/f/0.docx"] == got["/f/1.docx"] == "new"
+    assert hits["/f/2.docx"] == 0 and "/f/2.docx" not in got  # in page order, the first two

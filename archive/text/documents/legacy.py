@@ -67,7 +67,9 @@ def _soffice(source: Path, tmp: Path, timeout: float) -> Path:
 
 def _run(args: list[str], timeout: float) -> bytes:
     """Run a converter in its own process group; kill the group when it overruns."""
-    env = {**os.environ, "HOME": str(Path(args[-1]).parent)}
+    # Its home and temporary files inside our directory: removed with it, even after a kill.
+    work = str(Path(args[-1]).parent)
+    env = {**os.environ, "HOME": work, "TMPDIR": work}
     with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           stdin=subprocess.DEVNULL, start_new_session=True, env=env) as proc:
         try:
