@@ -22,6 +22,7 @@ selectors, and store what it returns.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
@@ -157,7 +158,7 @@ def process_document(data: bytes, url: str, fmt: str, *, fetched_at: str | None 
         doc = extract_document(data, fmt)
     except DocumentError as exc:
         raise PageError(f"{fmt.upper()}: {exc}") from exc
-    title = doc.title or (clean_title(title_hint) if title_hint else None) or _file_title(url)
+    title = doc.title or _link_title(title_hint) or _file_title(url)
     if doc.paragraphs and doc.title and doc.paragraphs[0] == doc.title:
         doc.paragraphs = doc.paragraphs[1:]  # the heading is the title, as on a page
     page = Extracted(title=title, published=_closing_date(doc.paragraphs), site=None,
@@ -172,6 +173,18 @@ def process_document(data: bytes, url: str, fmt: str, *, fetched_at: str | None 
     if result.record is not None:
         result.record = replace(result.record, format=fmt, flags=list(doc.flags))
     return result
+
+
+_LINK_NOISE = re.compile(r"^\s*附件\s*\d*\s*[:：]\s*|\.(?:pdf|docx?|wps|rtf|xlsx?|et)\s*$",
+                         re.IGNORECASE)
+
+
+def _link_title(text: str | None) -> str | None:
+    """The text of the link to an attachment as its title: without ``附件1：`` before it and
+    the file extension after it."""
+    if not text:
+        return None
+    return normalize_line(clean_title(_LINK_NOISE.sub("", text))) or None
 
 
 def _closing_date(paragraphs: list[str]) -> str | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from archive.importer import reprocess
 from archive.store import Store
 from archive.urls import doc_id
@@ -142,3 +144,27 @@ def test_at_most_n_attachments_per_page(tmp_path: Path) -> None:
     got = outcomes(events)
     assert got["/f/0.docx"] == got["/f/1.docx"] == "new"
     assert hits["/f/2.docx"] == 0 and "/f/2.docx" not in got  # in page order, the first two
+
+
+def test_a_doc_without_a_converter_is_archived_and_reported_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_program("soffice", package="libreoffice-writer-nogui")
+    doc = fx.convert(fx.docx_report("老年健康服务工作安排", paragraphs=LEGACY), "docx", "doc")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    with SiteServer() as site:
+        links = "".join(f'<p><a href="/f/{i}.doc">附件{i}.doc</a></p>' for i in range(2))
+        site.page("/notice.html", report_html("关于印发老年健康服务工作安排的通知", 1, extra=links))
+        for i in range(2):
+            site.route(f"/f/{i}.doc", body=doc + bytes([i]), content_type="application/msword")
+        monkeypatch.setenv("PATH", str(empty))  # no soffice, antiword or catdoc
+        _, events = crawl(tmp_path / "data", [site.url("/notice.html")])
+        url = site.url
+    got = outcomes(events)
+    assert got["/f/0.doc"] == got["/f/1.doc"] == "new"
+    warnings = [e["message"] for e in events if e["e"] == "warn"]
+    assert sum("install libreoffice-writer" in w for w in warnings) == 1, warnings
+    with Store(tmp_path / "data") as store:
+        record = store.get(doc_id(url("/f/0.doc")))
+        assert record is not None and record.flags == ["unextracted"] and record.text == ""
+        assert record.title == "附件0" and record.parent == doc_id(url("/notice.html"))
