@@ -37,6 +37,7 @@ from archive import __version__
 from archive.config import data_dir as resolve_data_dir
 from archive.errors import HraError
 from archive.lookup import resolve_id
+from archive.record import Record
 from archive.store import Store, StoreError
 
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -231,11 +232,13 @@ def cli(ctx: click.Context, data_dir: str | None) -> None:
 def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, verbose: bool,
                as_json: bool) -> None:
     """Import saved HTML pages (.html/.htm files or directories, recursively), WARC files
-    (.warc.gz, .warc: from `hra export --format warc`, crawl nodes, wget, pywb...) or JSONL
-    exports (records only: no raw pages).
+    (.warc.gz, .warc: from `hra export --format warc`, crawl nodes, wget, pywb...), JSONL
+    exports (records only: no raw pages), or report files: PDF, DOCX, DOC, WPS, RTF, XLSX, XLS,
+    ET (read by content).
 
     Pages that are not health-work reports are skipped and counted (unless --all); list pages
-    and empty pages are skipped too. Importing the same files again changes nothing.
+    and empty pages are skipped too; a report file is kept even off-topic (flagged). Importing
+    the same files again changes nothing.
 
     \b
     Examples:
@@ -244,6 +247,7 @@ def import_cmd(archive_dir: ArchiveDir, paths: tuple[str, ...], keep_all: bool, 
       hra import ~/saved-pages/ --verbose      # which files were skipped, and why
       hra import export.jsonl                  # an `hra export --format jsonl` file
       hra import archive.warc.gz               # raw pages: `hra export --format warc`, wget
+      hra import report.pdf notice.docx files/ # attachments: each file its own document
     """
     from archive.importer import disk_full_error, import_paths
     from archive.store import is_disk_full
@@ -284,8 +288,8 @@ def _print_import_summary(summary: Any, data_dir: Path, verbose: bool, as_json: 
     data: dict[str, Any] = {
         "run": summary.run_id, "files": c.pages, "new": c.new, "changed": c.changed,
         "unchanged": c.unchanged, "skipped": c.skipped, "skipped_by_reason": summary.skipped,
-        "failed": c.failed, "errors": summary.errors, "data_dir": str(data_dir),
-        "warc_other_records": summary.other_records,
+        "failed": c.failed, "errors": summary.errors, "notes": summary.notes,
+        "data_dir": str(data_dir), "warc_other_records": summary.other_records,
     }
     if verbose:
         data["skipped_files"] = [{"path": path, "reason": reason}
@@ -305,6 +309,8 @@ def _print_import_summary(summary: Any, data_dir: Path, verbose: bool, as_json: 
             other = ", ".join(f"{n} {kind}" for kind, n in sorted(summary.other_records.items()))
             console.print(f"WARC records that are not pages, passed over: {shown(other)}",
                           highlight=False)
+        for note in summary.notes:
+            err_console.print(f"[yellow]note:[/] {shown(note)}", highlight=False)
 
 
 @cli.command()
@@ -417,6 +423,16 @@ def _flags(r: Any) -> str:
     return " ".join(r.flag_words())
 
 
+def _attachment_lines(record: Record, archived: dict[str, Record]) -> str:
+    """One line per attachment link: the archived document's id, format and title, else the
+    URL (not downloaded, or not readable)."""
+    lines = []
+    for url, did in zip(record.attachments, record.attachment_ids(), strict=True):
+        doc = archived.get(did)
+        lines.append(f"{did} [{doc.format}] {doc.title or ''}".rstrip() if doc else url)
+    return ("\n" + " " * 12).join(lines)
+
+
 @cli.command()
 @click.argument("doc_id")
 @click.option("--raw", is_flag=True, help="Print the stored raw bytes of the newest version.")
@@ -443,8 +459,12 @@ def show(archive_dir: ArchiveDir, doc_id: str, raw: bool, as_json: bool) -> None
             sys.stdout.buffer.write(page.body)
             return
         versions = store.page_versions(did)
+        archived = store.get_many(record.attachment_ids())
     if as_json:
-        data = record.to_json() | {"attachments": record.attachments, "versions": len(versions)}
+        data = record.to_json() | {"attachments": record.attachments,
+                                   "attachment_ids": [i for i in record.attachment_ids()
+                                                      if i in archived],
+                                   "versions": len(versions)}
         print_json(data)
         return
     console.print(f"[bold]{shown(record.title or '(no title)')}[/]", highlight=False)
@@ -454,11 +474,14 @@ def show(archive_dir: ArchiveDir, doc_id: str, raw: bool, as_json: bool) -> None
         ("site", record.site), ("column", record.column), ("source", record.content_source),
         ("issuer", record.issuer), ("doc number", record.doc_number),
         ("written", record.written), ("flags", _flags(record)), ("versions", len(versions)),
-        ("attachments", ", ".join(record.attachments)),
+        ("format", record.format if record.format != "html" else None),
+        ("parent", record.parent),
+        ("attachments", _attachment_lines(record, archived)),
     ]
     for key, value in meta:
         if value not in (None, ""):
-            console.print(f"[dim]{key:>11}[/] {shown(value)}", highlight=False)
+            keep = "\n" if key == "attachments" else ""  # one line per attachment
+            console.print(f"[dim]{key:>11}[/] {shown(value, keep)}", highlight=False)
     console.print()
     for block in record.block_list():
         if block["type"] == "table":

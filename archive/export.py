@@ -127,7 +127,8 @@ def metadata_rows(record: Record) -> list[tuple[str, str]]:
         ("来源", record.url),
         ("标记", flags_in_words(record)),
         ("编号", record.id),
-    ]
+    ] + ([("格式", record.format.upper()), ("所属文章", record.parent or "无")]
+         if record.format != "html" else [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,6 +138,8 @@ def metadata_rows(record: Record) -> list[tuple[str, str]]:
 def _csv_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
     return "" if value is None else value
 
 

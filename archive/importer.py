@@ -15,6 +15,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from archive.attachment_import import (
+    DOCUMENT_SUFFIXES,
+    attach_to_parent,
+    import_document_file,
+    is_document_file,
+)
 from archive.errors import HraError
 from archive.outcomes import OutcomeTally, skip_reason
 from archive.page_processing import (
@@ -74,6 +80,9 @@ class ImportSummary(OutcomeTally):
     #: WARC records that are not pages (warcinfo, request, metadata...), by type
     other_records: dict[str, int] = field(default_factory=dict)
     run_id: int | None = None
+    #: remarks for the user, each once (an attachment archived without its text: what to
+    #: install to extract it)
+    notes: list[str] = field(default_factory=list)
     on_error: Callable[[str], None] | None = None
     on_skip: Callable[[str, str], None] | None = None  # (path, reason in words)
 
@@ -82,6 +91,10 @@ class ImportSummary(OutcomeTally):
         self.counts.failed += 1
         if self.on_error:
             self.on_error(message)
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
 
     def skip(self, path: str, reason: str) -> None:
         self.count(f"skipped:{reason}")
@@ -101,11 +114,13 @@ def collect_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
         elif path.is_dir():
             found = sorted(
                 p for p in path.rglob("*")
-                if p.is_file() and (p.suffix.lower() in HTML_SUFFIXES + JSONL_SUFFIXES
-                                    or is_warc(p))
+                if p.is_file()
+                and (p.suffix.lower() in HTML_SUFFIXES + JSONL_SUFFIXES + DOCUMENT_SUFFIXES
+                     or is_warc(p))
             )
             if not found:
-                errors.append(f"{raw}: no .html, .htm, .jsonl or .warc.gz files in this directory")
+                errors.append(f"{raw}: no .html, .htm, .jsonl, .warc.gz or document (.pdf, "
+                              ".docx, ...) files in this directory")
             files.extend(found)
         elif path.is_file():
             files.append(path)
@@ -205,7 +220,8 @@ _YMD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_LENGTH = 2**53  # full_length: a count of characters, not a 64-bit overflow
 _OPTIONAL_STRINGS = ("title", "site", "column", "region", "fetched_at", "region_province",
-                     "region_city", "region_county", "content_source", "issuer", "doc_number")
+                     "region_city", "region_county", "content_source", "issuer", "doc_number",
+                     "parent")
 _BOOLEANS = ("truncated", "placeholders", "mojibake", "is_health_report")
 _SCRIPTS = ("simplified", "traditional")
 
@@ -274,6 +290,11 @@ def _field_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     dup = data.get("duplicate_of")
     if dup is not None and not (isinstance(dup, str) and _HEX_ID.fullmatch(dup)):
         bad("duplicate_of", "a document id (16 lower-case hex digits) or null")
+    if "format" in data and not (isinstance(data["format"], str) and data["format"]):
+        bad("format", "a format name (html, pdf, docx, ...)")
+    flags = data.get("flags", [])
+    if not (isinstance(flags, list) and all(_is_text(f) for f in flags)):
+        bad("flags", "a list of strings")
     links = data.get("attachments", [])
     if not (isinstance(links, list) and all(map(_is_text, links))):
         bad("attachments", "a list of strings")
@@ -428,7 +449,10 @@ def disk_full_error(summary: ImportSummary) -> HraError:
 def _import_one(store: Store, path: Path, keep_all: bool, summary: ImportSummary) -> str:
     summary.counts.pages += 1
     try:
-        outcome = import_html_file(store, path, keep_all)
+        if is_document_file(path):
+            outcome = import_document_file(store, path, summary.note)
+        else:
+            outcome = import_html_file(store, path, keep_all)
     except (PageError, OSError) as exc:
         if is_disk_full(exc):
             raise
@@ -489,13 +513,15 @@ def reprocess(
 
 def _reprocess_page(store: Store, page: RawPage, options: ExtractOptions | None,
                     keep_all: bool, summary: ImportSummary) -> str:
+    before = store.get(page.doc_id)
+    # An attachment's link text (its title when it has none of its own) is not in its bytes.
+    hint = before.title if before is not None and before.format != "html" else None
     try:
         result = process_page(page.body, page.url, http_charset=charset_from_headers(page.headers),
-                              fetched_at=page.fetched_at, options=options)
+                              fetched_at=page.fetched_at, options=options, title_hint=hint)
     except PageError as exc:
         summary.fail(f"{page.url}: {exc}")
         return "failed"
-    before = store.get(page.doc_id)
     off_topic = result.kind == "off-topic" and before is None and not keep_all
     if result.record is None or off_topic:
         # The page no longer yields a report: its derived document goes, the bytes stay.
@@ -506,6 +532,8 @@ def _reprocess_page(store: Store, page: RawPage, options: ExtractOptions | None,
     record = result.record
     if before is not None:
         record.duplicate_of = before.duplicate_of
+        # whose attachment it is (and the dates/site it took from there): from the crawl only
+        record = attach_to_parent(store, record, before.parent)
     if before is not None and before.to_json() == record.to_json():
         outcome = "unchanged"
     else:

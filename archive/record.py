@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from archive.urls import doc_id
+
 #: Field order of the exported JSON object (the public record shape).
 RECORD_FIELDS = (
     "id", "url", "title", "published", "year", "site", "column", "region", "doc_type", "text",
     "truncated", "full_length", "placeholders", "mojibake", "source_script", "is_health_report",
     "fetched_at", "duplicate_of", "issuer", "doc_number", "written", "blocks",
+    "parent", "format", "flags",
 )
+#: Flags of documents read from attachments (`Record.flags`), in words.
+FLAG_WORDS = {"no_text": "无文字层(扫描件，未做OCR)", "unextracted": "未提取(缺少转换程序)"}
 
 
 @dataclass
@@ -26,8 +31,11 @@ class Record:
     "\n"), the flags (``truncated`` with the stated ``full_length``, ``placeholders``,
     ``mojibake``, ``source_script`` "traditional" when converted, ``is_health_report``),
     ``fetched_at`` and ``duplicate_of`` (the canonical copy's id, set by duplicate detection),
-    then the official metadata and ``blocks`` (below). The fields after them are kept in the
-    archive only: the region's levels, attachment links and the page's ContentSource meta tag.
+    then the official metadata and ``blocks`` (below), then for attachments ``parent`` (the id
+    of the article that links it; None for a page or a lone file), ``format`` ("html", or the
+    attachment's: pdf, docx, doc, wps, rtf, xlsx, xls, et) and ``flags`` (an attachment's:
+    "no_text", "unextracted"; see `FLAG_WORDS`). The fields after them are kept in the archive
+    only: the region's levels, attachment links and the page's ContentSource meta tag.
 
     Official document metadata (政府信息公开 pages, `archive.text.official`; None when the page
     shows none): ``issuer`` (发布机构/发文机关), ``doc_number`` (文号, 遵卫健发〔2023〕12号) and
@@ -69,6 +77,9 @@ class Record:
     doc_number: str | None = None  # 文号
     written: str | None = None  # 成文日期, YYYY-MM-DD
     blocks: list[dict[str, Any]] | None = None  # None: no tables, each text line a paragraph
+    parent: str | None = None
+    format: str = "html"
+    flags: list[str] = field(default_factory=list)
     # Beyond the public shape: kept in the archive, exported only where useful.
     region_province: str | None = None
     region_city: str | None = None
@@ -99,9 +110,16 @@ class Record:
             words.append("原文为繁体")
         if not self.is_health_report:
             words.append("非卫生健康工作报告")
+        words.extend(FLAG_WORDS.get(flag, flag) for flag in self.flags)
         if self.duplicate_of:
             words.append(f"转载副本(原件 {self.duplicate_of})")
         return words
+
+    def attachment_ids(self) -> list[str]:
+        """The document ids of the attachments this page links (an attachment's id is that of
+        its URL, like any page's): those that were archived are documents with this page as
+        their ``parent``."""
+        return [doc_id(url) for url in self.attachments]
 
     def to_json(self) -> dict[str, Any]:
         """The public record shape, in `RECORD_FIELDS` order."""

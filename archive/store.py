@@ -158,7 +158,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE pages ADD COLUMN source TEXT;
     """,
-    # official document metadata (发布机构, 文号, 成文日期) and the body's blocks with its tables
+    # 7: official document metadata (发布机构, 文号, 成文日期) and the body's blocks with its tables
     # (JSON, NULL without tables); `hra reprocess` fills them for documents stored before
     """
     ALTER TABLE documents ADD COLUMN issuer TEXT;
@@ -166,6 +166,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE documents ADD COLUMN written TEXT;
     ALTER TABLE documents ADD COLUMN blocks TEXT;
     CREATE INDEX documents_issuer ON documents (issuer);
+    """,
+    # 8: attachments as documents: the article a document is attached to, its format (html, pdf,
+    # docx, ...) and its flags (a JSON list: "no_text", "unextracted")
+    """
+    ALTER TABLE documents ADD COLUMN parent TEXT;
+    ALTER TABLE documents ADD COLUMN format TEXT NOT NULL DEFAULT 'html';
+    ALTER TABLE documents ADD COLUMN flags TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX documents_parent ON documents (parent);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -175,7 +183,7 @@ _DOC_COLUMNS = (
     "region", "region_province", "region_city", "region_county", "doc_type", "text", "truncated",
     "full_length", "placeholders", "mojibake", "source_script", "is_health_report", "fetched_at",
     "duplicate_of", "attachments", "content_source", "updated_at", "issuer", "doc_number",
-    "written", "blocks",
+    "written", "blocks", "parent", "format", "flags",
 )
 _BOOL_FIELDS = ("truncated", "placeholders", "mojibake", "is_health_report")
 
@@ -453,6 +461,8 @@ class Store:
             "content_source": record.content_source, "updated_at": utc_now(),
             "issuer": record.issuer, "doc_number": record.doc_number, "written": record.written,
             "blocks": json.dumps(record.blocks, ensure_ascii=False) if record.blocks else None,
+            "parent": record.parent, "format": record.format,
+            "flags": json.dumps(record.flags),
         }
         cols = ", ".join(_DOC_COLUMNS)
         marks = ", ".join(f":{c}" for c in _DOC_COLUMNS)
@@ -506,6 +516,7 @@ class Store:
         data["column"] = data.pop("column_name")
         data["attachments"] = json.loads(data["attachments"] or "[]")
         data["blocks"] = json.loads(data["blocks"]) if data.get("blocks") else None
+        data["flags"] = json.loads(data["flags"] or "[]")
         for name in _BOOL_FIELDS:
             data[name] = bool(data[name])
         return Record.from_json(data)
@@ -552,6 +563,15 @@ class Store:
             (json.dumps(list(ids)),),
         )
         return {r[0] for r in rows}
+
+    def attachment_links(self, ids: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+        """Of `ids`, the documents read from attachments (format other than html): their
+        ``(parent, title)`` (one query) — what their bytes do not say (the article that links
+        them; the link text, their title when they have none of their own)."""
+        rows = self.db.execute(
+            "SELECT id, parent, title FROM documents WHERE format != 'html' AND id IN"
+            " (SELECT value FROM json_each(?))", (json.dumps(list(ids)),))
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Record]:
         """The records of these ids, by id (one query; ids not in the archive are left out)."""

@@ -43,6 +43,9 @@ from archive.store import RawPage, Store
 _TRANSFER_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 WARC_FIELDS = "application/warc-fields"
 
+#: An attachment's (parent article id, link text): what its own bytes do not carry.
+Link = tuple[str | None, str | None]
+
 
 def warc_date(fetched_at: str) -> str:
     """``WARC-Date`` (UTC, ``...Z``, whole seconds) of a stored ``fetched_at``; an unreadable
@@ -70,8 +73,10 @@ def _http_headers(page: RawPage) -> StatusAndHeaders:
     return StatusAndHeaders(f"{status} {_phrase(status)}", kept, protocol="HTTP/1.1")
 
 
-def _fields(page: RawPage, document: str | None) -> bytes:
-    """The page's `metadata` record payload (WARC fields, one per line)."""
+def _fields(page: RawPage, document: str | None, link: Link | None = None) -> bytes:
+    """The page's `metadata` record payload (WARC fields, one per line); `link`: an
+    attachment's parent article and link text, which its bytes do not carry."""
+    parent, title_hint = link or (None, None)
     values: list[tuple[str, str | None]] = [
         ("hra-page-url", page.url),
         ("hra-final-url", page.final_url),
@@ -81,6 +86,8 @@ def _fields(page: RawPage, document: str | None) -> bytes:
         ("hra-headers", json.dumps(page.headers, ensure_ascii=True)),
         ("hra-source", page.source),
         ("hra-document", document),
+        ("hra-parent", parent),
+        ("hra-title-hint", title_hint),
     ]
     lines = [f"{name}: {_one_line(value)}\r\n" for name, value in values if value is not None]
     return "".join(lines).encode("utf-8")
@@ -90,8 +97,10 @@ def _one_line(value: str) -> str:
     return value.replace("\r", " ").replace("\n", " ")
 
 
-def write_page(writer: WARCWriter, page: RawPage, document: str | None) -> None:
-    """A page version as its `response` (or `resource`) record and its `metadata` record."""
+def write_page(writer: WARCWriter, page: RawPage, document: str | None,
+               link: Link | None = None) -> None:
+    """A page version as its `response` (or `resource`) record and its `metadata` record
+    (`link`: an attachment's parent and link text)."""
     uri = page.final_url or page.url
     date = warc_date(page.fetched_at)
     if page.status is None:
@@ -104,7 +113,7 @@ def write_page(writer: WARCWriter, page: RawPage, document: str | None) -> None:
             uri, "response", payload=io.BytesIO(page.body), length=len(page.body),
             http_headers=_http_headers(page), warc_headers_dict={"WARC-Date": date})
     writer.write_record(record)
-    payload = _fields(page, document)
+    payload = _fields(page, document, link)
     meta = writer.create_warc_record(
         uri, "metadata", payload=io.BytesIO(payload), length=len(payload),
         warc_content_type=WARC_FIELDS,
@@ -126,9 +135,10 @@ def open_writer(fh: IO[bytes], filename: str, description: str) -> WARCWriter:
     return writer
 
 
-def documents_of(store: Store, pages: Iterable[RawPage]) -> Iterator[tuple[RawPage, str | None]]:
-    """Each page with its document id when the archive holds that document (one query per
-    100 pages)."""
+def documents_of(store: Store, pages: Iterable[RawPage]
+                 ) -> Iterator[tuple[RawPage, str | None, Link | None]]:
+    """Each page with its document id when the archive holds that document, and an
+    attachment's parent and link text (two queries per 100 pages)."""
     batch: list[RawPage] = []
     for page in pages:
         batch.append(page)
@@ -138,10 +148,13 @@ def documents_of(store: Store, pages: Iterable[RawPage]) -> Iterator[tuple[RawPa
     yield from _with_documents(store, batch)
 
 
-def _with_documents(store: Store, batch: list[RawPage]) -> Iterator[tuple[RawPage, str | None]]:
-    held = store.existing_ids({p.doc_id for p in batch}) if batch else set()
+def _with_documents(store: Store, batch: list[RawPage]
+                    ) -> Iterator[tuple[RawPage, str | None, Link | None]]:
+    ids = {p.doc_id for p in batch}
+    held = store.existing_ids(ids) if batch else set()
+    links = store.attachment_links(ids) if batch else {}
     for page in batch:
-        yield page, page.doc_id if page.doc_id in held else None
+        yield page, page.doc_id if page.doc_id in held else None, links.get(page.doc_id)
 
 
 def export_warc(
@@ -165,8 +178,8 @@ def export_warc(
     what = "the whole archive" if doc_ids is None else "selected documents"
     with atomic as tmp, tmp.open("wb") as fh:
         writer = open_writer(fh, target.name, f"hra export: every page version of {what}")
-        for page, document in documents_of(store, store.iter_pages(doc_ids)):
-            write_page(writer, page, document)
+        for page, document, link in documents_of(store, store.iter_pages(doc_ids)):
+            write_page(writer, page, document, link)
             n += 1
             if progress:
                 progress(n)

@@ -7,7 +7,8 @@ its raw bytes, HTTP status and headers), so it is archived as if it had been fet
 a page already archived (same URL, same sha256) is "unchanged". What is not a page is counted,
 never an error:
 
-* ``response`` records that are not HTML (PDF, images, robots.txt...): skipped "not-html";
+* ``response`` records that are neither HTML nor a report file (PDF, Word, WPS, Excel: an
+  attachment, read by its bytes) — images, scripts, robots.txt...: skipped "not-html";
   redirects (3xx; the page they lead to is archived under the URL first requested, as a crawl
   does), HTTP errors (4xx/5xx) and partial content: skipped "http-<status>";
 * ``revisit`` records (the same payload as an earlier capture): skipped "revisit" when the
@@ -33,6 +34,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,13 +45,17 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 
+from archive.attachment_import import attach_to_parent
 from archive.importer import ImportSummary, store_result
 from archive.importer import _SourceOptions as SourceOptions
 from archive.outcomes import skip_reason
-from archive.page_processing import MAX_PAGE_BYTES, PageError, process_page
+from archive.page_processing import MAX_DOCUMENT_BYTES, MAX_PAGE_BYTES, PageError, process_page
 from archive.store import Store, is_disk_full
 from archive.text.decode import charset_from_headers
+from archive.text.documents import DOCUMENT_FORMATS, sniff_format
 
+#: How the report files an archive keeps begin (PDF, ZIP: docx/xlsx, OLE: doc/wps/xls/et, RTF).
+_DOCUMENT_MAGIC = re.compile(rb"%PDF-|^PK\x03\x04|^\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1|^\s*\{\\rtf")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
 _PAGE_TYPES = ("response", "resource", "revisit")
 
@@ -175,15 +181,22 @@ class WarcReader:
             self.skipped(uri, f"http-{status}")
             return None
         ctype = _content_type(record, headers)
-        if ctype and not ctype.startswith(_HTML_TYPES):
+        html = not ctype or ctype.startswith(_HTML_TYPES)
+        limit = MAX_PAGE_BYTES if html else MAX_DOCUMENT_BYTES
+        stream = record.content_stream()
+        head = stream.read(1024)
+        if not html and not _DOCUMENT_MAGIC.search(head):
+            self.skipped(uri, "not-html")  # an image, a script, robots.txt...
+            return None
+        body = head + stream.read(limit + 1 - len(head))
+        if not html and sniff_format(body, uri) not in DOCUMENT_FORMATS:
             self.skipped(uri, "not-html")
             return None
-        body = record.content_stream().read(MAX_PAGE_BYTES + 1)
         digest = record.rec_headers.get_header("WARC-Payload-Digest")
         if digest:  # after reading: the offset is known once the record was read
             self.by_digest[digest] = (uri, iterator.get_record_offset())
-        if len(body) > MAX_PAGE_BYTES:
-            return f"{uri}: page too large (> {MAX_PAGE_BYTES // 2**20} MiB)"
+        if len(body) > limit:
+            return f"{uri}: page too large (> {limit // 2**20} MiB)"
         if record.digest_checker.passed is False or getattr(record.raw_stream, "limit", 0) > 0:
             return f"{uri}: damaged record (its digest does not match: cut short or altered)"
         return Capture(uri=uri, date=fetched_at(record.rec_headers.get_header("WARC-Date")),
@@ -297,7 +310,8 @@ def _store_capture(store: Store, capture: Capture, keep_all: bool, summary: Impo
     try:
         result = process_page(capture.body, capture.uri,
                               http_charset=charset_from_headers(page["headers"]),
-                              fetched_at=page["fetched_at"], options=options)
+                              fetched_at=page["fetched_at"], options=options,
+                              title_hint=meta.get("hra-title-hint"))
     except PageError as exc:
         if not meta:
             summary.fail(f"{path}: {capture.uri}: {exc}")
@@ -305,6 +319,8 @@ def _store_capture(store: Store, capture: Capture, keep_all: bool, summary: Impo
         result = None  # it was in an archive: its bytes are kept
     if meta:
         record = result.record if result is not None and "hra-document" in meta else None
+        if record is not None and meta.get("hra-parent"):
+            record = attach_to_parent(store, record, meta["hra-parent"])
         outcome = store.save_page(body=capture.body, record=record, **page)
     else:
         assert result is not None

@@ -32,6 +32,12 @@ class PageItem:
     depth: int = 0
     fetched_at: str = field(default_factory=utc_now)
     redirect_urls: list[str] = field(default_factory=list)
+    #: an attachment: the id of the page that links it, and the link's text
+    parent: str | None = None
+    link_text: str | None = None
+    attachment: bool = False
+    #: set by the pipeline with the kind: the page's attachment links (for the spider)
+    attachments: list[str] = field(default_factory=list)
     _kind: asyncio.Future[str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -47,6 +53,9 @@ class PageItem:
             source=source,
             depth=depth,
             redirect_urls=redirects,
+            parent=response.meta.get("hra_parent"),
+            link_text=response.meta.get("hra_link_text"),
+            attachment=bool(response.meta.get("hra_attachment")),
         )
 
     @property

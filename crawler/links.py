@@ -65,6 +65,37 @@ def is_fetchable(url: str) -> bool:
     return ext not in SKIP_EXTENSIONS
 
 
+#: Attachments the crawl downloads and reads (detected by content once fetched).
+DOCUMENT_EXTENSIONS = frozenset(["pdf", "doc", "docx", "wps", "rtf", "xls", "xlsx", "et"])
+
+
+def _extension(url_or_name: str) -> str:
+    last = urlsplit(url_or_name).path.rsplit("/", 1)[-1] if "://" in url_or_name else url_or_name
+    return last.rsplit(".", 1)[-1].lower().strip() if "." in last else ""
+
+
+def attachment_links(sel: Selector, url: str, listed: list[str], limit: int) -> list[Link]:
+    """The attachments of a page to download, at most `limit`: the document links the
+    extractor `listed` (by their extension; archives, slides and OFD are left), then links
+    whose text names a document file (``附件：方案.docx`` on a ``download?id=`` URL); each with
+    its link text (the attachment's title when the file has none of its own)."""
+    base = base_url(sel, url)
+    texts: dict[str, str] = {}
+    named: list[str] = []
+    for a in _anchor_elements(sel):
+        href = (a.get("href") or "").strip()
+        if not href or href.lower().startswith(_BAD_SCHEMES):
+            continue
+        full = urldefrag(urljoin(base, href))[0]
+        text = _text(a) or (a.get("title") or "").strip()
+        texts.setdefault(full, text)
+        if _extension(text) in DOCUMENT_EXTENSIONS and full.startswith(("http://", "https://")):
+            named.append(full)
+    wanted = [u for u in listed if _extension(u) in DOCUMENT_EXTENSIONS] + named
+    out = [Link(u, texts.get(u, "")) for u in dict.fromkeys(wanted)]
+    return out[:limit] if limit else out
+
+
 def _anchor_elements(sel: Selector, css: str | None = None) -> Iterator[Any]:
     """The page's <a> elements (or those inside what `css` selects), in document order, as lxml
     elements: lazily, so a page of 100,000 links does not become 100,000 Python objects."""

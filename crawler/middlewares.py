@@ -297,10 +297,12 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 class HtmlOnlyMiddleware:
-    """Responses that are not HTML pages (PDF, DOC, images, feeds) are skipped, not stored."""
+    """Responses that are not HTML pages (PDF, DOC, images, feeds) are skipped, not stored;
+    except attachments an article links (``hra_attachment`` requests), read by content."""
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if is_robots(request) or not 200 <= response.status < 300:
+        if is_robots(request) or not 200 <= response.status < 300 or \
+                request.meta.get("hra_attachment"):
             return response
         ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1").lower()
         mime = ctype.split(";")[0].strip()
@@ -322,7 +324,8 @@ class EncodingMiddleware:
     """
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if is_robots(request) or not 200 <= response.status < 300 or not response.body:
+        if is_robots(request) or not 200 <= response.status < 300 or not response.body or \
+                request.meta.get("hra_attachment"):
             return response
         declared = header_charset((response.headers.get(b"Content-Type") or b"").decode("latin-1"))
         decoded = decode_html(response.body, declared)

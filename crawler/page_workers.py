@@ -18,18 +18,26 @@ import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from archive.page_processing import ExtractOptions, PageError, PageResult, process_page
+from archive.page_processing import (
+    MAX_DOCUMENT_BYTES,
+    ExtractOptions,
+    PageError,
+    PageResult,
+    process_page,
+)
 
 Analysis = tuple[PageResult | None, list[str], str | None]  # result, missing selectors, error
 
 
 def analyse(body: bytes, url: str, http_charset: str | None, fetched_at: str,
-            selectors: dict[str, str]) -> Analysis:
-    """Process one page with a source's title/date/body selectors (`ExtractOptions`); never
-    raises for a bad page."""
+            selectors: dict[str, str], title_hint: str | None = None,
+            max_document_bytes: int = MAX_DOCUMENT_BYTES) -> Analysis:
+    """Process one page with a source's title/date/body selectors (`ExtractOptions`), or an
+    attachment with the text of the link to it (`title_hint`); never raises for a bad page."""
     try:
         result = process_page(body, url, http_charset=http_charset, fetched_at=fetched_at,
-                              options=ExtractOptions.from_selectors(selectors))
+                              options=ExtractOptions.from_selectors(selectors),
+                              title_hint=title_hint, max_document_bytes=max_document_bytes)
         return result, result.missing_selectors, None
     except PageError as exc:
         return None, [], str(exc)
@@ -72,19 +80,22 @@ class Analyser:
         return self._pool
 
     async def run(self, body: bytes, url: str, http_charset: str | None, fetched_at: str,
-                  selectors: dict[str, str]) -> Analysis:
+                  selectors: dict[str, str], title_hint: str | None = None,
+                  max_document_bytes: int = MAX_DOCUMENT_BYTES) -> Analysis:
+        """`analyse` these arguments, in a worker."""
+        extra = (title_hint, max_document_bytes)
         pool = self._executor()
         if pool is None:
-            return analyse(body, url, http_charset, fetched_at, selectors)
+            return analyse(body, url, http_charset, fetched_at, selectors, *extra)
         try:
-            future = pool.submit(analyse, body, url, http_charset, fetched_at, selectors)
+            future = pool.submit(analyse, body, url, http_charset, fetched_at, selectors, *extra)
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             # A worker died (out of memory, killed): go on in-process rather than lose pages.
             self.fallbacks += 1
             self.workers = 0
             self._pool = None
-            return analyse(body, url, http_charset, fetched_at, selectors)
+            return analyse(body, url, http_charset, fetched_at, selectors, *extra)
 
     def close(self) -> None:
         if self._pool is not None:

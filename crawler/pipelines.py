@@ -17,8 +17,13 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from archive.attachment_import import attach_to_parent
 from archive.crawl_runs import IndexCadence
 from archive.importer import store_result
+from archive.page_processing import MAX_DOCUMENT_BYTES, PageResult
+from archive.record import Record
+from archive.text.documents import DOCUMENT_FORMATS
+from archive.text.documents.legacy import INSTALL_HINT
 from crawler.context import CrawlContext, context
 from crawler.items import DoneItem, FailureItem, PageItem
 from crawler.page_workers import Analyser, default_workers, shared_analyser
@@ -49,6 +54,9 @@ class ArchivePipeline:
         warc_dir = crawler.settings.get("HRA_WARC_DIR")
         self.warc_dir = Path(warc_dir) if warc_dir else None
         self.warc: WarcOutput | None = None
+        self._converter_warned = False
+        self.attachment_maxsize = crawler.settings.getint("HRA_ATTACHMENT_MAXSIZE",
+                                                          MAX_DOCUMENT_BYTES)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -77,18 +85,26 @@ class ArchivePipeline:
             "shipped", "user") else None
         try:
             result, missing, error = await self.analyser.run(
-                item.body, item.url, item.http_charset, item.fetched_at, selectors)
+                item.body, item.url, item.http_charset, item.fetched_at, selectors,
+                item.link_text if item.attachment else None, self.attachment_maxsize)
             if missing and not self._selector_warned:
                 self._selector_warned = True
                 self.ctx.warn(f"source {self.ctx.source_name}: selector(s) {', '.join(missing)} "
                               f"matched nothing on {item.url}; the automatic extraction is used")
-            if result is None:
+            if item.attachment:
+                kind = "attachment"
+                outcome, message, title = self._store_attachment(item, result, error,
+                                                                 page_source)
+                counted = True
+            elif result is None:
                 message = error or "no result"
             else:
                 kind = result.kind
                 outcome = self._archive(item, result, page_source)
                 counted = True
                 title = result.record.title if result.record else None
+                if outcome in ("new", "changed", "unchanged", "skipped:empty"):
+                    item.attachments = result.attachments
         except Exception as exc:  # never lose the crawl to one page; the log has the traceback
             logger.exception("processing %s failed", item.url)
             outcome, counted = "failed", False
@@ -126,6 +142,37 @@ class ArchivePipeline:
             outcome = self.warc.write(item, result.record.id, page_source)
         self.ctx.count_stored(outcome)
         return outcome
+    def _store_attachment(self, item: PageItem, result: PageResult | None, error: str | None,
+                          page_source: str | None) -> tuple[str, str, str | None]:
+        """Archive a downloaded attachment: (outcome, message, title). Its raw bytes are kept
+        whatever they hold; a file that cannot be read (encrypted, damaged, an HTML error
+        page where a document was linked) is counted failed with one line, one too short to
+        be a report is skipped, any other becomes a document with its parent page's id (and
+        the parent's date, site and region when it has none of its own; a web page in its
+        place is kept as a document when it holds an article: Word's HTML .doc files)."""
+        store = self.ctx.store
+        record = result.record if result is not None else None
+        outcome, message = "failed", error or ""
+        if result is not None and record is None and result.encoding not in DOCUMENT_FORMATS:
+            message = "not a document: the server sent a web page without an article (an error page?)"
+        elif result is not None and record is None:
+            outcome = f"skipped:{result.kind}"
+        if record is not None:
+            record = attach_to_parent(store, record, item.parent)
+            self._warn_unextracted(record)
+        with store.transaction():
+            saved = store.save_page(url=item.request_url, body=item.body, record=record,
+                                    fetched_at=item.fetched_at, final_url=item.url,
+                                    status=item.status, headers=item.headers, source=page_source)
+            if record is not None:
+                outcome = saved
+            self.ctx.count_stored(outcome)
+        return outcome, message, record.title if record is not None else item.link_text
+
+    def _warn_unextracted(self, record: Record) -> None:
+        if "unextracted" in record.flags and not self._converter_warned:
+            self._converter_warned = True
+            self.ctx.warn(f"{record.url}: archived without its text: {INSTALL_HINT}")
 
     def _done(self, urls: list[str]) -> None:
         engine = self.crawler.engine

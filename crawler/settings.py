@@ -27,6 +27,8 @@ HRA_WORKERS                 processes running the text pipeline ("auto": CPUs - 
 HRA_JOB_WAIT                seconds to wait for another process to let go of a source's job (60)
 HRA_MAX_LINKS_PER_PAGE      links taken from one page, in page order (2000; 0 = no limit); the log
                             says when a page had more
+HRA_MAX_ATTACHMENTS_PER_PAGE  attachments (PDF, Word, WPS, Excel) downloaded per article (10; 0: none)
+HRA_ATTACHMENT_MAXSIZE      bytes of one attachment (50 MiB; env HRA_ATTACHMENT_MAXSIZE too)
 HRA_ROBOTSTXT_MAXSIZE       bytes of a robots.txt that are obeyed (500 KiB; the rest is ignored)
 HRA_PROGRESS_FD / _RUN_ID   set by `hra crawl` for its child process (events, run record)
 ==========================  =====================================================================
@@ -109,6 +111,8 @@ HRA_WORKERS = "auto"
 HRA_JOB_WAIT = 60.0
 HRA_MAX_LINKS_PER_PAGE = 2000
 HRA_ROBOTSTXT_MAXSIZE = 500 * 1024
+HRA_MAX_ATTACHMENTS_PER_PAGE = 10
+HRA_ATTACHMENT_MAXSIZE = int(os.environ.get("HRA_ATTACHMENT_MAXSIZE") or 50 * 1024 * 1024)
 HRA_PROGRESS_FD = None
 HRA_RUN_ID = None
 HRA_TRIGGER = "scrapy"

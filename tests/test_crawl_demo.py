@@ -36,13 +36,13 @@ def test_demo_crawls_the_bundled_site(tmp_path: Path) -> None:
                                     "--data-dir", str(demo)])
     assert result.exit_code == 0, result.output
     assert "demo site: http://127.0.0.1:" in result.output
-    assert "15 documents" in result.output and "what to try next" in result.output
+    assert "16 documents" in result.output and "what to try next" in result.output
     assert "search 医共体 --limit 3" in result.output and "match 医共体" in result.output
     assert "1 robots.txt" in result.output and "4 off-topic" in result.output
     with Store(demo) as store:
         records = list(store.iter_documents())
         runs = store.runs(1)
-    assert len(records) == 15
+    assert len(records) == 16
     docs = {r.title: r for r in records if "/jianbiao/gongwen/3402" not in r.url}
     assert runs[0]["status"] == "ok" and runs[0]["trigger"] == "demo"
     # the GBK page without any declaration, and the GB18030 repost with a wrong header
@@ -68,7 +68,7 @@ def test_demo_crawls_the_bundled_site(tmp_path: Path) -> None:
     again = runner.invoke(_cli(), ["demo", "--data-dir", str(demo)])  # a demo dir is reused
     assert again.exit_code == 0, again.output
     with Store(demo) as store:
-        assert store.count_documents() == 15 and len(store.runs(5)) == 1
+        assert store.count_documents() == 16 and len(store.runs(5)) == 1
 
 
 def test_demo_refuses_a_directory_that_is_not_its_own(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from click.testing import CliRunner
 
 from archive.cli import _register_command_modules, cli
 from crawler.demo import SITE_DIR, DemoServer
+from tests import document_fixtures
 from tests.conftest import ROOT
 
 _register_command_modules()  # what `hra` (archive.cli:main) does before parsing
@@ -83,7 +84,8 @@ EXAMPLES = [*readme_examples(), *help_examples()]
 LOCALHOST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
              "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4"]
 #: Files the examples name, made by the fixture (copies of demo pages, an export of the demo).
-FILES_NAMED = ("report.html", "page.html", "other.htm", "backup.jsonl", "archive.warc.gz")
+FILES_NAMED = ("report.html", "page.html", "other.htm", "backup.jsonl", "archive.warc.gz",
+               "report.pdf", "notice.docx")
 
 
 def test_examples_were_found() -> None:
@@ -135,6 +137,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     for name in ("report.html", "page.html"):
         shutil.copy(SITE_DIR / "fanwen/meiwen/1677463601.html", work / name)
     shutil.copy(SITE_DIR / "fanwen/meiwen/1677463920.html", work / "other.htm")
+    attachment = SITE_DIR / "wjw/xxgk/gzdt/202403/P020240308_1047_renwu.docx"
+    shutil.copy(attachment, work / "notice.docx")
+    (work / "report.pdf").write_bytes(document_fixtures.pdf_prose())
     export = CliRunner(env=env).invoke(cli, ["export", "--format", "jsonl", "--all-versions",
                                              "-o", str(work / "backup.jsonl")])
     assert export.exit_code == 0, export.output
@@ -230,6 +235,8 @@ def test_example(example: Example, demo: Demo, monkeypatch: pytest.MonkeyPatch) 
     cwd.mkdir()
     for name in FILES_NAMED:
         shutil.copy(demo.work / name, cwd / name)
+    (cwd / "files").mkdir()
+    shutil.copy(demo.work / "notice.docx", cwd / "files" / "plan.docx")
     shutil.copy(demo.work / "backup.jsonl", cwd / "export.jsonl")
     monkeypatch.chdir(cwd)
     env = {"HRA_DATA_DIR": str(demo.data_dir), "HOME": str(demo.home),

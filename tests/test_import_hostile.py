@@ -57,6 +57,7 @@ GOOD: dict[str, Any] = {
     "truncated": False, "full_length": None, "placeholders": False, "mojibake": False,
     "source_script": "simplified", "is_health_report": True,
     "fetched_at": "2024-01-09T02:00:00+00:00", "duplicate_of": None,
+    "parent": None, "format": "html", "flags": [],
 }
 
 

@@ -371,7 +371,8 @@ def find_column(lines: list[Line], metas: dict[str, str], title: str | None) -> 
 
 def find_attachments(container: etree._Element | None, url: str | None) -> list[str]:
     """Links to PDF/DOC/XLS... files in the article and in the few blocks right after it
-    (government pages often list 附件 below the TRS_Editor block)."""
+    (government pages often list 附件 below the TRS_Editor block); a link whose text names such
+    a file counts too (``附件：方案.docx`` on a ``download?id=7`` URL)."""
     if container is None:
         return []
     out: list[str] = []
@@ -382,7 +383,7 @@ def find_attachments(container: etree._Element | None, url: str | None) -> list[
         sibling = sibling.getnext()
     for a in (a for block in blocks for a in block.iter("a")):
         href = (a.get("href") or "").strip()
-        if href and ATTACHMENT.search(href):
+        if href and (ATTACHMENT.search(href) or ATTACHMENT.search("".join(a.itertext()).strip())):
             full = urljoin(url, href) if url else href
             if full not in out:
                 out.append(full)

@@ -161,3 +161,28 @@ def metadata_table_elements(root: etree._Element) -> set[etree._Element]:
 def table_lines(rows: Rows) -> list[str]:
     """A table as text: one tab-separated row per line (what a record's ``text`` holds)."""
     return ["\t".join(row) for row in rows]
+
+
+def blocks_from_lines(lines: list[str]) -> list[Block]:
+    """Blocks of a document read as lines (an attachment: PDF, Word, Excel), where a table row
+    is one tab-separated line: two or more such lines in a row make a table (rows padded to the
+    same length), any other line is a paragraph."""
+    blocks: list[Block] = []
+    run: list[list[str]] = []
+
+    def close_run() -> None:
+        if len(run) >= 2:
+            width = max(len(row) for row in run)
+            blocks.append({"type": TABLE, "rows": [row + [""] * (width - len(row)) for row in run]})
+        else:
+            blocks.extend({"type": PARAGRAPH, "text": " ".join(row)} for row in run)
+        run.clear()
+
+    for line in lines:
+        if "\t" in line:
+            run.append(line.split("\t"))
+            continue
+        close_run()
+        blocks.append({"type": PARAGRAPH, "text": line})
+    close_run()
+    return blocks

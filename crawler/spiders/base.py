@@ -26,6 +26,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from archive.urls import doc_id
 from crawler import links
 from crawler.context import CrawlContext, context
 from crawler.items import DoneItem, FailureItem, PageItem
@@ -94,6 +95,8 @@ class ArchiveSpider(scrapy.Spider):
                                   settings.getint("HRA_MAX_PAGES", 0))
         self.max_list_pages = settings.getint("HRA_MAX_LIST_PAGES", 50)
         self.max_links = max(0, settings.getint("HRA_MAX_LINKS_PER_PAGE", 2000))
+        self.max_attachments = max(0, settings.getint("HRA_MAX_ATTACHMENTS_PER_PAGE", 10))
+        self.attachment_maxsize = settings.getint("HRA_ATTACHMENT_MAXSIZE", 50 * 1024 * 1024)
         self.follow_articles = (src.follow_articles if src.follow_articles is not None
                                 else self.follow_articles_default)
         self._allow = [re.compile(p) for p in src.allow]
@@ -142,10 +145,32 @@ class ArchiveSpider(scrapy.Spider):
         item = PageItem.from_response(response, self.source.name, depth)
         yield item
         kind = await item.kind()
+        if item.attachment:  # a document: nothing to follow from it
+            yield DoneItem(item.chain)
+            return
         if isinstance(response, TextResponse) and not self.ctx.budget_exhausted:
+            for request in self.attachment_requests(response, item.attachments):
+                yield request
             for request in self.follow(response, kind):
                 yield request
         yield DoneItem(item.chain)
+
+    def attachment_requests(self, response: TextResponse,
+                            listed: list[str]) -> Iterator[scrapy.Request]:
+        """Downloads of the attachments of an archived article (or of a short notice), at most
+        ``HRA_MAX_ATTACHMENTS_PER_PAGE``, within the source's rules (robots and politeness
+        apply as to any request), each up to ``HRA_ATTACHMENT_MAXSIZE`` bytes."""
+        if not self.max_attachments:
+            return
+        depth = int(response.meta.get("hra_depth", 0))
+        found = links.attachment_links(response.selector, response.url, listed, 0)
+        taken = [link for link in found if self.allowed(link.url)][: self.max_attachments]
+        for link in taken:
+            meta = {"hra_depth": depth + 1, "hra_attachment": True,
+                    "hra_parent": doc_id(response.url), "hra_link_text": link.text or None,
+                    "download_maxsize": self.attachment_maxsize}
+            yield scrapy.Request(link.url, callback=self.parse, errback=self.on_error,
+                                 meta=meta, headers={"Referer": response.url}, priority=2)
 
     def follow(self, response: TextResponse, kind: str) -> Iterator[scrapy.Request]:
         """The requests to make from this page, given its kind (per spider)."""
@@ -196,6 +221,9 @@ class ArchiveSpider(scrapy.Spider):
         """Every request that produced no page ends here, once (skips, HTTP errors, timeouts)."""
         request = failure.request  # type: ignore[attr-defined]
         outcome, message, fetched = describe_failure(failure)
+        if request.meta.get("hra_attachment") and "larger than" in message:
+            limit = request.meta.get("download_maxsize", 0) / 2**20
+            message = f"attachment larger than the {limit:.0f} MiB limit (HRA_ATTACHMENT_MAXSIZE)"
         chain = [*request.meta.get("redirect_urls", []), request.url]
         # Reported under the URL the crawl asked for (the first of a redirect chain).
         yield FailureItem(chain[0], outcome, message, self.source.name if self.source else "",
