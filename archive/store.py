@@ -534,6 +534,17 @@ class Store:
         )
         return {r[0] for r in rows}
 
+    def copies_of(self, canonical: str) -> list[str]:
+        """The ids of the documents marked as copies of `canonical` (``duplicate_of``)."""
+        rows = self.db.execute("SELECT id FROM documents WHERE duplicate_of = ? ORDER BY id",
+                               (canonical,))
+        return [r[0] for r in rows]
+
+    def interrupt(self) -> None:
+        """Abort the query running on this connection (callable from another thread: a web
+        request cut for taking too long); it raises ``sqlite3.OperationalError``."""
+        self.db.interrupt()
+
     def get_many(self, ids: Iterable[str]) -> dict[str, Record]:
         """The records of these ids, by id (one query; ids not in the archive are left out)."""
         rows = self.db.execute(
