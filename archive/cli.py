@@ -673,7 +673,7 @@ def _print_export_summary(summary: Any) -> None:
                           f"file(s) to {shown(summary.where)}", highlight=False)
 
 
-COMMAND_MODULES = ("crawl", "search", "schedule")
+COMMAND_MODULES = ("crawl", "search", "schedule", "trend", "serve")
 
 
 def _register_command_modules() -> None:

@@ -6,6 +6,7 @@ counts as ``(none)``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,10 +16,13 @@ if TYPE_CHECKING:
 FACETS = {"year": "year", "region": "province", "doc_type": "doc_type", "site": "site"}
 
 
-def facet_counts(index: GenerationReader, docs: set[int]) -> dict[str, dict[str, int]]:
-    """Counts of ``docs`` by year, province, document type and site (most frequent first)."""
+def facet_counts(index: GenerationReader, docs: set[int],
+                 names: Iterable[str] = FACETS) -> dict[str, dict[str, int]]:
+    """Counts of ``docs`` by year, province, document type and site, or the facets ``names``
+    of them (most frequent first)."""
     out: dict[str, dict[str, int]] = {}
-    for name, fieldname in FACETS.items():
+    for name in names:
+        fieldname = FACETS[name]
         counts: dict[str, int] = {}
         covered = 0
         for value in index.field_terms(fieldname):
