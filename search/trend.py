@@ -11,6 +11,7 @@ from archive.errors import HraError
 if TYPE_CHECKING:
     from archive.store import Store
     from search.filters import Filters
+    from search.query import Node
 
 #: ``--by`` -> the facet counted (`search.facets.FACETS`).
 GROUPS = {"year": "year", "province": "region", "type": "doc_type"}
@@ -51,7 +52,7 @@ def trend(store: Store, terms: list[str], by: str, filters: Filters) -> Trend:
 
     if by not in GROUPS:
         raise HraError(f"unknown --by {by!r} (one of: {', '.join(GROUPS)})", 2)
-    nodes = [parse_query(term) for term in terms]
+    nodes: list[Node | None] = [parse_query(term) for term in terms]
     if not terms:  # what the filters select (the web page's chart of a browse)
         terms, nodes = [EVERYTHING], [None]
     facet = GROUPS[by]
