@@ -34,7 +34,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -540,10 +540,11 @@ class Store:
                                (canonical,))
         return [r[0] for r in rows]
 
-    def interrupt(self) -> None:
-        """Abort the query running on this connection (callable from another thread: a web
-        request cut for taking too long); it raises ``sqlite3.OperationalError``."""
-        self.db.interrupt()
+    def abort_when(self, check: Callable[[], bool]) -> None:
+        """Abort any query of this connection once ``check()`` is true (asked every few
+        thousand SQLite steps; the query raises ``sqlite3.OperationalError``): a web request cut
+        for taking too long stops its work."""
+        self.db.set_progress_handler(lambda: 1 if check() else 0, 10_000)
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Record]:
         """The records of these ids, by id (one query; ids not in the archive are left out)."""
