@@ -90,7 +90,7 @@ class Web:
         self.env = env
         self.runner = runner
 
-    def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def page(self, name: str, status: int = 200, **context: Any) -> Response:
         html = self.env.get_template(name).render(**context)
         return secure(HTMLResponse(html, status_code=status))
 

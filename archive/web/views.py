@@ -30,11 +30,11 @@ def install(env: Environment) -> None:
                        TYPE_NAMES=TYPE_NAMES)
 
 
-def highlight(text: str | None, spans: Sequence[Sequence[int]] = ()) -> Markup:
+def highlight(text: str | None, spans: Sequence[tuple[int, int]] = ()) -> Markup:
     """``text`` escaped, the characters of each (start, end) span in ``<mark>``."""
     text = text or ""
     out, pos = [], 0
-    for start, end in sorted(spans):
+    for start, end in sorted((int(a), int(b)) for a, b in spans):
         if start < pos:
             continue
         out.append(escape(text[pos:start]))
