@@ -46,7 +46,8 @@ def build_archive(base: Path) -> Path:
         "2023年，市卫生健康委坚持以人民健康为中心，深化医药卫生体制改革，紧密型县域医共体"
         "建设全面推进，家庭医生签约服务覆盖率达到45%。",
         "一、主要工作完成情况。公共卫生服务体系不断健全，新建社区卫生服务中心3个。"
-        "<script>alert(6)</script><img src=x onerror=alert(7)>",
+        "<script>alert(6);document.documentElement.dataset.ran='script'</script>"
+        "<img src=x onerror=\"document.documentElement.dataset.img='onerror'\">",
         "二、2024年工作安排。持续推进健康滨江建设，加强疾病预防控制体系建设，完善基层医疗卫生"
         "服务网络，推进县域医共体医保基金打包付费改革，提升家庭医生签约服务质量，做好"
         "“一老一小”健康服务，加强卫生健康人才队伍建设，推动公立医院高质量发展。",
