@@ -336,3 +336,44 @@ def test_links_keep_the_search() -> None:
     assert params.link(page=4).endswith("&page=4")
     with pytest.raises(BadRequest):
         search_params({"all": "2"})
+
+
+# ---------------------------------------------------------------------------------------------
+# `hra serve` itself (the browser tests start it for real)
+
+
+def test_serve_warns_when_the_network_can_see_the_archive(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+    from archive.commands.serve import is_loopback
+
+    bound: list[tuple[str, int]] = []
+
+    def run(self: uvicorn.Server) -> None:  # record the address instead of listening on it
+        bound.append((self.config.host, self.config.port))
+        self.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    shared = CliRunner().invoke(cli, ["--data-dir", str(data_dir), "serve", "--host",
+                                      "0.0.0.0", "--port", "8123"])
+    assert shared.exit_code == 0, shared.output
+    assert "warning: listening on 0.0.0.0: anyone who can reach this machine" in shared.stderr
+    local = CliRunner().invoke(cli, ["--data-dir", str(data_dir), "serve"])
+    assert local.exit_code == 0 and "warning" not in local.stderr
+    assert "at http://127.0.0.1:8000/" in local.stdout
+    assert bound == [("0.0.0.0", 8123), ("127.0.0.1", 8000)]
+    assert is_loopback("::1") and is_loopback("localhost") and not is_loopback("192.168.1.5")
+
+
+def test_serve_without_an_archive_is_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "none"), "serve"])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: no archive at")
+    assert "Traceback" not in result.output
