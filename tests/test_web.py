@@ -377,3 +377,12 @@ def test_serve_without_an_archive_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.strip().startswith("error: no archive at")
     assert "Traceback" not in result.output
+
+
+def test_active_filters_each_removable(client: TestClient) -> None:
+    html = client.get("/", params={"q": "医共体", "year": "2024", "type": "plan"}).text
+    chips = re.findall(r'<span class="chip">(.*?) <a href="([^"]*)"', html)
+    assert [label for label, _ in chips] == ["年度：2024", "类型：工作计划/要点"]
+    without_year = client.get("/" + unescape(chips[0][1])).text
+    assert total(without_year) == total(client.get("/", params={"q": "医共体",
+                                                                "type": "plan"}).text)

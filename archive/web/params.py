@@ -90,6 +90,19 @@ class SearchParams:
         }
         return {k: str(v) for k, v in raw.items() if v not in (None, "")}
 
+    def active(self) -> list[tuple[str, str, str]]:
+        """The filters set, as (label, value, link without it) for the page to list."""
+        from archive.export import TYPE_NAMES
+
+        shown = [("年度", "year", self.year), ("发布自", "since", self.since),
+                 ("发布至", "until", self.until), ("地区", "region", self.region),
+                 ("类型", "type", TYPE_NAMES.get(self.doc_type or "", self.doc_type)),
+                 ("网站", "site", self.site),
+                 ("仅完整", "complete", "是" if self.complete else None),
+                 ("含全部副本", "all", "是" if self.all_versions else None)]
+        return [(label, str(value), self.link(**{name: None}))
+                for label, name, value in shown if value not in (None, "")]
+
     def link(self, **changes: Any) -> str:
         """``?…`` of these parameters with ``changes`` (None removes one; the page goes back to
         1 unless it is the change)."""
