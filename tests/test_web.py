@@ -357,6 +357,7 @@ def test_serve_warns_when_the_network_can_see_the_archive(
         self.started = True
 
     monkeypatch.setattr(uvicorn.Server, "run", run)
+    monkeypatch.setattr("archive.commands.serve._usable_port", lambda host, port: port)
     shared = CliRunner().invoke(cli, ["--data-dir", str(data_dir), "serve", "--host",
                                       "0.0.0.0", "--port", "8123"])
     assert shared.exit_code == 0, shared.output
@@ -366,6 +367,24 @@ def test_serve_warns_when_the_network_can_see_the_archive(
     assert "at http://127.0.0.1:8000/" in local.stdout
     assert bound == [("0.0.0.0", 8123), ("127.0.0.1", 8000)]
     assert is_loopback("::1") and is_loopback("localhost") and not is_loopback("192.168.1.5")
+
+
+def test_serve_on_a_taken_port_is_one_line(data_dir: Path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["--data-dir", str(data_dir), "serve", "--port",
+                                          str(port)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"error: cannot listen on 127.0.0.1:{port}: Address "
+                                     "already in use (another server? choose one with --port)")
 
 
 def test_serve_without_an_archive_is_one_line(tmp_path: Path) -> None:

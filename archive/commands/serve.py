@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import click
 
@@ -18,6 +19,20 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _usable_port(host: str, port: int) -> int:
+    """``port`` if it is free on ``host``, or with 0 a port free now (so the address printed
+    is the one served); HraError (one line) when it is taken or the address is not ours."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host.strip("[]"), port))
+            return int(s.getsockname()[1])
+    except OSError as exc:
+        hint = " (another server? choose one with --port)" if port else ""
+        raise HraError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from exc
 
 
 @click.command("serve")
@@ -48,6 +63,7 @@ def serve(archive_dir: ArchiveDir, port: int, host: str, timeout: float) -> None
     from archive.web.app import create_app
 
     app = create_app(archive_dir.data_dir, timeout=timeout)
+    port = _usable_port(host, port)
     if not is_loopback(host):
         err_console.print(
             f"[bold yellow]warning:[/] listening on {shown(host)}: anyone who can reach this "
@@ -55,8 +71,8 @@ def serve(archive_dir: ArchiveDir, port: int, host: str, timeout: float) -> None
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     shown_host = f"[{host}]" if ":" in host else host
-    console.print(f"serving {shown(archive_dir.data_dir)} at http://{shown_host}:"
-                  f"{port or '(free port)'}/  (read-only; Ctrl-C stops)", highlight=False)
+    console.print(f"serving {shown(archive_dir.data_dir)} at http://{shown_host}:{port}/  "
+                  "(read-only; Ctrl-C stops)", highlight=False)
     try:
         server.run()
     except OSError as exc:
