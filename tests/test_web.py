@@ -294,6 +294,9 @@ def test_runs_and_sources(client: TestClient, data_dir: Path) -> None:
     assert len(re.findall(r"<tr>\s*<td>\d+</td>", html)) == len(runs) >= 2
     assert "抓取" in html and "导入" in html and "成功" in html
     assert 'id="sources"' in html
+    sources = html.split('id="sources"', 1)[1].split("</table>", 1)[0]
+    assert "<td>demo</td>" in sources and "<td>demo-wjw</td>" in sources  # the demo's crawl
+    assert "从未抓取的来源" in html  # the shipped sources, folded
 
 
 def test_the_app_never_writes_the_archive(client: TestClient, data_dir: Path) -> None:

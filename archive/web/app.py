@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from jinja2 import Environment, PackageLoader
@@ -195,7 +196,14 @@ class Web:
             from archive.run_history import recent_runs
             from archive.source_health import sources_with_health
 
-            return recent_runs(store, 50), sources_with_health(store.data_dir), store.stats()
+            sources = sources_with_health(store.data_dir)
+            names = {source.name for source, _health in sources}
+            # Sources crawled once but not configured (hra demo's, `hra crawl --url`'s, removed
+            # from sources.toml): their health, under their name.
+            others = [(SimpleNamespace(name=name, title=None, start_urls=[]),
+                       {"status": h["last_run"]["status"] if h["last_run"] else "never", **h})
+                      for name, h in sorted(store.source_health().items()) if name not in names]
+            return recent_runs(store, 50), others + sources, store.stats()
 
         runs, sources, stats = self.runner.run(work)
         return self.page("runs.html", runs=runs, sources=sources, stats=stats)
