@@ -408,3 +408,21 @@ def test_active_filters_each_removable(client: TestClient) -> None:
     without_year = client.get("/" + unescape(chips[0][1])).text
     assert total(without_year) == total(client.get("/", params={"q": "医共体",
                                                                 "type": "plan"}).text)
+
+
+def test_attachments_and_tables_of_any_record_shape() -> None:
+    from types import SimpleNamespace
+
+    from archive.web.views import attachments, blocks
+
+    old = SimpleNamespace(attachments=["http://wjw.example.gov.cn/files/附件1.xlsx"])
+    new = SimpleNamespace(attachments=[{"url": "http://x.cn/a.pdf", "name": "实施方案",
+                                        "format": "pdf", "parent": "0123456789abcdef"}],
+                          blocks=[{"type": "paragraph", "text": "一、"},
+                                  {"type": "table", "rows": [["指标", "2023"], ["签约率", 45]]}])
+    assert attachments(old) == [{"url": "http://wjw.example.gov.cn/files/附件1.xlsx",
+                                 "name": "附件1.xlsx", "details": {}}]
+    assert attachments(new) == [{"url": "http://x.cn/a.pdf", "name": "实施方案",
+                                 "details": {"format": "pdf", "parent": "0123456789abcdef"}}]
+    assert blocks(new) == [{"caption": "", "rows": [["指标", "2023"], ["签约率", "45"]]}]
+    assert blocks(old) == []
