@@ -140,6 +140,12 @@ def test_document_page_shows_copies_and_their_differences(client: TestClient,
     assert "日期不同" in html  # the reposts were published later than the original
     assert f'<a href="/doc/{canonical["id"]}">{canonical["id"]}</a>' in html  # 原件 row
     assert '<iframe class="raw" sandbox=""' in html
+    record = json.loads(hra(data_dir, "show", "--json", canonical["id"]))
+    assert record["attachments"]  # the demo's report links a .docx
+    original = client.get(f"/doc/{canonical['id']}").text
+    for url in record["attachments"]:
+        assert f'<a href="{url}" rel="noopener noreferrer nofollow" target="_blank">' \
+               f'{url.rsplit("/", 1)[1]}</a>' in original
 
 
 def test_document_page_metadata_text_and_source_link(client: TestClient,
