@@ -432,3 +432,17 @@ def test_attachments_and_tables_of_any_record_shape() -> None:
                                  "details": {"format": "pdf", "parent": "0123456789abcdef"}}]
     assert blocks(new) == [{"caption": "", "rows": [["指标", "2023"], ["签约率", "45"]]}]
     assert blocks(old) == []
+
+
+def test_archive_gone_while_serving_is_a_message(data_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(data_dir, copy)
+    with TestClient(create_app(copy)) as c:
+        assert c.get("/", params={"q": "医共体"}).status_code == 200
+        shutil.rmtree(copy)
+        for path in ("/?q=医共体", f"/doc/{XSS_ID}", "/export.csv?q=x", "/runs"):
+            response = c.get(path)
+            assert response.status_code == 503, path
+            assert "no archive at" in error_message(response.text), path

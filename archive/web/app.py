@@ -6,7 +6,6 @@ uses, and renders a template (autoescaped: archived titles and text are always t
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -65,7 +64,7 @@ def create_app(data_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> Starlette
     ]
     app = Starlette(routes=routes, exception_handlers={
         HTTPException: web.http_error, BadRequest: web.bad_request, TooSlow: web.too_slow,
-        HraError: web.archive_error, sqlite3.OperationalError: web.too_slow,
+        HraError: web.archive_error,
     }, lifespan=_closing(runner))
     app.state.web = web
     return app
@@ -221,8 +220,7 @@ class Web:
         return self.page("error.html", 400, title="参数有误", message=str(exc))
 
     def too_slow(self, request: Request, exc: Exception) -> Response:
-        message = str(exc) if isinstance(exc, TooSlow) else "查询超时，已中止：请缩小范围"
-        return self.page("error.html", 503, title="查询超时", message=message)
+        return self.page("error.html", 503, title="查询超时", message=str(exc))
 
     def archive_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HraError)

@@ -5,6 +5,7 @@ that takes too long is cut, and an export streams from a thread of its own."""
 from __future__ import annotations
 
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +14,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TypeVar
 
-from archive.store import Store
+from archive.errors import HraError
+from archive.store import Store, StoreError
 
 T = TypeVar("T")
 _END = object()
@@ -40,9 +42,14 @@ class Runner:
         cancelled = threading.Event()
 
         def task() -> T:
-            with Store(self.data_dir, readonly=True) as store:
-                store.abort_when(cancelled.is_set)
-                return work(store)
+            try:
+                with Store(self.data_dir, readonly=True) as store:
+                    store.abort_when(cancelled.is_set)
+                    return work(store)
+            except (StoreError, sqlite3.OperationalError) as exc:
+                if cancelled.is_set():
+                    raise TooSlow(str(exc)) from exc
+                raise HraError(f"archive: {exc}") from exc
 
         future = self.pool.submit(task)
         try:
@@ -77,6 +84,8 @@ class Runner:
                         if not put(chunk):
                             return
                 put(_END)
+            except (StoreError, sqlite3.OperationalError) as exc:
+                put(TooSlow(str(exc)) if stop.is_set() else HraError(f"archive: {exc}"))
             except BaseException as exc:  # handed to the consumer
                 put(exc)
 
