@@ -361,12 +361,8 @@ def reprocess(archive_dir: ArchiveDir, keep_all: bool, as_json: bool) -> None:
 
 def _list_command() -> click.Command:
     """`hra list`: built when the command modules load (it shares search's filters)."""
-    from archive.commands.search import (
-        describe_filters,
-        filter_options,
-        has_filters,
-        make_filters,
-    )
+    from archive.commands.search import filter_options
+    from search.params import describe_filters, has_filters, make_filters
 
     @click.command("list")
     @filter_options
@@ -664,15 +660,8 @@ def _write_export(records: Callable[[], Iterator[Any]], total: int, fmt: str,
 
 def _export_command() -> click.Command:
     """`hra export`: built when the command modules load (it shares search's filters)."""
-    from archive.commands.search import (
-        QueryCommand,
-        describe_filters,
-        filter_options,
-        has_filters,
-        make_filters,
-        parse_query,
-        sort_option,
-    )
+    from archive.commands.search import QueryCommand, filter_options, sort_option
+    from search.params import describe_filters, has_filters, make_filters, parse_query
 
     @click.command("export", cls=QueryCommand)
     @click.argument("query", nargs=-1)
@@ -747,7 +736,7 @@ def _print_export_summary(summary: Any, unit: str = "document(s)") -> None:
                           f"file(s) to {shown(summary.where)}", highlight=False)
 
 
-COMMAND_MODULES = ("crawl", "search", "schedule")
+COMMAND_MODULES = ("crawl", "search", "schedule", "trend", "serve")
 
 
 def _register_command_modules() -> None:

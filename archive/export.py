@@ -749,18 +749,81 @@ def _export_one_file(records: Records, fmt: str, target: Path, no_text: bool, fo
                 writer.close()
         else:
             with _open_text(tmp) as fh:
-                if fmt == "md":
-                    fh.write("# 目录\n\n")
-                    for i, record in enumerate(records(), 1):
-                        fh.write(f"{i}. [{_md_escape(record.title or record.id)}](#doc-{i})\n")
-                    fh.write("\n")
-                for i, record in enumerate(records(), 1):
-                    fh.write("\n---\n\n" if i > 1 else "")
-                    fh.write(_md_document(record, f"doc-{i}") if fmt == "md"
-                             else _txt_document(record))
-                    n += 1
-                    tick(n)
+                for piece in _text_one_file(records, fmt):
+                    fh.write(piece.removeprefix(_DOC_START))
+                    if piece.startswith(_DOC_START):
+                        n += 1
+                        tick(n)
     return ExportSummary(n, 1, str(target), atomic.notes)
+
+
+_DOC_START = "\x00"  # marks the pieces of `_text_one_file` that begin a document (not written)
+
+
+def _text_one_file(records: Records, fmt: str) -> Iterator[str]:
+    """A one-file Markdown (contents list first) or text export, piece by piece; a piece that
+    begins a document starts with `_DOC_START`, which the writer strips."""
+    if fmt == "md":
+        yield "# 目录\n\n"
+        for i, record in enumerate(records(), 1):
+            yield f"{i}. [{_md_escape(record.title or record.id)}](#doc-{i})\n"
+        yield "\n"
+    for i, record in enumerate(records(), 1):
+        yield _DOC_START + ("\n---\n\n" if i > 1 else "") + (
+            _md_document(record, f"doc-{i}") if fmt == "md" else _txt_document(record))
+
+
+class _Chunks:
+    """A write-only binary file that collects what is written until `take` (zipfile writes a
+    stream it cannot seek in with data descriptors: a .docx streams as it is made)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+def export_chunks(records: Records, fmt: str, *, title: str | None = None,
+                  no_text: bool = False) -> Iterator[bytes]:
+    """The same export as `export(records, fmt, FILE, one_file=True)` (jsonl, csv with its
+    BOM, md, txt, docx), as bytes produced document by document: what a web response streams.
+    Nothing is written to disk."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if fmt == "docx":
+        sink = _Chunks()
+        writer = DocxWriter(sink, toc=True, title=title or export_title())  # type: ignore[arg-type]
+        for record in records():
+            writer.write(record)
+            yield sink.take()
+        writer.close()
+        yield sink.take()
+        return
+    if fmt in STREAM_FORMATS:
+        text = io.StringIO()
+        csv_writer = _CsvWriter(text, no_text) if fmt == "csv" else None
+        yield "\ufeff".encode() if fmt == "csv" else b""
+        for record in records():
+            if csv_writer:
+                csv_writer.write(record)
+            else:
+                text.write(_jsonl(record, no_text))
+            yield text.getvalue().encode("utf-8")
+            text.seek(0)
+            text.truncate()
+        yield text.getvalue().encode("utf-8")
+        return
+    for piece in _text_one_file(records, fmt):
+        yield piece.removeprefix(_DOC_START).encode("utf-8")
 
 
 def _export_files(records: Records, fmt: str, outdir: Path, force: bool,

@@ -34,7 +34,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -572,6 +572,18 @@ class Store:
             "SELECT id, parent, title FROM documents WHERE format != 'html' AND id IN"
             " (SELECT value FROM json_each(?))", (json.dumps(list(ids)),))
         return {r[0]: (r[1], r[2]) for r in rows}
+
+    def copies_of(self, canonical: str) -> list[str]:
+        """The ids of the documents marked as copies of `canonical` (``duplicate_of``)."""
+        rows = self.db.execute("SELECT id FROM documents WHERE duplicate_of = ? ORDER BY id",
+                               (canonical,))
+        return [r[0] for r in rows]
+
+    def abort_when(self, check: Callable[[], bool]) -> None:
+        """Abort any query of this connection once ``check()`` is true (asked every few
+        thousand SQLite steps; the query raises ``sqlite3.OperationalError``): a web request cut
+        for taking too long stops its work."""
+        self.db.set_progress_handler(lambda: 1 if check() else 0, 10_000)
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Record]:
         """The records of these ids, by id (one query; ids not in the archive are left out)."""

@@ -147,6 +147,18 @@ class Searcher:
         ids = self.index.ids
         return [ids[d] for d in order]
 
+    def counts(self, query: str | Node | None, filters: Filters | None, facet: str
+               ) -> dict[str, int]:
+        """How many documents match ``query`` among those passing ``filters``, by one facet
+        (`FACETS`: year, region (province), doc_type, site); what `hra trend` charts."""
+        node = parse(query) if isinstance(query, str) else query
+        matches = filtered(self.index, filters or Filters())
+        if node is not None:
+            matches = self.matcher.exact(node, matches)
+        if self.pending_changes() and matches:
+            matches = self._in_archive(matches)
+        return facet_counts(self.index, matches, [facet])[facet]
+
     def matching_ids(self, query: str | Node, filters: Filters | None = None) -> set[str]:
         """The ids of every match, unranked (what `search` counts as its total)."""
         node = parse(query) if isinstance(query, str) else query

@@ -38,6 +38,9 @@ def test_demo_crawls_the_bundled_site(tmp_path: Path) -> None:
     assert "demo site: http://127.0.0.1:" in result.output
     assert "16 documents" in result.output and "what to try next" in result.output
     assert "search 医共体 --limit 3" in result.output and "match 医共体" in result.output
+    # It ends with the web page to try.
+    assert result.output.rstrip().splitlines()[-1].strip().startswith(
+        f"hra --data-dir {demo} serve")
     assert "1 robots.txt" in result.output and "4 off-topic" in result.output
     with Store(demo) as store:
         records = list(store.iter_documents())

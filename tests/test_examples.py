@@ -13,6 +13,7 @@ other page files examples name saved demo pages, ``backup.jsonl`` an export of t
 Examples that would reach the network or never end (crawls of the shipped sources, which are real
 sites; ``hra schedule run``; ``hra demo --serve``) are parsed by the real command line (options,
 arguments) and their source names looked up, but not run: tests never touch a real site.
+``hra serve`` is parsed the same way (tests/test_web_browser.py runs it).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def test_examples_were_found() -> None:
     assert len(readme) >= 40, readme
     # Every command that does something has examples in its help.
     for name in ("import", "list", "show", "stats", "search", "export", "crawl", "sources",
-                 "schedule", "runs", "dups", "reindex", "check"):
+                 "schedule", "runs", "dups", "reindex", "check", "trend", "serve"):
         assert any(w.startswith(f"`hra {name}") for w in helps), f"hra {name} has no examples"
 
 
@@ -199,6 +200,8 @@ def not_run_reason(args: list[str]) -> str | None:
         return "the scheduler runs until stopped"
     if args[:1] == ["demo"] and "--serve" in args:
         return "serves until stopped"
+    if args[:1] == ["serve"]:
+        return "serves until stopped (tests/test_web_browser.py starts it)"
     return None
 
 

@@ -303,6 +303,10 @@ def demo_cmd(ctx: click.Context, demo_dir: Path | None, serve: bool, port: int) 
             lines.append(f"{hra} dups   # one report reposted on three sites")
         lines.append(f"{hra} crawl --url {server.url}/   # again: only lists are refetched"
                      if serve else "hra demo --serve   # keep the site up to try crawls by hand")
+        if isinstance(root, click.Group) and "serve" in root.commands:
+            lines.append(f"{hra} trend 医共体 家庭医生 --by year")
+            lines.append(f"{hra} serve   # search and read it in your browser: "
+                         "http://127.0.0.1:8000/")
         console.print("\nwhat to try next:", style="bold")
         for line in lines:
             console.print(f"  {line}", highlight=False)
