@@ -10,12 +10,33 @@ sets and lists (`search.filters`, `search.boolean`, `search.scoring`, `search.fa
 
 from __future__ import annotations
 
+import mmap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from search.segments import column_values, field_lengths, read_term
 from search.swap_retry import retry_on_swap
-from search.whoosh_internals import deleted_docnums, open_column, open_lengths
+from search.whoosh_internals import (
+    deleted_docnums,
+    open_column,
+    open_lengths,
+    var_column_index,
+)
+
+
+@dataclass(frozen=True)
+class KeyColumn:
+    """The ``key`` column of one segment, memory-mapped (`search.schema.key_value`): the key
+    of global docnum ``d`` is ``data[start + offsets[d - base]:...]``, ``lengths[d - base]``
+    bytes (0: the document has none)."""
+
+    base: int
+    end: int
+    data: mmap.mmap
+    start: int
+    offsets: Any
+    lengths: Any
 
 
 class GenerationReader:
@@ -54,19 +75,40 @@ class GenerationReader:
 
         self.path, ix, self.state = open_current(data_dir)
         self.reader = ix.reader()
+        #: Each segment's `KeyColumn` (None: the segment has no key column of its own file).
+        self.keys: list[KeyColumn | None] = []
         try:
-            for leaf, _base in segment_readers(self.reader):
+            for leaf, base in segment_readers(self.reader):
                 for name in ("id", "day"):
                     if leaf.has_column(name):
                         open_column(leaf, name)
                 for name in ("title", "text"):
                     open_lengths(leaf, name)
+                self.keys.append(self._map_keys(leaf, base))
         except BaseException:
-            self.reader.close()
+            self.close()
             raise
+
+    def _map_keys(self, leaf: Any, base: int) -> KeyColumn | None:
+        """Memory-map a segment's key column file (read-only; it stays readable after a
+        rebuild deletes the directory)."""
+        from whoosh.codec.whoosh3 import W3Codec
+
+        if not leaf.has_column("key"):
+            return None
+        path = self.path / W3Codec.column_filename(leaf.segment(), "key")
+        if not path.is_file() or path.stat().st_size == 0:
+            return None  # a compound segment (Whoosh's own writer): verified from the archive
+        start, offsets, lengths = var_column_index(open_column(leaf, "key"))
+        with path.open("rb") as f:
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return KeyColumn(base, base + leaf.doc_count_all(), data, start, offsets, lengths)
 
     def close(self) -> None:
         """Close the generation's files."""
+        for column in getattr(self, "keys", ()):
+            if column is not None:
+                column.data.close()
         self.reader.close()
 
     # -- terms -----------------------------------------------------------------------------

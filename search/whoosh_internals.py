@@ -106,6 +106,13 @@ def numeric_typecode(raw: Any) -> str:
     return raw._typecode
 
 
+def var_column_index(raw: Any) -> tuple[int, Any, Any]:
+    """(base position in its file, offsets, lengths) of a ``VarBytesColumn`` reader, without
+    reading the values: document ``d``'s value is at ``base + offsets[d]``, ``lengths[d]``
+    bytes long."""
+    return raw._basepos, raw._offsets, raw._lengths
+
+
 def var_column_data(raw: Any) -> tuple[bytes, Any, Any]:
     """(data, offsets, lengths) of a ``VarBytesColumn`` reader: document ``d``'s value is
     ``data[offsets[d]:offsets[d] + lengths[d]]``."""
