@@ -173,3 +173,21 @@ def test_key_verification_equals_the_definition(tmp_path_factory, docs, queries)
             continue
         query = '"' + needle + '"'
         assert _matches(data_dir, query, text_bytes=_refuse) == containing(records, needle)
+
+
+def test_merged_segments_keep_their_keys(tmp_path: Path):
+    """Documents indexed a few at a time land in small segments that are merged (tiered):
+    the merged segment has every document's key, and searches still read only keys."""
+    first = archive(tmp_path, [record(i, t, x) for i, (t, x) in enumerate(DOCS)])
+    update(tmp_path)  # the first index: a rebuild
+    more = [record(100 + i, f"第{i}份{t}", x) for i, (t, x) in enumerate(DOCS * 3)]
+    for rec in more:  # one batch (one segment) per document
+        archive(tmp_path, [rec])
+        update(tmp_path)
+    records = first + more
+    with Store(tmp_path, readonly=True) as store, Searcher(tmp_path, store) as searcher:
+        segments = len(searcher.index.keys)
+        assert segments < len(more), "the small segments were merged"
+        assert all(column is not None for column in searcher.index.keys)
+    for query in QUERIES:
+        assert _matches(tmp_path, query, text_bytes=_refuse) == _truth(records, query, tmp_path)
