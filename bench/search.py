@@ -573,7 +573,7 @@ def build_or_reuse(data_dir: Path, fts_db: Path, workers: int | None, reindex: b
     import json
 
     from archive.store import Store
-    from search.index import current_path, rebuild, read_state
+    from search.index import current_path, read_state, rebuild
     from search.schema import SCHEMA_VERSION
 
     saved = data_dir / "bench-build.json"

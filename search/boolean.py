@@ -16,6 +16,7 @@ For a term (a normalized string ``s``):
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING
 
 from search.analysis import is_single_term, query_terms
@@ -52,11 +53,11 @@ class Matcher:
             result = set()
             for fieldname in FIELDS[term.scope]:
                 lists = sorted((self.index.postings(fieldname, g) for g in grams), key=len)
-                docs = set(lists[0])
+                docs: AbstractSet[int] = lists[0].keys()
                 for other in lists[1:]:
                     if not docs:
                         break
-                    docs = {d for d in docs if d in other}
+                    docs = docs & other.keys()  # a set; in C
                 result |= docs
         self._candidates[term] = result
         return result

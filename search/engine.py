@@ -114,7 +114,7 @@ class Searcher:
             scores = self._scores(positives, set(page_docs))
         else:
             scores = self._scores(positives, matches)
-            order = heapq.nlargest(want, matches, key=self._score_key(scores))
+            order = self._best(want, scores)
             page_docs = order[(page - 1) * limit:want]
         timings["rank"] = time.perf_counter() - started
         hits = make_hits(self.index, self.store, page_docs, scores, [t.needle for t in positives])
@@ -160,6 +160,18 @@ class Searcher:
 
     def _scores(self, terms: list[Term], docs: set[int]) -> dict[int, float]:
         return bm25f(self.index, terms, docs, self.matcher.candidates)
+
+    def _best(self, want: int, scores: dict[int, float]) -> list[int]:
+        """The ``want`` best documents in `_score_key` order. The cut is found on the scores
+        alone (C-speed key); only documents scoring at least the cut's score are then ordered
+        by the full key (ties: newer, then by id)."""
+        top = heapq.nlargest(want, scores.values())
+        if not top:
+            return []
+        cut = top[-1]
+        contenders = [d for d, score in scores.items() if score >= cut]
+        contenders.sort(key=self._score_key(scores), reverse=True)
+        return contenders[:want]
 
     def _date_key(self) -> Callable[[int], tuple[int, str]]:
         """Newest first, undated last, ties by id (the archive's `hra list` order)."""

@@ -21,7 +21,7 @@ from search.schema import has_compat, key_value
 from tests.search_fixtures import ROOT, archive, containing, record, update
 from tests.test_search import FRAGMENTS
 
-fragment = st.sampled_from(FRAGMENTS + ["İstanbul", "ΣΑΣ", "①②", "℃", "\u3000", "Ⅻ", "ǅ"])
+fragment = st.sampled_from([*FRAGMENTS, "İstanbul", "ΣΑΣ", "①②", "℃", "\u3000", "Ⅻ", "ǅ"])
 
 
 def _parts(key: bytes) -> tuple[str, str]:
