@@ -11,7 +11,9 @@ sets and lists (`search.filters`, `search.boolean`, `search.scoring`, `search.fa
 from __future__ import annotations
 
 import mmap
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from search.whoosh_internals import (
     deleted_docnums,
     open_column,
     open_lengths,
-    var_column_index,
+    var_column_layout,
 )
 
 
@@ -34,9 +36,31 @@ class KeyColumn:
     base: int
     end: int
     data: mmap.mmap
-    start: int
-    offsets: Any
+    offsets: list[int]
     lengths: Any
+
+
+class Ids:
+    """Every document's archive id by global docnum, decoded when asked for (a search needs
+    a few: its page, ties in ranking), from each segment's id column read whole."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[int, bytes, list[int], Any]] = []
+        self._bases: list[int] = []
+        self._count = 0
+
+    def add(self, base: int, data: bytes, offsets: list[int], lengths: Any) -> None:
+        self._parts.append((base, data, offsets, lengths))
+        self._bases.append(base)
+        self._count = base + len(lengths)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, d: int) -> str:
+        base, data, offsets, lengths = self._parts[bisect_right(self._bases, d) - 1]
+        at = offsets[d - base]
+        return data[at:at + lengths[d - base]].decode("utf-8")
 
 
 class GenerationReader:
@@ -54,7 +78,6 @@ class GenerationReader:
         self.doc_count_all: int = self.reader.doc_count_all()
         self.doc_count: int = self.reader.doc_count()
         self._postings: dict[tuple[str, str], dict[int, int]] = {}
-        self._ids: list[str] | None = None
         self._lengths: dict[str, list[int]] = {}
         self._days: list[int] | None = None
 
@@ -77,11 +100,12 @@ class GenerationReader:
         self.reader = ix.reader()
         #: Each segment's `KeyColumn` (None: the segment has no key column of its own file).
         self.keys: list[KeyColumn | None] = []
+        self._ids = Ids()
         try:
             for leaf, base in segment_readers(self.reader):
-                for name in ("id", "day"):
-                    if leaf.has_column(name):
-                        open_column(leaf, name)
+                self._read_ids(leaf, base)
+                if leaf.has_column("day"):
+                    open_column(leaf, "day")
                 for name in ("title", "text"):
                     open_lengths(leaf, name)
                 self.keys.append(self._map_keys(leaf, base))
@@ -99,10 +123,27 @@ class GenerationReader:
         path = self.path / W3Codec.column_filename(leaf.segment(), "key")
         if not path.is_file() or path.stat().st_size == 0:
             return None  # a compound segment (Whoosh's own writer): verified from the archive
-        start, offsets, lengths = var_column_index(open_column(leaf, "key"))
         with path.open("rb") as f:
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        return KeyColumn(base, base + leaf.doc_count_all(), data, start, offsets, lengths)
+        count = leaf.doc_count_all()
+        offsets, lengths = var_column_layout(data, count)
+        return KeyColumn(base, base + count, data, offsets, lengths)
+
+    def _read_ids(self, leaf: Any, base: int) -> None:
+        """Read a segment's id column (one read of its file; decoded on demand by `Ids`)."""
+        from whoosh.codec.whoosh3 import W3Codec
+
+        count = leaf.doc_count_all()
+        path = self.path / W3Codec.column_filename(leaf.segment(), "id")
+        if path.is_file():
+            data = path.read_bytes()
+            offsets, lengths = var_column_layout(data, count)
+        else:  # a compound segment (Whoosh's own writer)
+            values = [v.encode("utf-8") for v in column_values(leaf, "id")]
+            data = b"".join(values)
+            lengths = [len(v) for v in values]
+            offsets = list(accumulate(lengths, initial=0))[:-1]
+        self._ids.add(base, data, offsets, lengths)
 
     def close(self) -> None:
         """Close the generation's files."""
@@ -155,13 +196,8 @@ class GenerationReader:
         return docs
 
     @property
-    def ids(self) -> list[str]:
-        """The archive id of every document, by docnum."""
-        if self._ids is None:
-            ids: list[str] = []
-            for leaf, _base, _deleted in self.leaves:
-                ids += column_values(leaf, "id")
-            self._ids = ids
+    def ids(self) -> Ids:
+        """The archive id of every document, by docnum (decoded on access)."""
         return self._ids
 
     @property

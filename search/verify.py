@@ -75,7 +75,7 @@ def _scan(column: KeyColumn, docs: list[int], needle: bytes, scope: str,
           missing: list[int]) -> list[int]:
     """The documents (of one segment) whose key holds ``needle`` within the scope; those with
     no key are appended to ``missing``."""
-    find, base, start = column.data.find, column.base, column.start
+    find, base = column.data.find, column.base
     offsets, lengths = column.offsets, column.lengths
     found: list[int] = []
     for d in docs:
@@ -84,7 +84,7 @@ def _scan(column: KeyColumn, docs: list[int], needle: bytes, scope: str,
         if not size:
             missing.append(d)
             continue
-        at = start + offsets[local]
+        at = offsets[local]
         end = at + size
         if scope == "any":
             hit = find(needle, at + 4, end) >= 0
