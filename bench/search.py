@@ -440,6 +440,8 @@ class QueryRun:
     fts_recall: float
     fts_precision: float
     fts_how: str = ""
+    ours_cpu_ms: float = 0.0  # CPU time (this process): less disturbed by a busy machine
+    fts_cpu_ms: float = 0.0
 
 
 def recall_precision(found: set, expected: set) -> tuple[float, float]:
@@ -465,12 +467,13 @@ def run_queries(data_dir: Path, fts_db: Path, repeats: int,
             node = parse(query)
             expected = truth(node, ids, titles, texts, cache)
             # ours: open the index (as each `hra search` does), exact total, top 10, snippets
-            ours_times = []
+            ours_times, ours_cpu = [], []
             for _ in range(repeats):
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 with Searcher(data_dir, store) as searcher:
                     result = searcher.search(node, limit=10)
                 ours_times.append(time.perf_counter() - start)
+                ours_cpu.append(time.process_time() - cpu)
             with Searcher(data_dir, store) as searcher:
                 ours = {index_of[d] for d in searcher.matching_ids(node)}
             assert result.total == len(ours)
@@ -478,9 +481,9 @@ def run_queries(data_dir: Path, fts_db: Path, repeats: int,
             params: list = []
             cond = fts_condition(node, params)
             match = fts_match_expression(node)
-            fts_times = []
+            fts_times, fts_cpu = [], []
             for _ in range(repeats):
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 fts.execute(f"SELECT count(*) FROM f WHERE {cond}", params).fetchone()
                 if match is not None:
                     fts.execute(
@@ -494,6 +497,7 @@ def run_queries(data_dir: Path, fts_db: Path, repeats: int,
                         pos = text.find(needle) if needle else 0
                         text[max(pos - 30, 0):pos + 60]
                 fts_times.append(time.perf_counter() - start)
+                fts_cpu.append(time.process_time() - cpu)
             rows = fts.execute(f"SELECT content.id FROM f JOIN content ON content.rowid = f.rowid"
                                f" WHERE {cond}", params).fetchall()
             theirs = {index_of[r[0]] for r in rows}
@@ -501,9 +505,12 @@ def run_queries(data_dir: Path, fts_db: Path, repeats: int,
             f_r, f_p = recall_precision(theirs, expected)
             runs.append(QueryRun(label, query, len(expected), statistics.median(ours_times) * 1e3,
                                  len(ours), o_r, o_p, statistics.median(fts_times) * 1e3,
-                                 len(theirs), f_r, f_p, fts_baseline(node)))
+                                 len(theirs), f_r, f_p, fts_baseline(node),
+                                 statistics.median(ours_cpu) * 1e3,
+                                 statistics.median(fts_cpu) * 1e3))
             print(f"  {label:<12} {query:<26} truth {len(expected):>6}  ours "
-                  f"{runs[-1].ours_ms:7.1f} ms {len(ours):>6}  fts5 {runs[-1].fts_ms:7.1f} ms "
+                  f"{runs[-1].ours_ms:7.1f} ms (cpu {runs[-1].ours_cpu_ms:6.1f}) {len(ours):>6}  "
+                  f"fts5 {runs[-1].fts_ms:7.1f} ms (cpu {runs[-1].fts_cpu_ms:6.1f}) "
                   f"{len(theirs):>6}", file=sys.stderr)
     fts.close()
     return runs
@@ -639,6 +646,11 @@ def print_report(n: int, chars: int, text_bytes: int, figures: dict, runs: list[
     row("query p50 / p95 ms (total+top10+snip)",
         f"{percentile(ours_ms, 0.5):.0f} / {percentile(ours_ms, 0.95):.0f}",
         f"{percentile(fts_ms, 0.5):.0f} / {percentile(fts_ms, 0.95):.0f}")
+    ours_c = [r.ours_cpu_ms for r in runs]
+    fts_c = [r.fts_cpu_ms for r in runs]
+    row("query p50 / p95 CPU ms",
+        f"{percentile(ours_c, 0.5):.0f} / {percentile(ours_c, 0.95):.0f}",
+        f"{percentile(fts_c, 0.5):.0f} / {percentile(fts_c, 0.95):.0f}")
     row("recall (mean / min)",
         f"{statistics.mean(r.ours_recall for r in runs):.3f} / {min(r.ours_recall for r in runs):.3f}",
         f"{statistics.mean(r.fts_recall for r in runs):.3f} / {min(r.fts_recall for r in runs):.3f}")
@@ -651,13 +663,15 @@ def print_report(n: int, chars: int, text_bytes: int, figures: dict, runs: list[
     row("`hra search` whole command p50/p95 s",
         f"{percentile(command, 0.5):.2f} / {percentile(command, 0.95):.2f}", "-")
     print()
-    print("Per query class (ms, median of each query's runs; p50 and max over the class; FTS5 "
-          "baseline: MATCH on the trigram index, LIKE scan for terms under 3 characters):")
+    print("Per query class (wall ms, median of each query's runs; p50 and max over the class; "
+          "CPU ms p50; FTS5 baseline: MATCH on the trigram index, LIKE scan for terms under 3 "
+          "characters):")
     print()
     print(f"| {'class':<13} | {'n':>2} | {'ours p50':>8} | {'ours max':>8} | {'FTS5 p50':>8} | "
-          f"{'FTS5 max':>8} | {'FTS5/ours':>9} | {'FTS5 baseline':<13} |")
+          f"{'FTS5 max':>8} | {'FTS5/ours':>9} | {'CPU ours':>8} | {'CPU FTS5':>8} | "
+          f"{'FTS5 baseline':<13} |")
     print(f"|{'-' * 15}|{'-' * 4}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 11}|"
-          f"{'-' * 15}|")
+          f"{'-' * 10}|{'-' * 10}|{'-' * 15}|")
     labels = list(CLASSES) + [c for c in dict.fromkeys(r.label for r in runs) if c not in CLASSES]
     for label in labels:
         sub = [r for r in runs if r.label == label]
@@ -668,7 +682,8 @@ def print_report(n: int, chars: int, text_bytes: int, figures: dict, runs: list[
         how = "/".join(dict.fromkeys(r.fts_how for r in sub))
         print(f"| {label:<13} | {len(sub):>2} | {o50:8.1f} | {max(r.ours_ms for r in sub):8.1f} | "
               f"{f50:8.1f} | {max(r.fts_ms for r in sub):8.1f} | {f50 / max(o50, 1e-6):8.1f}x | "
-              f"{how:<13} |")
+              f"{percentile([r.ours_cpu_ms for r in sub], 0.5):8.1f} | "
+              f"{percentile([r.fts_cpu_ms for r in sub], 0.5):8.1f} | {how:<13} |")
 
 
 def main() -> None:

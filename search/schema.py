@@ -41,7 +41,6 @@ from whoosh.formats import Existence
 
 from archive.store import INDEX_COLUMNS
 from archive.text.normalize import fold_width, has_wide, search_key
-from archive.text.region import short_name
 from search.analysis import GramField
 
 #: Bump when the schema or the analysis changes: old indexes then need `hra reindex`.
@@ -86,6 +85,8 @@ def make_schema() -> Schema:
 
 def region_terms(row: Mapping[str, Any]) -> list[str]:
     """Every name a ``--region`` filter may use for this document (lower-cased)."""
+    from archive.text.region import short_name  # indexing only: searches unpickle this module
+
     terms: list[str] = []
     names = [row.get(level) for level in ("region_province", "region_city", "region_county")]
     for name in names:
