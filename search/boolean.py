@@ -41,6 +41,10 @@ class Matcher:
         self.store = store
         self._candidates: dict[Term, set[int] | None] = {}
 
+    def clear_cache(self) -> None:
+        """Forget the cached candidate sets."""
+        self._candidates.clear()
+
     def candidates(self, term: Term) -> set[int] | None:
         """Documents that may contain the term (a superset; None: no index terms, all)."""
         if term in self._candidates:

@@ -64,6 +64,11 @@ class Searcher:
         """Close the index files."""
         self.index.close()
 
+    def clear_cache(self) -> None:
+        """Forget cached posting lists and candidate sets (see `GenerationReader.clear_cache`)."""
+        self.index.clear_cache()
+        self.matcher.clear_cache()
+
     def __enter__(self) -> Searcher:
         return self
 

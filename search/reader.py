@@ -145,6 +145,11 @@ class GenerationReader:
             offsets = list(accumulate(lengths, initial=0))[:-1]
         self._ids.add(base, data, offsets, lengths)
 
+    def clear_cache(self) -> None:
+        """Forget the posting lists read so far (a long-lived reader's memory stays bounded;
+        benchmarks time each query from the files)."""
+        self._postings.clear()
+
     def close(self) -> None:
         """Close the generation's files."""
         for column in getattr(self, "keys", ()):
