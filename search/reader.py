@@ -171,10 +171,9 @@ class GenerationReader:
             ids, weights = read_term(leaf, fieldname, tbytes)
             if not ids:
                 continue
-            part = dict(zip(map(base.__add__, ids) if base else ids, weights, strict=True))
+            out.update(zip(map(base.__add__, ids) if base else ids, weights, strict=True))
             for docnum in deleted:
-                part.pop(docnum + base, None)
-            out.update(part)
+                out.pop(docnum + base, None)
         self._postings[key] = out
         return out
 
