@@ -191,3 +191,29 @@ def test_merged_segments_keep_their_keys(tmp_path: Path):
         assert all(column is not None for column in searcher.index.keys)
     for query in QUERIES:
         assert _matches(tmp_path, query, text_bytes=_refuse) == _truth(records, query, tmp_path)
+
+
+@pytest.mark.parametrize("cutoff", [2, 2**15])
+def test_var_column_layout_reads_whooshs_column_files(tmp_path: Path, cutoff: int):
+    """`var_column_layout` parses what Whoosh's ``VarBytesColumn`` writes, with the offsets
+    array (more documents than the cutoff) and without, like Whoosh's own reader."""
+    from whoosh.columns import VarBytesColumn
+    from whoosh.filedb.filestore import FileStorage
+
+    from search.whoosh_internals import var_column_layout
+
+    values = [f"文档{i}".encode() * (i % 7) for i in range(300)]  # empty values included
+    column = VarBytesColumn(write_offsets_cutoff=cutoff)
+    storage = FileStorage(str(tmp_path))
+    out = storage.create_file("c.col")
+    writer = column.writer(out)
+    for docnum, value in enumerate(values):
+        if value:
+            writer.add(docnum, value)
+    writer.finish(len(values))
+    out.close()
+    data = (tmp_path / "c.col").read_bytes()
+    offsets, lengths = var_column_layout(data, len(values))
+    assert [data[o:o + n] for o, n in zip(offsets, lengths, strict=True)] == values
+    reader = column.reader(storage.open_file("c.col"), 0, len(data), len(values))
+    assert [reader[d] for d in range(len(values))] == values
