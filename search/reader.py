@@ -30,14 +30,14 @@ from search.whoosh_internals import (
 @dataclass(frozen=True)
 class KeyColumn:
     """The ``key`` column of one segment, memory-mapped (`search.schema.key_value`): the key
-    of global docnum ``d`` is ``data[start + offsets[d - base]:...]``, ``lengths[d - base]``
-    bytes (0: the document has none)."""
+    of global docnum ``d`` is ``data[bounds[d - base]:bounds[d - base + 1]]`` (empty: the
+    document has none; ``complete`` when no document lacks one)."""
 
     base: int
     end: int
     data: mmap.mmap
-    offsets: list[int]
-    lengths: Any
+    bounds: list[int]
+    complete: bool
 
 
 class Ids:
@@ -127,7 +127,8 @@ class GenerationReader:
             data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         count = leaf.doc_count_all()
         offsets, lengths = var_column_layout(data, count)
-        return KeyColumn(base, base + count, data, offsets, lengths)
+        bounds = [*offsets, offsets[-1] + lengths[-1]] if count else [0]
+        return KeyColumn(base, base + count, data, bounds, 0 not in lengths)
 
     def _read_ids(self, leaf: Any, base: int) -> None:
         """Read a segment's id column (one read of its file; decoded on demand by `Ids`)."""

@@ -75,17 +75,16 @@ def _scan(column: KeyColumn, docs: list[int], needle: bytes, scope: str,
           missing: list[int]) -> list[int]:
     """The documents (of one segment) whose key holds ``needle`` within the scope; those with
     no key are appended to ``missing``."""
-    find, base = column.data.find, column.base
-    offsets, lengths = column.offsets, column.lengths
+    find, base, bounds = column.data.find, column.base, column.bounds
+    if scope == "any" and column.complete:  # the common case, as one comprehension
+        return [d for d in docs
+                if find(needle, bounds[d - base] + 4, bounds[d - base + 1]) >= 0]
     found: list[int] = []
     for d in docs:
-        local = d - base
-        size = lengths[local]
-        if not size:
+        at, end = bounds[d - base], bounds[d - base + 1]
+        if at == end:
             missing.append(d)
             continue
-        at = offsets[local]
-        end = at + size
         if scope == "any":
             hit = find(needle, at + 4, end) >= 0
         else:
