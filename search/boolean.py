@@ -7,7 +7,7 @@ For a term (a normalized string ``s``):
    in the same field. Intersecting those posting lists (rarest first) gives a superset.
    (Whitespace is not indexed: a space in a phrase matches a space or a paragraph break.)
 2. **Verification.** If ``s`` is itself one index term (one or two letters/digits), the postings
-   are exact. Otherwise the candidates are checked against the archive text (`search.verify`).
+   are exact. Otherwise the candidates are checked against their search keys (`search.verify`).
    So results are exact: recall and precision 1.0, and an exact total.
 3. **Boolean structure.** AND narrows a context set with every child's cheap superset first,
    then verifies within it; NOT subtracts the exact matches of its child within the context; OR

@@ -2,7 +2,7 @@
 
 1. **Filters** (`search.filters`): the documents passing `Filters`, from exact-term postings.
 2. **Matching** (`search.boolean`): n-gram candidates of each term, AND/OR/NOT over sets,
-   verification of the candidates against the archive text (`search.verify`): exact matches and
+   verification of the candidates against their search keys (`search.verify`): exact matches and
    an exact total.
 3. **Ranking** (`search.scoring`): BM25F, title weighted; or newest first.
 4. **Hits** (`search.hits`): the page's records, snippets and reposts; **facets**
