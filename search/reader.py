@@ -78,6 +78,7 @@ class GenerationReader:
         self.doc_count_all: int = self.reader.doc_count_all()
         self.doc_count: int = self.reader.doc_count()
         self._postings: dict[tuple[str, str], dict[int, int]] = {}
+        self._live: set[int] | None = None
         self._lengths: dict[str, list[int]] = {}
         self._days: list[int] | None = None
 
@@ -194,11 +195,14 @@ class GenerationReader:
     # -- documents -------------------------------------------------------------------------
 
     def live(self) -> set[int]:
-        """Every live (not deleted) document."""
-        docs = set(range(self.doc_count_all))
-        for _leaf, base, deleted in self.leaves:
-            docs.difference_update(d + base for d in deleted)
-        return docs
+        """Every live (not deleted) document: one set per open generation, shared (callers
+        copy it before changing it)."""
+        if self._live is None:
+            docs = set(range(self.doc_count_all))
+            for _leaf, base, deleted in self.leaves:
+                docs.difference_update(d + base for d in deleted)
+            self._live = docs
+        return self._live
 
     @property
     def ids(self) -> Ids:
