@@ -1,5 +1,5 @@
-"""Full-text search over the archive: a Whoosh index of character n-grams, verified against the
-archive text.
+"""Full-text search over the archive: a Whoosh index of character n-grams, verified against each
+document's search key (a column of the index).
 
 How a search works (see README "hra search"):
 
@@ -7,7 +7,8 @@ How a search works (see README "hra search"):
   `search.index`, `search.build`, `search.index_files`): every document's title and text,
   lower-cased, become frequency-only postings of their character *bigrams* and *unigrams*
   (letters and digits of any script; Lucene's CJK-bigram recipe, plus unigrams so one-character
-  queries work). No positions and no stored text: the archive already holds it. Segments are
+  queries work), no positions; and a per-document ``key`` column: the title and text in the
+  form queries are compared with (`search.schema.key_value`). Segments are
   written in bulk (`search.segments.SegmentBuilder`) with a custom Whoosh codec
   (`search.codec.GramCodec`: ``W3Codec``'s per-document files, its own compact term table and
   posting lists), so the index is a Whoosh 2.7.4 index that Whoosh itself can open as long as
@@ -18,9 +19,9 @@ How a search works (see README "hra search"):
 * **Execution** (`search.engine.Searcher`, coordinating `search.filters`, `search.boolean`,
   `search.verify`, `search.scoring`, `search.facets`, `search.hits` over one open generation,
   `search.reader`): the intersection of a term's n-gram postings is a superset of the
-  documents containing it; candidates are then verified against the archive text, read as UTF-8
-  bytes (`Store.text_bytes`) and searched in C (``bytes`` containment), so recall and precision
-  are exact and the total is exact. Ranking is BM25F over the n-gram frequencies with a title
+  documents containing it; candidates are then verified against their keys, memory-mapped and
+  searched in C (``mmap.find``; the archive rows only for segments without keys), so recall and
+  precision are exact and the total is exact. Ranking is BM25F over the n-gram frequencies with a title
   boost; snippets come from the archive text (`search.snippets`: text plus highlight spans,
   rendered by the CLI).
 * **For the CLI** (`search.selection`): a search on the live index generation, opened again when

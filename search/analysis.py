@@ -16,7 +16,7 @@ punctuation, symbols and whitespace separate runs and are not indexed. Each run 
 
 Postings keep only a term frequency (as the posting's weight, capped at 255), no positions. A query that is one
 unigram or one bigram is answered exactly by its postings; anything longer is verified against
-the archive text (see `search.boolean` and `search.verify`).
+each candidate's search key (see `search.boolean` and `search.verify`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ For a term (a normalized string ``s``):
    in the same field. Intersecting those posting lists (rarest first) gives a superset.
    (Whitespace is not indexed: a space in a phrase matches a space or a paragraph break.)
 2. **Verification.** If ``s`` is itself one index term (one or two letters/digits), the postings
-   are exact. Otherwise the candidates are checked against the archive text (`search.verify`).
+   are exact. Otherwise the candidates are checked against their search keys (`search.verify`).
    So results are exact: recall and precision 1.0, and an exact total.
 3. **Boolean structure.** AND narrows a context set with every child's cheap superset first,
    then verifies within it; NOT subtracts the exact matches of its child within the context; OR
@@ -16,6 +16,7 @@ For a term (a normalized string ``s``):
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING
 
 from search.analysis import is_single_term, query_terms
@@ -40,6 +41,10 @@ class Matcher:
         self.store = store
         self._candidates: dict[Term, set[int] | None] = {}
 
+    def clear_cache(self) -> None:
+        """Forget the cached candidate sets."""
+        self._candidates.clear()
+
     def candidates(self, term: Term) -> set[int] | None:
         """Documents that may contain the term (a superset; None: no index terms, all)."""
         if term in self._candidates:
@@ -52,11 +57,11 @@ class Matcher:
             result = set()
             for fieldname in FIELDS[term.scope]:
                 lists = sorted((self.index.postings(fieldname, g) for g in grams), key=len)
-                docs = set(lists[0])
+                docs: AbstractSet[int] = lists[0].keys()
                 for other in lists[1:]:
                     if not docs:
                         break
-                    docs = {d for d in docs if d in other}
+                    docs = docs & other.keys()  # a set; in C
                 result |= docs
         self._candidates[term] = result
         return result

@@ -2,7 +2,7 @@
 
 1. **Filters** (`search.filters`): the documents passing `Filters`, from exact-term postings.
 2. **Matching** (`search.boolean`): n-gram candidates of each term, AND/OR/NOT over sets,
-   verification of the candidates against the archive text (`search.verify`): exact matches and
+   verification of the candidates against their search keys (`search.verify`): exact matches and
    an exact total.
 3. **Ranking** (`search.scoring`): BM25F, title weighted; or newest first.
 4. **Hits** (`search.hits`): the page's records, snippets and reposts; **facets**
@@ -64,6 +64,11 @@ class Searcher:
         """Close the index files."""
         self.index.close()
 
+    def clear_cache(self) -> None:
+        """Forget cached posting lists and candidate sets (see `GenerationReader.clear_cache`)."""
+        self.index.clear_cache()
+        self.matcher.clear_cache()
+
     def __enter__(self) -> Searcher:
         return self
 
@@ -114,7 +119,7 @@ class Searcher:
             scores = self._scores(positives, set(page_docs))
         else:
             scores = self._scores(positives, matches)
-            order = heapq.nlargest(want, matches, key=self._score_key(scores))
+            order = self._best(want, scores)
             page_docs = order[(page - 1) * limit:want]
         timings["rank"] = time.perf_counter() - started
         hits = make_hits(self.index, self.store, page_docs, scores, [t.needle for t in positives])
@@ -172,6 +177,18 @@ class Searcher:
 
     def _scores(self, terms: list[Term], docs: set[int]) -> dict[int, float]:
         return bm25f(self.index, terms, docs, self.matcher.candidates)
+
+    def _best(self, want: int, scores: dict[int, float]) -> list[int]:
+        """The ``want`` best documents in `_score_key` order. The cut is found on the scores
+        alone (C-speed key); only documents scoring at least the cut's score are then ordered
+        by the full key (ties: newer, then by id)."""
+        top = heapq.nlargest(want, scores.values())
+        if not top:
+            return []
+        cut = top[-1]
+        contenders = [d for d, score in scores.items() if score >= cut]
+        contenders.sort(key=self._score_key(scores), reverse=True)
+        return contenders[:want]
 
     def _date_key(self) -> Callable[[int], tuple[int, str]]:
         """Newest first, undated last, ties by id (the archive's `hra list` order)."""

@@ -37,7 +37,7 @@ def filtered(index: GenerationReader, filters: Filters) -> set[int]:
     """The live documents passing the filters."""
     from archive.text.normalize import search_key
 
-    docs = index.live()
+    live = index.live()
     restrictions: list[Collection[int]] = []
     if filters.year is not None:
         restrictions.append(index.postings("year", str(filters.year)))
@@ -51,6 +51,9 @@ def filtered(index: GenerationReader, filters: Filters) -> set[int]:
         restrictions.append(_site(index, filters.site))
     if filters.issuer:
         restrictions.append(_issuer(index, filters.issuer))
+    if not (restrictions or filters.complete or filters.canonical):
+        return live  # shared: the matcher never changes its context
+    docs = set(live)
     for allowed in sorted(restrictions, key=len):
         docs.intersection_update(allowed)
     if filters.complete:

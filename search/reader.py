@@ -10,12 +10,57 @@ sets and lists (`search.filters`, `search.boolean`, `search.scoring`, `search.fa
 
 from __future__ import annotations
 
+import mmap
+from bisect import bisect_right
+from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 from search.segments import column_values, field_lengths, read_term
 from search.swap_retry import retry_on_swap
-from search.whoosh_internals import deleted_docnums, open_column, open_lengths
+from search.whoosh_internals import (
+    deleted_docnums,
+    open_column,
+    open_lengths,
+    var_column_layout,
+)
+
+
+@dataclass(frozen=True)
+class KeyColumn:
+    """The ``key`` column of one segment, memory-mapped (`search.schema.key_value`): the key
+    of global docnum ``d`` is ``data[bounds[d - base]:bounds[d - base + 1]]`` (empty: the
+    document has none; ``complete`` when no document lacks one)."""
+
+    base: int
+    end: int
+    data: mmap.mmap
+    bounds: list[int]
+    complete: bool
+
+
+class Ids:
+    """Every document's archive id by global docnum, decoded when asked for (a search needs
+    a few: its page, ties in ranking), from each segment's id column read whole."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[int, bytes, list[int], Any]] = []
+        self._bases: list[int] = []
+        self._count = 0
+
+    def add(self, base: int, data: bytes, offsets: list[int], lengths: Any) -> None:
+        self._parts.append((base, data, offsets, lengths))
+        self._bases.append(base)
+        self._count = base + len(lengths)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, d: int) -> str:
+        base, data, offsets, lengths = self._parts[bisect_right(self._bases, d) - 1]
+        at = offsets[d - base]
+        return data[at:at + lengths[d - base]].decode("utf-8")
 
 
 class GenerationReader:
@@ -33,7 +78,7 @@ class GenerationReader:
         self.doc_count_all: int = self.reader.doc_count_all()
         self.doc_count: int = self.reader.doc_count()
         self._postings: dict[tuple[str, str], dict[int, int]] = {}
-        self._ids: list[str] | None = None
+        self._live: set[int] | None = None
         self._lengths: dict[str, list[int]] = {}
         self._days: list[int] | None = None
 
@@ -54,19 +99,64 @@ class GenerationReader:
 
         self.path, ix, self.state = open_current(data_dir)
         self.reader = ix.reader()
+        #: Each segment's `KeyColumn` (None: the segment has no key column of its own file).
+        self.keys: list[KeyColumn | None] = []
+        self._ids = Ids()
         try:
-            for leaf, _base in segment_readers(self.reader):
-                for name in ("id", "day"):
-                    if leaf.has_column(name):
-                        open_column(leaf, name)
+            for leaf, base in segment_readers(self.reader):
+                self._read_ids(leaf, base)
+                if leaf.has_column("day"):
+                    open_column(leaf, "day")
                 for name in ("title", "text"):
                     open_lengths(leaf, name)
+                self.keys.append(self._map_keys(leaf, base))
         except BaseException:
-            self.reader.close()
+            self.close()
             raise
+
+    def _map_keys(self, leaf: Any, base: int) -> KeyColumn | None:
+        """Memory-map a segment's key column file (read-only; it stays readable after a
+        rebuild deletes the directory)."""
+        from whoosh.codec.whoosh3 import W3Codec
+
+        if not leaf.has_column("key"):
+            return None
+        path = self.path / W3Codec.column_filename(leaf.segment(), "key")
+        if not path.is_file() or path.stat().st_size == 0:
+            return None  # a compound segment (Whoosh's own writer): verified from the archive
+        with path.open("rb") as f:
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        count = leaf.doc_count_all()
+        offsets, lengths = var_column_layout(data, count)
+        bounds = [*offsets, offsets[-1] + lengths[-1]] if count else [0]
+        return KeyColumn(base, base + count, data, bounds, 0 not in lengths)
+
+    def _read_ids(self, leaf: Any, base: int) -> None:
+        """Read a segment's id column (one read of its file; decoded on demand by `Ids`)."""
+        from whoosh.codec.whoosh3 import W3Codec
+
+        count = leaf.doc_count_all()
+        path = self.path / W3Codec.column_filename(leaf.segment(), "id")
+        if path.is_file():
+            data = path.read_bytes()
+            offsets, lengths = var_column_layout(data, count)
+        else:  # a compound segment (Whoosh's own writer)
+            values = [v.encode("utf-8") for v in column_values(leaf, "id")]
+            data = b"".join(values)
+            lengths = [len(v) for v in values]
+            offsets = list(accumulate(lengths, initial=0))[:-1]
+        self._ids.add(base, data, offsets, lengths)
+
+    def clear_cache(self) -> None:
+        """Forget the posting lists read so far (a long-lived reader's memory stays bounded;
+        benchmarks time each query from the files)."""
+        self._postings.clear()
 
     def close(self) -> None:
         """Close the generation's files."""
+        for column in getattr(self, "keys", ()):
+            if column is not None:
+                column.data.close()
         self.reader.close()
 
     # -- terms -----------------------------------------------------------------------------
@@ -83,10 +173,9 @@ class GenerationReader:
             ids, weights = read_term(leaf, fieldname, tbytes)
             if not ids:
                 continue
-            part = dict(zip(map(base.__add__, ids) if base else ids, weights, strict=True))
+            out.update(zip(map(base.__add__, ids) if base else ids, weights, strict=True))
             for docnum in deleted:
-                part.pop(docnum + base, None)
-            out.update(part)
+                out.pop(docnum + base, None)
         self._postings[key] = out
         return out
 
@@ -106,20 +195,18 @@ class GenerationReader:
     # -- documents -------------------------------------------------------------------------
 
     def live(self) -> set[int]:
-        """Every live (not deleted) document."""
-        docs = set(range(self.doc_count_all))
-        for _leaf, base, deleted in self.leaves:
-            docs.difference_update(d + base for d in deleted)
-        return docs
+        """Every live (not deleted) document: one set per open generation, shared (callers
+        copy it before changing it)."""
+        if self._live is None:
+            docs = set(range(self.doc_count_all))
+            for _leaf, base, deleted in self.leaves:
+                docs.difference_update(d + base for d in deleted)
+            self._live = docs
+        return self._live
 
     @property
-    def ids(self) -> list[str]:
-        """The archive id of every document, by docnum."""
-        if self._ids is None:
-            ids: list[str] = []
-            for leaf, _base, _deleted in self.leaves:
-                ids += column_values(leaf, "id")
-            self._ids = ids
+    def ids(self) -> Ids:
+        """The archive id of every document, by docnum (decoded on access)."""
         return self._ids
 
     @property

@@ -11,6 +11,8 @@ Fields
   verification map index documents to archive rows through it).
 * ``fingerprint``: an 8-byte BLAKE2b of everything indexed for the document (`hra check` compares
   it with the archive to find stale documents).
+* ``key``: the search key of the title and text (what verification compares needles with), a
+  per-document column read memory-mapped by `search.verify` (`key_value` gives its layout).
 * ``day``: the publication date as a number ``YYYYMMDD`` (0 when unknown), a column for sorting.
 * Filters and facets, one or more exact terms each: ``published`` (``YYYY-MM-DD``), ``year``,
   ``region`` (province, city and county, each by full and short name, and their joined full
@@ -40,11 +42,11 @@ from whoosh.formats import Existence
 
 from archive.store import INDEX_COLUMNS
 from archive.text.normalize import fold_width, has_wide, search_key
-from archive.text.region import short_name
 from search.analysis import GramField
 
 #: Bump when the schema or the analysis changes: old indexes then need `hra reindex`.
-SCHEMA_VERSION = 3  # 2: stored text keeps full-width punctuation; flags wide, compat; 3: issuer
+SCHEMA_VERSION = 4  # 2: stored text keeps full-width punctuation; flags wide, compat; 3: issuer;
+#                    4: key (the search keys of title and text, verification reads them)
 
 #: The archive columns the index reads, in fingerprint order: the rows `Store.index_rows` and
 #: `Store.iter_index_rows` return.
@@ -69,6 +71,7 @@ def make_schema() -> Schema:
         title=GramField(),
         text=GramField(),
         fingerprint=COLUMN(FixedBytesColumn(8)),
+        key=COLUMN(VarBytesColumn()),
         day=COLUMN(NumericColumn("i", default=0)),
         published=ID(),
         year=ID(),
@@ -85,6 +88,8 @@ def make_schema() -> Schema:
 
 def region_terms(row: Mapping[str, Any]) -> list[str]:
     """Every name a ``--region`` filter may use for this document (lower-cased)."""
+    from archive.text.region import short_name  # indexing only: searches unpickle this module
+
     terms: list[str] = []
     names = [row.get(level) for level in ("region_province", "region_city", "region_county")]
     for name in names:
@@ -134,6 +139,28 @@ def day_number(published: str | None) -> int:
         return 0
 
 
+def key_value(title: str, text: str, compat: bool) -> bytes:
+    """The ``key`` column of a document: what a needle (a search key, lower-cased, no line
+    break) is looked for in, as UTF-8 bytes.
+
+    Layout: the title's byte length (4 bytes, little-endian), the title's key, a line break
+    (no needle holds one, so no match spans title and text), then the text's key with its
+    paragraph breaks as spaces (a space in a needle matches a paragraph break). A key is the
+    value lower-cased, with full-width forms folded (`fold_width`: ``，`` -> ``,``, U+3000 ->
+    space), or the whole `search_key` for documents with other compatibility forms (flag
+    ``compat``): so ``needle in key`` is ``needle in search_key(value)`` exactly, the
+    definition of a match.
+    """
+    if compat:
+        tkey, xkey = search_key(title), search_key(text)
+    else:
+        tkey = fold_width(title).lower() if has_wide(title) else title.lower()
+        xkey = fold_width(text).lower() if has_wide(text) else text.lower()
+    tbytes = tkey.encode("utf-8")
+    return b"".join((len(tbytes).to_bytes(4, "little"), tbytes, b"\n",
+                     xkey.replace("\n", " ").encode("utf-8")))
+
+
 def index_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """The Whoosh field values of one archive row (a mapping of `ROW_COLUMNS`)."""
     title = row.get("title") or ""
@@ -160,6 +187,7 @@ def index_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "title": (search_key(title) if compat else title) or None,
         "text": (search_key(text) if compat else text) or None,
         "fingerprint": fingerprint(row),
+        "key": key_value(title, text, compat),
         "day": day_number(row.get("published")),
         "published": row.get("published") or None,
         "year": str(row["year"]) if row.get("year") is not None else None,

@@ -12,7 +12,7 @@ names it once.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,6 @@ def bm25f(
     scores = dict.fromkeys(docs, 0.0)
     if not docs:
         return scores
-    order = list(docs)
     total = max(index.doc_count, 1)
     averages = {f: index.average_length(f) for f in ("title", "text")}
     for term in terms:
@@ -51,15 +50,26 @@ def bm25f(
             weight = idf * (TITLE_WEIGHT if fieldname == "title" else 1.0) * (K1 + 1)
             b, avg = B[fieldname], averages[fieldname]
             lengths = index.lengths(fieldname)
-            if grams:
-                columns = [list(map(index.postings(fieldname, g).get, order, repeat(0)))
-                           for g in grams]
-                tfs = list(map(min, *columns)) if len(columns) > 1 else columns[0]
-            else:
-                tfs = [1] * len(order)
             norm = b / avg
-            for d, tf in zip(order, tfs, strict=True):
-                if tf:
-                    x = tf / (1 - b + norm * lengths[d])
-                    scores[d] += weight * x / (K1 + x)
+            for d, tf in _frequencies(index, fieldname, grams, docs):
+                x = tf / (1 - b + norm * lengths[d])
+                scores[d] += weight * x / (K1 + x)
     return scores
+
+
+def _frequencies(index: GenerationReader, fieldname: str, grams: Sequence[str],
+                 docs: set[int]) -> Iterable[tuple[int, int]]:
+    """(document, term frequency) of the documents of ``docs`` holding every gram in the
+    field; the frequency is the smallest of the grams' (1 without grams: no index terms)."""
+    if not grams:
+        return zip(docs, repeat(1))
+    lists = sorted((index.postings(fieldname, g) for g in grams), key=len)
+    first = lists[0]
+    held = first.keys() & docs if len(first) < len(docs) else docs & first.keys()
+    for other in lists[1:]:
+        held &= other.keys()
+    order = list(held)
+    if len(lists) == 1:
+        return zip(order, map(first.__getitem__, order), strict=True)
+    columns = [map(p.__getitem__, order) for p in lists]
+    return zip(order, map(min, *columns), strict=True)

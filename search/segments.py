@@ -267,8 +267,7 @@ def merge_segments(
         colnames = [n for n, f in schema.items() if f.column_type is not None]
         scorable = [n for n, f in schema.items() if f.scorable]
         for reader in readers:
-            cols = {n: column_values(reader, n) for n in colnames}
-            raw_cols = {n: [schema[n].to_column_value(v) for v in vs] for n, vs in cols.items()}
+            raw_cols = {n: _column_source(reader, n) for n in colnames}
             lens = {n: field_lengths(reader, n) for n in scorable}
             docmap: dict[int, int] = {}
             for docnum in range(reader.doc_count_all()):
@@ -297,6 +296,20 @@ def merge_segments(
     finally:
         for reader in readers:
             reader.close()
+
+
+def _column_source(reader: SegmentReader, fieldname: str) -> Any:
+    """A segment's raw column values by docnum, for copying: the per-document ``key`` column
+    (the documents' whole text, `search.schema.key_value`) is read one value at a time from
+    its file, so a merge's memory does not grow with the text; the small columns in bulk."""
+    from whoosh.columns import VarBytesColumn
+    from whoosh.fields import COLUMN
+
+    field = reader.schema[fieldname]
+    if (isinstance(field, COLUMN) and isinstance(field.column_type, VarBytesColumn)
+            and reader.has_column(fieldname)):
+        return open_column(reader, fieldname)
+    return [field.to_column_value(v) for v in column_values(reader, fieldname)]
 
 
 def _all_postings(reader: SegmentReader) -> Iterable[tuple[str, bytes, list[int], bytes]]:

@@ -30,7 +30,7 @@ def with_searcher(store: Store, work: Callable[[Searcher], T]) -> T:
     """``work(searcher)`` on the live index generation (opened again if a writer swapped it
     meanwhile). HraError when there is no index or it is empty."""
     from search.engine import Searcher
-    from search.index import IndexMissing
+    from search.index_files import IndexMissing  # not search.index: builds, checks, merges
 
     def attempt() -> T:
         with Searcher(store.data_dir, store) as searcher:

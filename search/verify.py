@@ -1,11 +1,19 @@
-"""Verification: which candidate documents really contain a term, read from the archive.
+"""Verification: which candidate documents really contain a term.
 
 The index gives a superset of a term's documents (`search.boolean`); `verify` keeps those whose
-archive title/text (as the term's scope says) contain ``term.needle``, the normalized,
-lower-cased query string. The rows are read as UTF-8 bytes (`Store.text_bytes`, one query) and
-searched with ``bytes.__contains__`` (C; a UTF-8 needle can only match at character boundaries).
-Measured on 20,000 documents: ~7 us per document, 2-3x faster than SQLite's ``instr`` (which
-counts characters).
+title/text (as the term's scope says) contain ``term.needle``, the normalized, lower-cased query
+string.
+
+**From the index's key column** (`search.schema.key_value`, memory-mapped by
+`search.reader.GenerationReader`): each document's title and text already in the form needles
+are compared with (lower-cased, full-width forms folded, `search_key` for ``compat``
+documents), UTF-8. A candidate costs one ``mmap.find`` over its key (C, no copy, stops at the
+first match; a UTF-8 needle can only match at character boundaries). Reading the same rows from
+SQLite (~18 KB each through overflow pages) was 85-96% of slow queries: bench/search.py.
+
+**From the archive** (the fallback, for segments without a key column and needles with a line
+break, which the query parser never makes): the rows are read as UTF-8 bytes
+(`Store.text_bytes`, one query) and searched with ``bytes.__contains__``.
 
 Width: the archive keeps full-width punctuation (，：（）), the search key (and so the needle) has
 ASCII. Documents with full-width forms (flag ``wide``) are verified on `fold_width` of their text
@@ -21,6 +29,7 @@ needle also matches a paragraph break).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, cast
 
@@ -32,10 +41,63 @@ ASCII_SYMBOLS = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 if TYPE_CHECKING:
     from archive.store import Store, TextFields
     from search.query import Term
-    from search.reader import GenerationReader
+    from search.reader import GenerationReader, KeyColumn
 
 
 def verify(index: GenerationReader, store: Store, term: Term, docs: set[int]) -> set[int]:
+    """The documents of ``docs`` whose title/text contain ``term.needle``."""
+    if "\n" in term.needle:
+        return verify_in_archive(index, store, term, docs)
+    found, rest = verify_in_keys(index, term, docs)
+    if rest:
+        found.update(verify_in_archive(index, store, term, set(rest)))
+    return found
+
+
+def verify_in_keys(index: GenerationReader, term: Term, docs: set[int]) -> tuple[set[int], list[int]]:
+    """(matches, documents without a key) of ``docs``, from the key column."""
+    needle = term.needle.encode("utf-8")
+    ordered = sorted(docs)
+    found: list[int] = []
+    rest: list[int] = []
+    for (leaf, base, _deleted), column in zip(index.leaves, index.keys, strict=True):
+        part = ordered[bisect_left(ordered, base):bisect_left(ordered, base + leaf.doc_count_all())]
+        if not part:
+            continue
+        if column is None:
+            rest += part
+        else:
+            found += _scan(column, part, needle, term.scope, rest)
+    return set(found), rest
+
+
+def _scan(column: KeyColumn, docs: list[int], needle: bytes, scope: str,
+          missing: list[int]) -> list[int]:
+    """The documents (of one segment) whose key holds ``needle`` within the scope; those with
+    no key are appended to ``missing``."""
+    find, base, bounds = column.data.find, column.base, column.bounds
+    if scope == "any" and column.complete:  # the common case, as one comprehension
+        return [d for d in docs
+                if find(needle, bounds[d - base] + 4, bounds[d - base + 1]) >= 0]
+    found: list[int] = []
+    for d in docs:
+        at, end = bounds[d - base], bounds[d - base + 1]
+        if at == end:
+            missing.append(d)
+            continue
+        if scope == "any":
+            hit = find(needle, at + 4, end) >= 0
+        else:
+            title_end = at + 4 + int.from_bytes(column.data[at:at + 4], "little")
+            hit = (find(needle, at + 4, title_end) if scope == "title"
+                   else find(needle, title_end + 1, end)) >= 0
+        if hit:
+            found.append(d)
+    return found
+
+
+def verify_in_archive(index: GenerationReader, store: Store, term: Term,
+                      docs: set[int]) -> set[int]:
     """The documents of ``docs`` whose archive title/text contain ``term.needle``."""
     ids = index.ids
     slow = index.postings("flags", "ucase")

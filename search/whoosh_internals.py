@@ -12,6 +12,7 @@ exists on the real objects, so a Whoosh upgrade fails there first, by name.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,32 @@ def fixed_column_data(raw: Any) -> FixedColumnData:
 def numeric_typecode(raw: Any) -> str:
     """The ``array`` typecode of a ``NumericColumn`` reader's values (stored big-endian)."""
     return raw._typecode
+
+
+def var_column_layout(data: Any, doccount: int) -> tuple[list[int], Any]:
+    """(offsets, lengths) of the values in the bytes of a ``VarBytesColumn`` file (``data``:
+    bytes or a memory map of the whole file), parsed in bulk.
+
+    Whoosh's own reader derives the offsets in a Python loop when the file has none (segments
+    under 32,768 documents): ~10 ms per 20,000 documents on every open. The format (Whoosh
+    2.7.4): the values back to back, the lengths array (big-endian), optionally the offsets
+    array, the lengths' typecode, and with offsets their typecode and ``X``.
+    """
+    from array import array
+    from itertools import accumulate
+
+    end = len(data) - 1
+    code = chr(data[end])
+    if code == "X":
+        code = chr(data[end - 2])
+        end = end - 2 - doccount * array(chr(data[end - 1])).itemsize
+    size = array(code).itemsize
+    lengths = array(code, data[end - doccount * size:end])
+    if sys.byteorder == "little" and size > 1:
+        lengths.byteswap()
+    offsets = list(accumulate(lengths, initial=0))
+    offsets.pop()
+    return offsets, lengths
 
 
 def var_column_data(raw: Any) -> tuple[bytes, Any, Any]:
