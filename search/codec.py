@@ -71,7 +71,7 @@ def encode_postings(ids: Sequence[int], weights: bytes | bytearray) -> bytes:
     packed = array(code, deltas) if code != "I" else deltas
     if _BIG_ENDIAN and code != "B":
         packed.byteswap()
-    return zlib.compress(code.encode("ascii") + packed.tobytes() + bytes(weights), 6)
+    return zlib.compress(code.encode("ascii") + packed.tobytes() + bytes(weights), 3)
 
 
 def decode_postings(blob: bytes) -> tuple[list[int], bytes]:
@@ -188,7 +188,7 @@ class GramFieldWriter(base.FieldWriter):
     def _flush_block(self) -> None:
         if not self._keys:
             return
-        blob = zlib.compress(marshal.dumps((self._keys, self._infos)), 6)
+        blob = zlib.compress(marshal.dumps((self._keys, self._infos)), 3)
         firsts, offsets, lengths = self._index
         firsts.append(self._keys[0])
         offsets.append(self._terms.tell())
@@ -199,7 +199,7 @@ class GramFieldWriter(base.FieldWriter):
     def close(self) -> None:
         self._flush_block()
         firsts, offsets, lengths = self._index
-        blob = zlib.compress(marshal.dumps((firsts, offsets, lengths, self._fieldmap)), 6)
+        blob = zlib.compress(marshal.dumps((firsts, offsets, lengths, self._fieldmap)), 3)
         pos = self._terms.tell()
         self._terms.write(blob)
         self._terms.write(_TRAILER.pack(pos, len(blob), MAGIC))

@@ -24,7 +24,7 @@ from typing import Any
 from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.util.numeric import byte_to_length
 
-from search.analysis import MAX_TF, GramField
+from search.analysis import MAX_TF, GramField, gram_key, gram_term
 from search.codec import GramCodec, GramTermsReader
 from search.whoosh_internals import (
     fixed_column_data,
@@ -49,8 +49,11 @@ class SegmentBuilder:
         self.codec = GramCodec()
         self.segment = self.codec.new_segment(storage, indexname)
         self.perdoc = self.codec.per_document_writer(storage, self.segment)
-        #: field -> term (str for gram fields, else bytes) -> postings ``docnum << 8 | weight``
+        #: field -> term (`search.analysis.gram_counts` key for gram fields, else bytes) ->
+        #: postings ``docnum << 8 | weight``
         self.postings: dict[str, dict[Any, array]] = {}
+        #: gram field -> per-document ``uint64`` arrays of `_packed` postings (`add`)
+        self.grams: dict[str, list[Any]] = {}
         #: scorable field -> per-document length (for the blocks' min/max length)
         self.lengths: dict[str, array] = {}
         self.docnum = 0
@@ -64,9 +67,11 @@ class SegmentBuilder:
 
     def add(self, fields: Mapping[str, Any]) -> int:
         """Add one document; returns its docnum within the segment."""
-        from search.analysis import term_counts
+        from search.analysis import gram_counts
 
         docnum = self.docnum
+        if docnum >= MAX_DOCS:
+            raise ValueError(f"a segment holds at most {MAX_DOCS} added documents: finish it")
         base = docnum << 8
         pdw = self.perdoc
         pdw.start_doc(docnum)
@@ -79,14 +84,10 @@ class SegmentBuilder:
                 post = self.postings.setdefault(name, {})
                 get = post.get
                 if name in self._grams:
-                    counts = term_counts(value)
-                    for term, n in counts.items():
-                        entry = get(term)
-                        if entry is None:
-                            post[term] = entry = array("Q")
-                        entry.append(base | (n if n < MAX_TF else MAX_TF))
-                    length = sum(counts.values())
-                    self.postcount += len(counts)
+                    keys, counts = gram_counts(value)
+                    self.grams.setdefault(name, []).append(_packed(keys, docnum, counts))
+                    length = int(counts.sum())
+                    self.postcount += len(keys)
                 else:
                     for tbytes, freq, weight, _vbytes in field.index(value):
                         entry = get(tbytes)
@@ -131,8 +132,10 @@ class SegmentBuilder:
         self, name: str, tbytes: bytes, docnums: Iterable[int], weights: Iterable[int]
     ) -> None:
         """Append postings (ascending docnums of this segment, integer weights) of one term."""
+        if self.grams:
+            raise ValueError("add_postings after add: a builder either adds or copies")
         post = self.postings.setdefault(name, {})
-        key: Any = tbytes.decode("utf-8") if name in self._grams else tbytes
+        key: Any = gram_key(tbytes.decode("utf-8")) if name in self._grams else tbytes
         entry = post.get(key)
         if entry is None:
             post[key] = entry = array("Q")
@@ -157,18 +160,23 @@ class SegmentBuilder:
         self.perdoc.close()
         fw = self.codec.field_writer(self.storage, self.segment)
         try:
-            for name in sorted(self.postings):
+            for name in sorted(self.postings.keys() | self.grams.keys()):
                 field = self.schema[name]
-                post = self.postings[name]
                 lengths = self.lengths.get(name)
                 if lengths is not None and len(lengths) < self.docnum:
                     lengths.extend([0] * (self.docnum - len(lengths)))
                 fw.start_field(name, field)
+                if name in self.grams:
+                    _write_packed(fw, self.grams.pop(name), lengths)
+                    fw.finish_field()
+                    continue
+                post = self.postings[name]
+                grams = name in self._grams
                 for term in sorted(post):
                     packed = post[term]
                     ids = [v >> 8 for v in packed]
                     weights = bytes([v & 0xFF for v in packed])
-                    tbytes = term.encode("utf-8") if isinstance(term, str) else term
+                    tbytes = gram_term(term).encode("utf-8") if grams else term
                     doclens = [lengths[d] for d in ids] if lengths is not None else None
                     fw.write_term(tbytes, ids, weights, doclens)
                 fw.finish_field()
@@ -177,6 +185,56 @@ class SegmentBuilder:
         self.postings.clear()
         self.segment.set_doc_count(self.docnum)
         return self.segment
+
+
+#: Documents `SegmentBuilder.add` takes before the segment must be finished (their docnums
+#: fill the 14 bits of a `_packed` posting between its key and its weight).
+MAX_DOCS = 1 << 14
+_KEY_SHIFT = 22
+#: Postings `_write_packed` turns into Python lists at a time.
+_BLOCK = 1 << 16
+
+
+def _packed(keys: Any, docnum: int, counts: Any) -> Any:
+    """One document's postings of a gram field as one ``uint64`` each: the term's gram key
+    (42 bits, `search.analysis.gram_counts`), the docnum (14 bits), the weight (8 bits). Sorting
+    them orders the postings by term, then by document, as the term table wants them."""
+    import numpy as np
+
+    weights = counts.clip(max=MAX_TF).astype(np.uint64)
+    return (keys << np.uint64(_KEY_SHIFT)) | np.uint64(docnum << 8) | weights
+
+
+def _write_packed(fw: Any, chunks: list[Any], lengths: array | None) -> None:
+    """Write a gram field's postings (`_packed`, per document) term by term: one sort of all
+    of them, then runs of equal keys, converted to lists a block at a time."""
+    import numpy as np
+
+    if not chunks:
+        return
+    packed = np.concatenate(chunks)
+    chunks.clear()
+    packed.sort()
+    keys = packed >> np.uint64(_KEY_SHIFT)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    ends = np.append(starts[1:], len(packed))
+    doclens = np.frombuffer(lengths, dtype=np.uint32) if lengths is not None else None
+    term = 0
+    while term < len(starts):
+        # the terms whose postings start within the next block (at least one term)
+        lo = int(starts[term])
+        last = max(term + 1, int(np.searchsorted(starts, lo + _BLOCK)))
+        hi = int(ends[last - 1])
+        block = packed[lo:hi]
+        ids = ((block >> np.uint64(8)) & np.uint64(MAX_DOCS - 1)).astype(np.int64)
+        weights = (block & np.uint64(0xFF)).astype(np.uint8).tobytes()
+        id_list = ids.tolist()
+        lens = doclens[ids].tolist() if doclens is not None else None
+        for key, a, b in zip(keys[starts[term:last]].tolist(), (starts[term:last] - lo).tolist(),
+                             (ends[term:last] - lo).tolist(), strict=True):
+            fw.write_term(gram_term(key).encode("utf-8"), id_list[a:b], weights[a:b],
+                          lens[a:b] if lens is not None else None)
+        term = last
 
 
 # -- reading ---------------------------------------------------------------------------------
