@@ -16,9 +16,12 @@ segments, dropping deleted documents.
 
 from __future__ import annotations
 
+import heapq
 import sys
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from whoosh.reading import SegmentReader, TermNotFound
@@ -210,10 +213,10 @@ def _write_packed(fw: Any, chunks: list[Any], lengths: array | None) -> None:
     of them, then runs of equal keys, converted to lists a block at a time."""
     import numpy as np
 
-    if not chunks:
-        return
-    packed = np.concatenate(chunks)
+    packed = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.uint64)
     chunks.clear()
+    if not len(packed):
+        return
     packed.sort()
     keys = packed >> np.uint64(_KEY_SHIFT)
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
@@ -343,6 +346,8 @@ def merge_segments(
             builder.perdoc.close()
             builder.codec.field_writer(storage, builder.segment).close()
             return None
+        if all(isinstance(terms_reader(r), GramTermsReader) for r in readers):
+            return _stream_postings(builder, readers, docmaps)
         for reader, docmap in zip(readers, docmaps, strict=True):
             for fieldname, tbytes, ids, weights in _all_postings(reader):
                 if fieldname not in schema:
@@ -355,6 +360,56 @@ def merge_segments(
     finally:
         for reader in readers:
             reader.close()
+
+
+def _sorted_postings(reader: SegmentReader, schema: Any, number: int) -> Iterator[tuple]:
+    """(field, term bytes, number, docnums, weights) of a `GramCodec` segment's terms of the
+    schema's fields, ordered by field name, then term."""
+    terms = terms_reader(reader)
+    for fieldname in sorted(set(terms.indexed_field_names()) & set(schema.names())):
+        for tbytes, info in terms.field_terms(fieldname):
+            yield (fieldname, tbytes, number, *terms.postings_of(info))
+
+
+def _stream_postings(
+    builder: SegmentBuilder, readers: list[SegmentReader], docmaps: list[dict[int, int]]
+) -> Any:
+    """Finish a merge: the segments' posting lists merged term by term (a k-way merge of their
+    sorted term tables) straight into the new segment's writer, so a merge holds one term's
+    postings at a time, never the whole segments'."""
+    builder.perdoc.close()
+    schema, lengths = builder.schema, builder.lengths
+    for column in lengths.values():
+        column.extend([0] * (builder.docnum - len(column)))
+    streams = [_sorted_postings(r, schema, i) for i, r in enumerate(readers)]
+    fw = builder.codec.field_writer(builder.storage, builder.segment)
+    try:
+        current = None
+        merged = heapq.merge(*streams, key=itemgetter(0, 1))  # stable: segments in order
+        for (fieldname, tbytes), group in groupby(merged, key=itemgetter(0, 1)):
+            ids: list[int] = []
+            weights = bytearray()
+            for _f, _t, number, docnums, ws in group:
+                docmap = docmaps[number]
+                for d, w in zip(docnums, ws, strict=True):
+                    if d in docmap:
+                        ids.append(docmap[d])
+                        weights.append(min(w, MAX_TF))
+            if not ids:
+                continue
+            if fieldname != current:
+                if current is not None:
+                    fw.finish_field()
+                fw.start_field(fieldname, schema[fieldname])
+                current = fieldname
+            column = lengths.get(fieldname)
+            fw.write_term(tbytes, ids, weights, [column[d] for d in ids] if column is not None else None)
+        if current is not None:
+            fw.finish_field()
+    finally:
+        fw.close()
+    builder.segment.set_doc_count(builder.docnum)
+    return builder.segment
 
 
 def _all_postings(reader: SegmentReader) -> Iterable[tuple[str, bytes, list[int], bytes]]:
