@@ -25,10 +25,10 @@ from operator import itemgetter
 from typing import Any
 
 from whoosh.reading import SegmentReader, TermNotFound
-from whoosh.util.numeric import byte_to_length
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from search.analysis import MAX_TF, GramField, gram_key, gram_term
-from search.codec import GramCodec, GramTermsReader
+from search.codec import INLINE, GramCodec, GramTermsReader
 from search.whoosh_internals import (
     fixed_column_data,
     numeric_typecode,
@@ -221,7 +221,10 @@ def _write_packed(fw: Any, chunks: list[Any], lengths: array | None) -> None:
     keys = packed >> np.uint64(_KEY_SHIFT)
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     ends = np.append(starts[1:], len(packed))
-    doclens = np.frombuffer(lengths, dtype=np.uint32) if lengths is not None else None
+    # Whoosh's one-byte length code of each document (0 for none), and per posting below.
+    codes = np.zeros(MAX_DOCS, dtype=np.int16)
+    if lengths is not None:
+        codes[:len(lengths)] = [length_to_byte(n) for n in lengths]
     term = 0
     while term < len(starts):
         # the terms whose postings start within the next block (at least one term)
@@ -231,12 +234,17 @@ def _write_packed(fw: Any, chunks: list[Any], lengths: array | None) -> None:
         block = packed[lo:hi]
         ids = ((block >> np.uint64(8)) & np.uint64(MAX_DOCS - 1)).astype(np.int64)
         weights = (block & np.uint64(0xFF)).astype(np.uint8).tobytes()
+        first = starts[term:last] - lo
+        lens = codes[ids]
+        maxlb = np.maximum.reduceat(lens, first).tolist()
+        minlb = np.minimum.reduceat(np.where(lens == 0, 256, lens), first)
+        minlb = np.where(minlb == 256, 0, minlb).tolist()
         id_list = ids.tolist()
-        lens = doclens[ids].tolist() if doclens is not None else None
-        for key, a, b in zip(keys[starts[term:last]].tolist(), (starts[term:last] - lo).tolist(),
-                             (ends[term:last] - lo).tolist(), strict=True):
-            fw.write_term(gram_term(key).encode("utf-8"), id_list[a:b], weights[a:b],
-                          lens[a:b] if lens is not None else None)
+        write = fw.write_coded
+        for i, (key, a, b) in enumerate(zip(keys[starts[term:last]].tolist(), first.tolist(),
+                                            (ends[term:last] - lo).tolist(), strict=True)):
+            write(gram_term(key).encode("utf-8"), id_list[a:b] if b - a <= INLINE else ids[a:b],
+                  weights[a:b], minlb[i], maxlb[i])
         term = last
 
 
