@@ -410,8 +410,9 @@ def _stream_postings(
                     fw.finish_field()
                 fw.start_field(fieldname, schema[fieldname])
                 current = fieldname
-            column = lengths.get(fieldname)
-            fw.write_term(tbytes, ids, weights, [column[d] for d in ids] if column is not None else None)
+            known = lengths.get(fieldname)
+            fw.write_term(tbytes, ids, weights,
+                          [known[d] for d in ids] if known is not None else None)
         if current is not None:
             fw.finish_field()
     finally:
