@@ -74,7 +74,6 @@ CREATE TABLE IF NOT EXISTS signatures (
 CREATE INDEX IF NOT EXISTS signatures_exact ON signatures (exact);
 CREATE TABLE IF NOT EXISTS lsh (key INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (key, n))
     WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS lsh_doc ON lsh (n);
 CREATE TABLE IF NOT EXISTS pairs (a TEXT, b TEXT, similarity REAL, PRIMARY KEY (a, b));
 CREATE INDEX IF NOT EXISTS pairs_b ON pairs (b);
 """
@@ -298,8 +297,14 @@ class DedupIndex:
             "SELECT b FROM pairs WHERE a = ? UNION SELECT a FROM pairs WHERE b = ?", (did, did)
         ).fetchall()
         self.db.execute("DELETE FROM pairs WHERE a = ? OR b = ?", (did, did))
-        self.db.execute("DELETE FROM lsh WHERE n IN (SELECT n FROM signatures WHERE doc_id = ?)",
-                        (did,))
+        found = self.db.execute(
+            "SELECT n, sig, prefix FROM signatures WHERE doc_id = ?", (did,)).fetchone()
+        if found is not None and found[1] is not None:
+            # Its LSH rows, found by their keys (recomputed from the signatures).
+            n, sig, prefix = found
+            keys = (_bands(np.frombuffer(sig, dtype=np.uint32), 0)
+                    + _bands(np.frombuffer(prefix, dtype=np.uint32), 1))
+            self.db.executemany("DELETE FROM lsh WHERE key = ? AND n = ?", [(k, n) for k in keys])
         self.db.execute("DELETE FROM signatures WHERE doc_id = ?", (did,))
         return {r[0] for r in rows}
 

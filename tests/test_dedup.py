@@ -152,6 +152,9 @@ def test_deleting_the_canonical_promotes_the_next_best(data_dir: Path) -> None:
         update_duplicates(store)
         assert store.get("copy").duplicate_of is None
         assert store.get("cut").duplicate_of == "copy"
+        with DedupIndex(data_dir) as index:  # the deleted copy's LSH rows went with it
+            rows = index.db.execute("SELECT count(*), count(DISTINCT n) FROM lsh").fetchone()
+            assert rows == (2 * 64, 2)
 
 
 def test_minhash_is_datasketchs_and_shingles_are_distinct_sorted() -> None:
