@@ -12,8 +12,8 @@ each, Zipf topics, real place names), each a separate page or JSONL line with it
   --all`` (every page archived, off-topic ones flagged) in a child process: read and process
   (worker processes, `archive.page_reader`), store raw bytes + record, then duplicates and the
   search index caught up (what a user waits for). Printed side by side with the ratio (target
-  >= 0.6). Peak RSS: of the importing process (``os.wait4``) and of its whole process tree
-  (workers included; /proc sampled every 0.2 s).
+  >= 0.6). Peak memory: RSS of the importing process (``os.wait4``) and the summed PSS of its
+  whole process tree (workers included; /proc sampled every 0.2 s).
 * **JSONL**: ``hra import records.jsonl`` of --records records into a fresh archive: docs/s and
   peak RSS of the child (``os.wait4``, which includes the index workers it waited for).
 * **Index build**: `search.index.rebuild` (``hra reindex``) of that archive beside SQLite FTS5
@@ -116,7 +116,9 @@ def write_jsonl(path: Path, n: int, seed: int) -> None:
 
 
 def tree_rss_mb(root: int) -> float:
-    """RSS of a process and all its descendants now (MB, from /proc)."""
+    """Memory of a process and all its descendants now (MB): the sum of their proportional set
+    sizes (/proc/PID/smaps_rollup ``Pss``: a page shared by forked workers counts once in
+    the sum, where adding their RSS would count it once per process)."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in os.scandir("/proc"):
@@ -137,7 +139,19 @@ def tree_rss_mb(root: int) -> float:
             if ppid == parent and pid not in tree:
                 tree.add(pid)
                 todo.append(pid)
-    return sum(rss.get(pid, 0) for pid in tree) / 2**20
+    return sum(_pss(pid, rss.get(pid, 0)) for pid in tree) / 2**20
+
+
+def _pss(pid: int, rss: int) -> int:
+    """Bytes of a process's proportional set size (its RSS where smaps_rollup is missing)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return rss
 
 
 def hra_import(data_dir: Path, target: Path, *options: str) -> tuple[float, float, float, dict]:
@@ -229,7 +243,7 @@ def main() -> None:
         bare, ours = n / bare_s, n / wall
         print(f"HTML pages          {n:>7}  bare pipeline {bare:7.1f} pages/s (1 core)   "
               f"hra import --all {ours:7.1f} pages/s end to end   ratio {ours / bare:.2f}   "
-              f"peak RSS {rss:.0f} MB (process tree {tree:.0f} MB)   ({summary['new']} new)")
+              f"peak RSS {rss:.0f} MB (process tree PSS {tree:.0f} MB)   ({summary['new']} new)")
 
     data = work / "data-jsonl"
     if "jsonl" not in skip:
@@ -238,7 +252,7 @@ def main() -> None:
         write_jsonl(path, args.records, args.seed)
         wall, rss, tree, summary = hra_import(data, path)
         print(f"JSONL records       {args.records:>7}  hra import {args.records / wall:7.1f} docs/s   "
-              f"{wall:6.1f} s   peak RSS {rss:.0f} MB (process tree {tree:.0f} MB)   "
+              f"{wall:6.1f} s   peak RSS {rss:.0f} MB (process tree PSS {tree:.0f} MB)   "
               f"({summary['new']} new)")
 
     if "index" not in skip and (data / "archive.sqlite3").exists():
@@ -251,7 +265,7 @@ def main() -> None:
         print(f"generating {size} records ...", file=sys.stderr)
         write_jsonl(path, size, args.seed)
         wall, rss, tree, _summary = hra_import(work / f"data-{size}", path)
-        print(f"JSONL peak RSS      {size:>7}  {rss:6.0f} MB (process tree {tree:.0f} MB)   "
+        print(f"JSONL peak RSS      {size:>7}  {rss:6.0f} MB (process tree PSS {tree:.0f} MB)   "
               f"{size / wall:7.1f} docs/s")
         shutil.rmtree(work / f"data-{size}", ignore_errors=True)
 
