@@ -23,7 +23,7 @@ Progress = Callable[[int, int], None]
 #: Documents per task; postings a worker buffers before writing a segment (8 bytes each, ~3x
 #: that while the segment is written).
 CHUNK = 200
-FLUSH_POSTINGS = 8_000_000
+FLUSH_POSTINGS = 6_000_000
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

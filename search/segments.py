@@ -218,8 +218,10 @@ def _write_packed(fw: Any, chunks: list[Any], lengths: array | None) -> None:
     if not len(packed):
         return
     packed.sort()
-    keys = packed >> np.uint64(_KEY_SHIFT)
+    shift = np.uint64(_KEY_SHIFT)
+    keys = packed >> shift
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    del keys  # (memory) a block's keys are read back from ``packed``
     ends = np.append(starts[1:], len(packed))
     # Whoosh's one-byte length code of each document (0 for none), and per posting below.
     codes = np.zeros(MAX_DOCS, dtype=np.int16)
@@ -241,7 +243,8 @@ def _write_packed(fw: Any, chunks: list[Any], lengths: array | None) -> None:
         minlb = np.where(minlb == 256, 0, minlb).tolist()
         id_list = ids.tolist()
         write = fw.write_coded
-        for i, (key, a, b) in enumerate(zip(keys[starts[term:last]].tolist(), first.tolist(),
+        keys = (packed[starts[term:last]] >> shift).tolist()
+        for i, (key, a, b) in enumerate(zip(keys, first.tolist(),
                                             (ends[term:last] - lo).tolist(), strict=True)):
             write(gram_term(key).encode("utf-8"), id_list[a:b] if b - a <= INLINE else ids[a:b],
                   weights[a:b], minlb[i], maxlb[i])
