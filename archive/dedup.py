@@ -4,8 +4,9 @@ How two documents are judged the same report
 * Their texts are reduced to a *dedup key*: normalized text, lower-cased, without whitespace
   and punctuation, placeholder runs (xx, XX, **) folded to one mark.
 * Exact duplicates share the key's hash.
-* Near duplicates: MinHash (datasketch, 128 permutations) over character 5-gram shingles of
-  the key with digits masked, banded into an LSH index of 32 bands x 4 rows (candidates from
+* Near duplicates: MinHash (datasketch's 128 permutations, applied to a whole document's
+  shingles at once with numpy: `minhash`) over character 5-gram shingles of the key with
+  digits masked (`shingles`: 32-bit hashes computed with numpy, kept as sorted arrays), banded into an LSH index of 32 bands x 4 rows (candidates from
   Jaccard ~0.4 up), plus a second LSH over the first `PREFIX_CHARS` of the key, which finds
   truncated copies (a paywalled copy keeps the opening). Candidates whose MinHash estimates
   are far below the thresholds are dropped; the rest are verified on the exact shingle sets
@@ -28,10 +29,10 @@ and follows the archive's change log; delete it and it is rebuilt from the archi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import sqlite3
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,45 +57,91 @@ MIN_SHARE = 0.5
 ESTIMATE_FULL = JACCARD - 0.15
 ESTIMATE_PREFIX = 0.7
 MIN_KEY_CHARS = 50  # shorter texts are never clustered (too little evidence)
+#: Version of the shingle hashes and signatures in ``dedup.sqlite3`` (1: CRC32 shingles and
+#: datasketch's own MinHash objects; 2: `shingles` and `minhash`). An index of another
+#: version is emptied and rebuilt from the archive by the next update.
+SIGNATURES = 2
 
 _DROP = re.compile(r"[^0-9a-z\u3400-\u9fff#]+")
 _PLACEHOLDER = re.compile(r"(?:x{2,}|\*{2,}|#+)")
 _DIGITS = re.compile(r"[0-9]+")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS sigs (
-    doc_id TEXT PRIMARY KEY, exact TEXT NOT NULL, sig BLOB, prefix BLOB
+CREATE TABLE IF NOT EXISTS signatures (
+    n INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE, exact TEXT NOT NULL, sig BLOB,
+    prefix BLOB
 );
-CREATE INDEX IF NOT EXISTS sigs_exact ON sigs (exact);
-CREATE TABLE IF NOT EXISTS bands (key INTEGER, doc_id TEXT);
-CREATE INDEX IF NOT EXISTS bands_lookup ON bands (key);
-CREATE INDEX IF NOT EXISTS bands_doc ON bands (doc_id);
+CREATE INDEX IF NOT EXISTS signatures_exact ON signatures (exact);
+CREATE TABLE IF NOT EXISTS lsh (key INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (key, n))
+    WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pairs (a TEXT, b TEXT, similarity REAL, PRIMARY KEY (a, b));
 CREATE INDEX IF NOT EXISTS pairs_b ON pairs (b);
 """
+#: Tables of `SIGNATURES` version 1 (text document ids in the LSH table).
+_OLD_TABLES = ("sigs", "bands")
 
 
 def dedup_key(text: str, mask_digits: bool = False) -> str:
     """Lower-cased text without spaces and punctuation, placeholder runs folded to '#'
     (and, with `mask_digits`, every run of digits too)."""
     key = _PLACEHOLDER.sub("#", _DROP.sub("", text.lower()))
-    return _DIGITS.sub("#", key) if mask_digits else key
+    return mask(key) if mask_digits else key
 
 
-def shingles(key: str) -> set[int]:
-    """Hashed character shingles of a key (CRC32: compact, and the same in every process)."""
-    if len(key) < SHINGLE:
-        return {zlib.crc32(key.encode("utf-8"))} if key else set()
-    return {zlib.crc32(key[i : i + SHINGLE].encode("utf-8"))
-            for i in range(len(key) - SHINGLE + 1)}
+def mask(key: str) -> str:
+    """A dedup key with every run of digits folded to '#'."""
+    return _DIGITS.sub("#", key)
 
 
-def _minhash(hashed: set[int]) -> np.ndarray:
+#: Multiplier of the rolling polynomial over a shingle's code points, and the odd constant
+#: (2^64 / golden ratio) whose product's high 32 bits are a shingle's hash.
+_BASE = np.uint64(1_000_003)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_HIGH = np.uint64(32)
+#: Shingle values turned into MinHash values per numpy step (bounds the temporary arrays).
+_MINHASH_CHUNK = 4096
+
+
+def shingles(key: str) -> np.ndarray:
+    """The distinct hashed character shingles of a key: a sorted ``uint32`` array.
+
+    A shingle's hash is the high 32 bits of ``polynomial(code points) * _MIX`` (mod 2^64),
+    computed for all shingles at once with numpy; a key shorter than `SHINGLE` is one shingle.
+    """
+    if not key:
+        return np.empty(0, dtype=np.uint32)
+    points = np.frombuffer(key.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    width = min(SHINGLE, len(points))
+    count = len(points) - width + 1
+    poly = np.zeros(count, dtype=np.uint64)
+    for j in range(width):
+        poly = poly * _BASE + points[j : j + count]
+    return np.unique(((poly * _MIX) >> _HIGH).astype(np.uint32))
+
+
+@functools.cache
+def _permutations() -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """datasketch's permutations for our seed (affine, mod 2^32) and its input pre-mix."""
     from datasketch import MinHash
+    from datasketch.minhash import _fmix
 
-    m = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=int)
-    m.update_batch(sorted(hashed))
-    return m.hashvalues.astype(np.uint32)
+    template = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=int, scheme="affine32")
+    a, b = template.permutations
+    return a.reshape(-1, 1), b.reshape(-1, 1), lambda hv: _fmix(hv, 32)
+
+
+def minhash(hashed: np.ndarray) -> np.ndarray:
+    """The MinHash signature of a set of 32-bit values (``uint32``, `NUM_PERM` values): the
+    same as datasketch's ``MinHash(num_perm=NUM_PERM, seed=7, hashfunc=int,
+    scheme="affine32").update_batch(values)`` (tests/test_dedup.py compares them), computed per
+    chunk of values as a (permutations x values) array reduced along its rows."""
+    a, b, premix = _permutations()
+    out = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
+    values = hashed.astype(np.uint32, copy=False)
+    for start in range(0, len(values), _MINHASH_CHUNK):
+        mixed = premix(values[start : start + _MINHASH_CHUNK]).reshape(1, -1)
+        np.minimum(out, (mixed * a + b).min(axis=1), out=out)
+    return out
 
 
 def _bands(sig: np.ndarray, kind: int) -> list[int]:
@@ -106,28 +153,33 @@ def _bands(sig: np.ndarray, kind: int) -> list[int]:
     return out
 
 
-def similarity(a: set[int], b: set[int]) -> tuple[float, float]:
-    """(Jaccard, containment of the smaller set in the larger)."""
-    if not a or not b:
+def similarity(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(Jaccard, containment of the smaller set in the larger) of two `shingles` arrays."""
+    if not len(a) or not len(b):
         return 0.0, 0.0
-    inter = len(a & b)
-    return inter / len(a | b), inter / min(len(a), len(b))
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter), inter / min(len(a), len(b))
 
 
 class _Shingles:
-    """Shingle sets of documents, computed once per update and kept for the recent ones."""
+    """Shingle sets of documents, computed once per update and kept for the recent ones
+    (sorted ``uint32`` arrays: ~4 bytes per distinct shingle)."""
 
-    def __init__(self, size: int = 3000) -> None:
+    def __init__(self, size: int = 2000) -> None:
         self.size = size
-        self.cache: OrderedDict[tuple[str, bool], set[int]] = OrderedDict()
+        self.cache: OrderedDict[tuple[str, bool], np.ndarray] = OrderedDict()
 
-    def get(self, record: Record, masked: bool) -> set[int]:
+    def get(self, record: Record, masked: bool) -> np.ndarray:
         key = (record.id, masked)
         found = self.cache.get(key)
         if found is None:
-            found = self.cache[key] = shingles(dedup_key(record.text, masked))
-            if len(self.cache) > self.size:
-                self.cache.popitem(last=False)
+            found = self.put(record.id, masked, shingles(dedup_key(record.text, masked)))
+        return found
+
+    def put(self, did: str, masked: bool, found: np.ndarray) -> np.ndarray:
+        self.cache[(did, masked)] = found
+        if len(self.cache) > self.size:
+            self.cache.popitem(last=False)
         return found
 
 
@@ -154,7 +206,7 @@ def copy_similarity(a: Record, b: Record) -> float:
     return max(similarity(*_compared(a, b, _Shingles())))
 
 
-def _compared(a: Record, b: Record, sets: _Shingles) -> tuple[set[int], set[int]]:
+def _compared(a: Record, b: Record, sets: _Shingles) -> tuple[np.ndarray, np.ndarray]:
     """The shingle sets two copies are compared on: digits kept, unless exactly one copy has
     placeholders (its xx stand where the other has figures)."""
     masked = a.placeholders != b.placeholders
@@ -216,9 +268,26 @@ class DedupIndex:
         return row[0] if row else 0
 
     def _set_applied(self, seq: int) -> None:
-        self.db.execute(
-            "INSERT INTO state (key, value) VALUES ('applied', ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (seq,))
+        self.db.executemany(
+            "INSERT INTO state (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [("applied", seq), ("signatures", SIGNATURES)])
+
+    def _outdated(self) -> bool:
+        """Whether the index holds signatures of another `SIGNATURES` version."""
+        old = self.db.execute(
+            f"SELECT 1 FROM sqlite_master WHERE name IN {_OLD_TABLES}").fetchone()
+        row = self.db.execute("SELECT value FROM state WHERE key = 'signatures'").fetchone()
+        return old is not None or (row is not None and row[0] != SIGNATURES)
+
+    def _forget_all(self) -> None:
+        """Empty the index (signatures of another version): the next update starts over."""
+        self.db.execute("BEGIN IMMEDIATE")
+        for table in _OLD_TABLES:
+            self.db.execute(f"DROP TABLE IF EXISTS {table}")
+        for table in ("state", "signatures", "lsh", "pairs"):
+            self.db.execute(f"DELETE FROM {table}")
+        self.db.execute("COMMIT")
 
     # -- maintenance -----------------------------------------------------------------------
 
@@ -228,34 +297,38 @@ class DedupIndex:
             "SELECT b FROM pairs WHERE a = ? UNION SELECT a FROM pairs WHERE b = ?", (did, did)
         ).fetchall()
         self.db.execute("DELETE FROM pairs WHERE a = ? OR b = ?", (did, did))
-        self.db.execute("DELETE FROM bands WHERE doc_id = ?", (did,))
-        self.db.execute("DELETE FROM sigs WHERE doc_id = ?", (did,))
+        found = self.db.execute(
+            "SELECT n, sig, prefix FROM signatures WHERE doc_id = ?", (did,)).fetchone()
+        if found is not None and found[1] is not None:
+            # Its LSH rows, found by their keys (recomputed from the signatures).
+            n, sig, prefix = found
+            keys = (_bands(np.frombuffer(sig, dtype=np.uint32), 0)
+                    + _bands(np.frombuffer(prefix, dtype=np.uint32), 1))
+            self.db.executemany("DELETE FROM lsh WHERE key = ? AND n = ?", [(k, n) for k in keys])
+        self.db.execute("DELETE FROM signatures WHERE doc_id = ?", (did,))
         return {r[0] for r in rows}
 
     def _add(self, record: Record, store: Store, sets: _Shingles) -> None:
-        masked_key = dedup_key(record.text, mask_digits=True)
-        exact = hashlib.sha1(dedup_key(record.text).encode("utf-8")).hexdigest()
+        key = dedup_key(record.text)
+        masked_key = mask(key)
+        exact = hashlib.sha1(key.encode("utf-8")).hexdigest()
+        exact_twins = {r[0] for r in self.db.execute(
+            "SELECT doc_id FROM signatures WHERE exact = ?", (exact,))}
         if len(masked_key) < MIN_KEY_CHARS:
-            self.db.execute("INSERT INTO sigs (doc_id, exact) VALUES (?, ?)", (record.id, exact))
+            self.db.execute("INSERT INTO signatures (doc_id, exact) VALUES (?, ?)",
+                            (record.id, exact))
             return
         # Candidates come from digit-masked keys, so placeholder copies are found too;
         # `same_report` then decides on the exact shingle sets.
-        sig = _minhash(sets.get(record, True))
-        prefix = _minhash(shingles(masked_key[:PREFIX_CHARS]))
-        self.db.execute("INSERT INTO sigs VALUES (?, ?, ?, ?)",
-                        (record.id, exact, sig.tobytes(), prefix.tobytes()))
+        sig = minhash(sets.put(record.id, True, shingles(masked_key)))
+        prefix = minhash(shingles(masked_key[:PREFIX_CHARS]))
+        n = self.db.execute(
+            "INSERT INTO signatures (doc_id, exact, sig, prefix) VALUES (?, ?, ?, ?)",
+            (record.id, exact, sig.tobytes(), prefix.tobytes())).lastrowid
         keys = _bands(sig, 0) + _bands(prefix, 1)
-        # One indexed look-up for all bands: documents sharing any band with this one.
-        candidates = {r[0] for r in self.db.execute(
-            f"SELECT DISTINCT doc_id FROM bands WHERE key IN ({','.join('?' * len(keys))})",
-            keys)}
-        exact_twins = {r[0] for r in self.db.execute(
-            "SELECT doc_id FROM sigs WHERE exact = ?", (exact,))}
-        candidates |= exact_twins
-        candidates.discard(record.id)
-        self.db.executemany("INSERT INTO bands VALUES (?, ?)", [(k, record.id) for k in keys])
-        plausible = self._plausible(candidates - exact_twins, sig, prefix) | exact_twins
-        for other_id in sorted(candidates & plausible):
+        plausible = self._plausible(keys, sig, prefix) | exact_twins
+        self.db.executemany("INSERT OR IGNORE INTO lsh VALUES (?, ?)", [(k, n) for k in keys])
+        for other_id in sorted(plausible):
             other = store.get(other_id)
             if other is None:
                 continue
@@ -264,19 +337,16 @@ class DedupIndex:
                 a, b = sorted((record.id, other_id))
                 self.db.execute("INSERT OR REPLACE INTO pairs VALUES (?, ?, ?)", (a, b, sim))
 
-    def _plausible(self, ids: set[str], sig: np.ndarray, prefix: np.ndarray) -> set[str]:
-        """Cheap filter before the exact comparison: the MinHash estimates of the Jaccard
-        similarity of the (digit-masked) texts or of their openings must be high enough."""
+    def _plausible(self, keys: list[int], sig: np.ndarray, prefix: np.ndarray) -> set[str]:
+        """The documents sharing an LSH band with this one (`keys`) that pass a cheap filter
+        before the exact comparison: the MinHash estimates of the Jaccard similarity of the
+        (digit-masked) texts or of their openings must be high enough. One query finds the
+        candidates and reads their signatures."""
         out: set[str] = set()
-        todo = sorted(ids)
-        for i in range(0, len(todo), 500):
-            chunk = todo[i : i + 500]
-            rows = self.db.execute(
-                f"SELECT doc_id, sig, prefix FROM sigs WHERE sig IS NOT NULL AND doc_id IN"
-                f" ({','.join('?' * len(chunk))})", chunk)
-            found = rows.fetchall()
-            if not found:
-                continue
+        rows = self.db.execute(
+            "SELECT doc_id, sig, prefix FROM signatures WHERE n IN (SELECT n FROM lsh WHERE key"
+            f" IN ({','.join('?' * len(keys))}))", keys)
+        while found := rows.fetchmany(1000):
             sigs = np.frombuffer(b"".join(r[1] for r in found), dtype=np.uint32)
             prefixes = np.frombuffer(b"".join(r[2] for r in found), dtype=np.uint32)
             full = (sigs.reshape(len(found), NUM_PERM) == sig).mean(axis=1)
@@ -307,13 +377,15 @@ class DedupIndex:
         read-only). Changes of ``duplicate_of`` alone (ours) do not count."""
         if self.applied == 0 and self._empty():
             return store.count_documents() > 0
-        return store.content_changed_since(self.applied)
+        return self._outdated() or store.content_changed_since(self.applied)
 
     def _empty(self) -> bool:
-        return self.db.execute("SELECT 1 FROM sigs LIMIT 1").fetchone() is None
+        return self.db.execute("SELECT 1 FROM signatures LIMIT 1").fetchone() is None
 
     def update(self, store: Store, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply the archive's pending document changes; returns how many were applied."""
+        if self._outdated():
+            self._forget_all()
         start = self.applied
         if start == 0 and self._empty():
             # A new (or deleted) index starts from every document, not from the log's past.

@@ -170,15 +170,35 @@ def store_result(
 
 def import_html_file(store: Store, path: Path, keep_all: bool) -> str:
     """Import one HTML file; raises PageError/OSError with a one-line message."""
+    return store_page(store, read_page(path), keep_all)
+
+
+@dataclass
+class ReadPage:
+    """An HTML file read and processed (`read_page`), ready to be stored (`store_page`)."""
+
+    data: bytes
+    url: str
+    fetched_at: str
+    result: PageResult
+
+
+def read_page(path: Path) -> ReadPage:
+    """Read and process one HTML file (pure CPU and file reading: runs in worker processes);
+    raises PageError/OSError with a one-line message."""
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise PageError(f"file too large ({size / 2**20:.0f} MiB > {MAX_FILE_BYTES // 2**20} MiB)")
     data = path.read_bytes()
     url = page_url(data, path)
     fetched_at = _mtime(path)
-    result = process_page(data, url, fetched_at=fetched_at)
-    return store_result(store, result, url=url, body=data, fetched_at=fetched_at,
-                        keep_all=keep_all)
+    return ReadPage(data, url, fetched_at, process_page(data, url, fetched_at=fetched_at))
+
+
+def store_page(store: Store, page: ReadPage, keep_all: bool) -> str:
+    """Archive a `read_page` result; returns the outcome (see `store_result`)."""
+    return store_result(store, page.result, url=page.url, body=page.data,
+                        fetched_at=page.fetched_at, keep_all=keep_all)
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Record | str]]:
@@ -365,24 +385,48 @@ def _show(value: object) -> str:
 
 def _import_files(store: Store, files: list[Path], keep_all: bool, summary: ImportSummary,
                   progress: Progress | None) -> None:
-    """Each file into the archive (JSONL exports line by line), the run's counts kept current."""
-    sources = _SourceOptions(store.data_dir)
-    for path in files:
-        if path.suffix.lower() in JSONL_SUFFIXES:
-            _import_jsonl(store, path, summary)
-            outcome = "jsonl"
-        elif is_warc(path):
-            from archive.warc_import import import_warc
+    """Each file into the archive (JSONL exports line by line, WARC files record by record),
+    the run's counts kept current. HTML files are read and processed ahead in worker processes
+    (`archive.page_reader`); report files (PDF, Word, Excel) one by one."""
+    from archive.page_reader import read_pages
 
-            import_warc(store, path, keep_all, summary, sources,
-                        tick=(lambda uri: progress(uri, "record")) if progress else None)
-            outcome = "warc"
-        else:
-            outcome = _import_one(store, path, keep_all, summary)
-        if progress:
-            progress(str(path), outcome)
-        if summary.counts.pages % 50 == 0 and summary.run_id is not None:
-            store.update_run(summary.run_id, summary.counts)
+    kinds = [_file_kind(path) for path in files]
+    pages = read_pages([p for p, kind in zip(files, kinds, strict=True) if kind == "html"])
+    sources = _SourceOptions(store.data_dir)
+    try:
+        for path, kind in zip(files, kinds, strict=True):
+            if kind == "jsonl":
+                _import_jsonl(store, path, summary)
+                outcome = "jsonl"
+            elif kind == "warc":
+                from archive.warc_import import import_warc
+
+                import_warc(store, path, keep_all, summary, sources,
+                            tick=(lambda uri: progress(uri, "record")) if progress else None)
+                outcome = "warc"
+            else:
+                page = next(pages) if kind == "html" else None
+                outcome = _import_one(store, path, page, keep_all, summary)
+            _report(store, path, outcome, summary, progress)
+    finally:
+        pages.close()
+
+
+def _file_kind(path: Path) -> str:
+    """"jsonl", "warc", "document" (a report file: PDF, Word, Excel) or "html"."""
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        return "jsonl"
+    if is_warc(path):
+        return "warc"
+    return "document" if is_document_file(path) else "html"
+
+
+def _report(store: Store, path: Path, outcome: str, summary: ImportSummary,
+            progress: Progress | None) -> None:
+    if progress:
+        progress(str(path), outcome)
+    if summary.counts.pages % 50 == 0 and summary.run_id is not None:
+        store.update_run(summary.run_id, summary.counts)
 
 
 def import_paths(
@@ -446,13 +490,16 @@ def disk_full_error(summary: ImportSummary) -> HraError:
     return HraError(f"disk full: {stored} pages stored, run again when there is space")
 
 
-def _import_one(store: Store, path: Path, keep_all: bool, summary: ImportSummary) -> str:
+def _import_one(store: Store, path: Path, page: ReadPage | BaseException | None, keep_all: bool,
+                summary: ImportSummary) -> str:
     summary.counts.pages += 1
     try:
-        if is_document_file(path):
+        if page is None:
             outcome = import_document_file(store, path, summary.note)
+        elif isinstance(page, BaseException):
+            raise page
         else:
-            outcome = import_html_file(store, path, keep_all)
+            outcome = store_page(store, page, keep_all)
     except (PageError, OSError) as exc:
         if is_disk_full(exc):
             raise

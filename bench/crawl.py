@@ -9,7 +9,9 @@ pages (about 8 KB of varied report prose each) on 127.0.0.1. `hra crawl`'s machi
 with the full text pipeline, the archive) crawls them into a fresh data dir, with politeness
 lifted for localhost (no AutoThrottle, no delay, 16 concurrent requests; robots.txt is still
 asked for). It prints pages/s end to end into the archive and the peak RSS of the crawl
-process. Target on a 2-core machine: >= 100 pages/s, RSS < 500 MB.
+process, beside a bare Scrapy spider fetching the same site with the same settings in the same
+run (`_bare_crawl`). Targets: end to end >= 0.6x the bare spider's pages/s, RSS of the crawl's
+process tree < 300 MB.
 """
 
 from __future__ import annotations
@@ -181,18 +183,62 @@ class RssSampler:
                    if "crawler.runner" in cmd or "multiprocessing" in cmd)
 
 
+def _bare_crawl(start_url: str, results: Any) -> None:
+    """The baseline (in its own process): a bare Scrapy spider fetching the same site, list
+    pages and their report pages, parsing nothing else; the same concurrency settings."""
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    fetched = [0]
+
+    class Bare(scrapy.Spider):
+        name = "bare"
+        start_urls = (start_url,)
+
+        def parse(self, response: Any) -> Any:
+            fetched[0] += 1
+            if "/list/" in response.url:
+                yield from response.follow_all(response.css("a::attr(href)").getall(),
+                                               callback=self.parse)
+
+    settings = {k: v for k, v in BENCH_SETTINGS.items() if not k.startswith("HRA_")}
+    process = CrawlerProcess({**settings, "ROBOTSTXT_OBEY": True, "TELNETCONSOLE_ENABLED": False,
+                              "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7"})
+    process.crawl(Bare)
+    process.start()
+    results.put(fetched[0])
+
+
+def bare_scrapy(port: int) -> tuple[float, int, float]:
+    """(seconds from process start to exit, pages fetched, peak RSS MB) of `_bare_crawl`."""
+    ctx = multiprocessing.get_context("spawn")
+    results: Any = ctx.Queue()
+    started = time.monotonic()
+    proc = ctx.Process(target=_bare_crawl,
+                       args=(f"http://127.0.0.1:{port}/list/index.html", results))
+    proc.start()
+    fetched = results.get(timeout=600)
+    proc.join()
+    seconds = time.monotonic() - started
+    return seconds, fetched, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=2400, help="report pages (>= 2000)")
     parser.add_argument("--per-list", type=int, default=50, help="links per list page")
     parser.add_argument("--data-dir", type=Path, help="archive dir (default: a temporary one)")
+    parser.add_argument("--workers", type=int, help="HRA_WORKERS (text pipeline processes)")
     args = parser.parse_args()
+    if args.workers is not None:
+        BENCH_SETTINGS["HRA_WORKERS"] = args.workers
 
     queue: Any = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve, args=(queue, args.pages, args.per_list),
                                      daemon=True)
     server.start()
     port = queue.get(timeout=30)
+    bare_seconds, bare_fetched, bare_rss = bare_scrapy(port)  # first: its RSS is the only child's
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="hra-bench-"))
     source = adhoc_source([f"http://127.0.0.1:{port}/list/index.html"])
     plan = CrawlPlan([source], depth=1, settings=dict(BENCH_SETTINGS), trigger="bench")
@@ -232,6 +278,11 @@ def main() -> None:
     print(f"  peak RSS: crawl process and its pipeline workers {rss.crawl_mb() or crawl_rss:.0f} "
           f"MB together, hra parent (events, index updates) {self_rss:.0f} MB "
           f"(target: >= 100 pages/s, < 500 MB)")
+    bare_rate = bare_fetched / bare_seconds
+    print(f"  bare Scrapy spider, same site and settings: {bare_fetched} pages in "
+          f"{bare_seconds:.1f} s, {bare_rate:.0f} pages/s, peak RSS {bare_rss:.0f} MB")
+    print(f"  ratio hra end to end / bare Scrapy: {(docs / elapsed) / bare_rate:.2f} "
+          f"(target >= 0.6; process tree RSS target < 300 MB)")
     if docs < args.pages:
         sys.exit(f"only {docs} of {args.pages} pages archived; see {result.log_path}")
 

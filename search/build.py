@@ -20,9 +20,10 @@ from search.index_files import INDEXNAME, SearchIndexError, open_index
 
 Progress = Callable[[int, int], None]
 
-#: Documents per task; postings a worker buffers before writing a segment (~0.3 GB).
+#: Documents per task; postings a worker buffers before writing a segment (8 bytes each, ~3x
+#: that while the segment is written).
 CHUNK = 200
-FLUSH_POSTINGS = 30_000_000
+FLUSH_POSTINGS = 6_000_000
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -146,7 +147,7 @@ def _worker(data_dir: str, path: str, tasks: Any, results: Any) -> None:
 
 def _build(data_dir: str, path: str, tasks: Any, report: Callable[[int], None]) -> list[Any]:
     from search.schema import index_fields
-    from search.segments import SegmentBuilder
+    from search.segments import MAX_DOCS, SegmentBuilder
 
     ix = open_index(Path(path))
     schema = ix.schema
@@ -164,7 +165,8 @@ def _build(data_dir: str, path: str, tasks: Any, report: Callable[[int], None]) 
                     builder = SegmentBuilder(ix.storage, schema, INDEXNAME)
                 builder.add(index_fields(row))
             report(len(chunk))
-            if builder is not None and builder.postcount >= FLUSH_POSTINGS:
+            if builder is not None and (builder.postcount >= FLUSH_POSTINGS
+                                        or len(builder) > MAX_DOCS - CHUNK):
                 segments.append(builder.finish())
                 builder = None
         if builder is not None and len(builder):

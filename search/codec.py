@@ -71,7 +71,18 @@ def encode_postings(ids: Sequence[int], weights: bytes | bytearray) -> bytes:
     packed = array(code, deltas) if code != "I" else deltas
     if _BIG_ENDIAN and code != "B":
         packed.byteswap()
-    return zlib.compress(code.encode("ascii") + packed.tobytes() + bytes(weights), 6)
+    return zlib.compress(code.encode("ascii") + packed.tobytes() + bytes(weights), 3)
+
+
+def encode_postings_array(ids: Any, weights: bytes) -> bytes:
+    """`encode_postings` of a numpy array of ascending docnums (the same bytes)."""
+    import numpy as np
+
+    deltas = np.diff(ids, prepend=0)
+    top = int(deltas.max())
+    code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
+    packed = deltas.astype({"B": "<u1", "H": "<u2", "I": "<u4"}[code]).tobytes()
+    return zlib.compress(code.encode("ascii") + packed + weights, 3)
 
 
 def decode_postings(blob: bytes) -> tuple[list[int], bytes]:
@@ -161,25 +172,33 @@ class GramFieldWriter(base.FieldWriter):
         lengths: Sequence[int] | None = None,
     ) -> None:
         """Add one term with its whole posting list (ascending docnums; per-posting lengths)."""
-        key = pack_ushort(self._fieldid) + btext
-        if key <= self._lastkey:
-            raise ValueError(f"terms out of order: {self._lastkey!r} .. {key!r}")
-        self._lastkey = key
         if lengths:
             nonzero = [n for n in lengths if n]
             minlb = length_to_byte(min(nonzero)) if nonzero else 0
             maxlb = length_to_byte(max(lengths))
         else:
             minlb = maxlb = 0
+        self.write_coded(btext, ids, weights, minlb, maxlb)
+
+    def write_coded(self, btext: bytes, ids: Any, weights: bytes | bytearray, minlb: int,
+                    maxlb: int) -> None:
+        """`write_term` with the smallest non-zero and the largest length already coded
+        (``length_to_byte``); ``ids`` may be a numpy array (``int64``)."""
+        key = pack_ushort(self._fieldid) + btext
+        if key <= self._lastkey:
+            raise ValueError(f"terms out of order: {self._lastkey!r} .. {key!r}")
+        self._lastkey = key
         info: tuple
         if len(ids) <= INLINE:
-            info = (tuple(ids), bytes(weights), minlb, maxlb)
+            info = (tuple(ids.tolist() if hasattr(ids, "tolist") else ids), bytes(weights),
+                    minlb, maxlb)
         else:
             offset = self._posts.tell()
-            blob = encode_postings(ids, weights)
+            blob = (encode_postings_array(ids, bytes(weights)) if hasattr(ids, "tolist")
+                    else encode_postings(ids, weights))
             self._posts.write(blob)
-            info = (len(ids), sum(weights), max(weights), ids[0], ids[-1], offset, len(blob),
-                    minlb, maxlb)
+            info = (len(ids), sum(weights), max(weights), int(ids[0]), int(ids[-1]), offset,
+                    len(blob), minlb, maxlb)
         self._keys.append(key)
         self._infos.append(info)
         if len(self._keys) >= TERMS_PER_BLOCK:
@@ -188,7 +207,7 @@ class GramFieldWriter(base.FieldWriter):
     def _flush_block(self) -> None:
         if not self._keys:
             return
-        blob = zlib.compress(marshal.dumps((self._keys, self._infos)), 6)
+        blob = zlib.compress(marshal.dumps((self._keys, self._infos)), 3)
         firsts, offsets, lengths = self._index
         firsts.append(self._keys[0])
         offsets.append(self._terms.tell())
@@ -199,7 +218,7 @@ class GramFieldWriter(base.FieldWriter):
     def close(self) -> None:
         self._flush_block()
         firsts, offsets, lengths = self._index
-        blob = zlib.compress(marshal.dumps((firsts, offsets, lengths, self._fieldmap)), 6)
+        blob = zlib.compress(marshal.dumps((firsts, offsets, lengths, self._fieldmap)), 3)
         pos = self._terms.tell()
         self._terms.write(blob)
         self._terms.write(_TRAILER.pack(pos, len(blob), MAGIC))

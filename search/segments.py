@@ -16,16 +16,19 @@ segments, dropping deleted documents.
 
 from __future__ import annotations
 
+import heapq
 import sys
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from whoosh.reading import SegmentReader, TermNotFound
-from whoosh.util.numeric import byte_to_length
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
-from search.analysis import MAX_TF, GramField
-from search.codec import GramCodec, GramTermsReader
+from search.analysis import MAX_TF, GramField, gram_key, gram_term
+from search.codec import INLINE, GramCodec, GramTermsReader
 from search.whoosh_internals import (
     fixed_column_data,
     numeric_typecode,
@@ -49,8 +52,11 @@ class SegmentBuilder:
         self.codec = GramCodec()
         self.segment = self.codec.new_segment(storage, indexname)
         self.perdoc = self.codec.per_document_writer(storage, self.segment)
-        #: field -> term (str for gram fields, else bytes) -> postings ``docnum << 8 | weight``
+        #: field -> term (`search.analysis.gram_counts` key for gram fields, else bytes) ->
+        #: postings ``docnum << 8 | weight``
         self.postings: dict[str, dict[Any, array]] = {}
+        #: gram field -> per-document ``uint64`` arrays of `_packed` postings (`add`)
+        self.grams: dict[str, list[Any]] = {}
         #: scorable field -> per-document length (for the blocks' min/max length)
         self.lengths: dict[str, array] = {}
         self.docnum = 0
@@ -64,9 +70,11 @@ class SegmentBuilder:
 
     def add(self, fields: Mapping[str, Any]) -> int:
         """Add one document; returns its docnum within the segment."""
-        from search.analysis import term_counts
+        from search.analysis import gram_counts
 
         docnum = self.docnum
+        if docnum >= MAX_DOCS:
+            raise ValueError(f"a segment holds at most {MAX_DOCS} added documents: finish it")
         base = docnum << 8
         pdw = self.perdoc
         pdw.start_doc(docnum)
@@ -79,14 +87,10 @@ class SegmentBuilder:
                 post = self.postings.setdefault(name, {})
                 get = post.get
                 if name in self._grams:
-                    counts = term_counts(value)
-                    for term, n in counts.items():
-                        entry = get(term)
-                        if entry is None:
-                            post[term] = entry = array("Q")
-                        entry.append(base | (n if n < MAX_TF else MAX_TF))
-                    length = sum(counts.values())
-                    self.postcount += len(counts)
+                    keys, counts = gram_counts(value)
+                    self.grams.setdefault(name, []).append(_packed(keys, docnum, counts))
+                    length = int(counts.sum())
+                    self.postcount += len(keys)
                 else:
                     for tbytes, freq, weight, _vbytes in field.index(value):
                         entry = get(tbytes)
@@ -131,8 +135,10 @@ class SegmentBuilder:
         self, name: str, tbytes: bytes, docnums: Iterable[int], weights: Iterable[int]
     ) -> None:
         """Append postings (ascending docnums of this segment, integer weights) of one term."""
+        if self.grams:
+            raise ValueError("add_postings after add: a builder either adds or copies")
         post = self.postings.setdefault(name, {})
-        key: Any = tbytes.decode("utf-8") if name in self._grams else tbytes
+        key: Any = gram_key(tbytes.decode("utf-8")) if name in self._grams else tbytes
         entry = post.get(key)
         if entry is None:
             post[key] = entry = array("Q")
@@ -157,18 +163,23 @@ class SegmentBuilder:
         self.perdoc.close()
         fw = self.codec.field_writer(self.storage, self.segment)
         try:
-            for name in sorted(self.postings):
+            for name in sorted(self.postings.keys() | self.grams.keys()):
                 field = self.schema[name]
-                post = self.postings[name]
                 lengths = self.lengths.get(name)
                 if lengths is not None and len(lengths) < self.docnum:
                     lengths.extend([0] * (self.docnum - len(lengths)))
                 fw.start_field(name, field)
+                if name in self.grams:
+                    _write_packed(fw, self.grams.pop(name), lengths)
+                    fw.finish_field()
+                    continue
+                post = self.postings[name]
+                grams = name in self._grams
                 for term in sorted(post):
                     packed = post[term]
                     ids = [v >> 8 for v in packed]
                     weights = bytes([v & 0xFF for v in packed])
-                    tbytes = term.encode("utf-8") if isinstance(term, str) else term
+                    tbytes = gram_term(term).encode("utf-8") if grams else term
                     doclens = [lengths[d] for d in ids] if lengths is not None else None
                     fw.write_term(tbytes, ids, weights, doclens)
                 fw.finish_field()
@@ -177,6 +188,67 @@ class SegmentBuilder:
         self.postings.clear()
         self.segment.set_doc_count(self.docnum)
         return self.segment
+
+
+#: Documents `SegmentBuilder.add` takes before the segment must be finished (their docnums
+#: fill the 14 bits of a `_packed` posting between its key and its weight).
+MAX_DOCS = 1 << 14
+_KEY_SHIFT = 22
+#: Postings `_write_packed` turns into Python lists at a time.
+_BLOCK = 1 << 16
+
+
+def _packed(keys: Any, docnum: int, counts: Any) -> Any:
+    """One document's postings of a gram field as one ``uint64`` each: the term's gram key
+    (42 bits, `search.analysis.gram_counts`), the docnum (14 bits), the weight (8 bits). Sorting
+    them orders the postings by term, then by document, as the term table wants them."""
+    import numpy as np
+
+    weights = counts.clip(max=MAX_TF).astype(np.uint64)
+    return (keys << np.uint64(_KEY_SHIFT)) | np.uint64(docnum << 8) | weights
+
+
+def _write_packed(fw: Any, chunks: list[Any], lengths: array | None) -> None:
+    """Write a gram field's postings (`_packed`, per document) term by term: one sort of all
+    of them, then runs of equal keys, converted to lists a block at a time."""
+    import numpy as np
+
+    packed = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.uint64)
+    chunks.clear()
+    if not len(packed):
+        return
+    packed.sort()
+    shift = np.uint64(_KEY_SHIFT)
+    keys = packed >> shift
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    del keys  # (memory) a block's keys are read back from ``packed``
+    ends = np.append(starts[1:], len(packed))
+    # Whoosh's one-byte length code of each document (0 for none), and per posting below.
+    codes = np.zeros(MAX_DOCS, dtype=np.int16)
+    if lengths is not None:
+        codes[:len(lengths)] = [length_to_byte(n) for n in lengths]
+    term = 0
+    while term < len(starts):
+        # the terms whose postings start within the next block (at least one term)
+        lo = int(starts[term])
+        last = max(term + 1, int(np.searchsorted(starts, lo + _BLOCK)))
+        hi = int(ends[last - 1])
+        block = packed[lo:hi]
+        ids = ((block >> np.uint64(8)) & np.uint64(MAX_DOCS - 1)).astype(np.int64)
+        weights = (block & np.uint64(0xFF)).astype(np.uint8).tobytes()
+        first = starts[term:last] - lo
+        lens = codes[ids]
+        maxlb = np.maximum.reduceat(lens, first).tolist()
+        minlb = np.minimum.reduceat(np.where(lens == 0, 256, lens), first)
+        minlb = np.where(minlb == 256, 0, minlb).tolist()
+        id_list = ids.tolist()
+        write = fw.write_coded
+        keys = (packed[starts[term:last]] >> shift).tolist()
+        for i, (key, a, b) in enumerate(zip(keys, first.tolist(),
+                                            (ends[term:last] - lo).tolist(), strict=True)):
+            write(gram_term(key).encode("utf-8"), id_list[a:b] if b - a <= INLINE else ids[a:b],
+                  weights[a:b], minlb[i], maxlb[i])
+        term = last
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -284,6 +356,8 @@ def merge_segments(
             builder.perdoc.close()
             builder.codec.field_writer(storage, builder.segment).close()
             return None
+        if all(isinstance(terms_reader(r), GramTermsReader) for r in readers):
+            return _stream_postings(builder, readers, docmaps)
         for reader, docmap in zip(readers, docmaps, strict=True):
             for fieldname, tbytes, ids, weights in _all_postings(reader):
                 if fieldname not in schema:
@@ -310,6 +384,57 @@ def _column_source(reader: SegmentReader, fieldname: str) -> Any:
             and reader.has_column(fieldname)):
         return open_column(reader, fieldname)
     return [field.to_column_value(v) for v in column_values(reader, fieldname)]
+
+
+def _sorted_postings(reader: SegmentReader, schema: Any, number: int) -> Iterator[tuple]:
+    """(field, term bytes, number, docnums, weights) of a `GramCodec` segment's terms of the
+    schema's fields, ordered by field name, then term."""
+    terms = terms_reader(reader)
+    for fieldname in sorted(set(terms.indexed_field_names()) & set(schema.names())):
+        for tbytes, info in terms.field_terms(fieldname):
+            yield (fieldname, tbytes, number, *terms.postings_of(info))
+
+
+def _stream_postings(
+    builder: SegmentBuilder, readers: list[SegmentReader], docmaps: list[dict[int, int]]
+) -> Any:
+    """Finish a merge: the segments' posting lists merged term by term (a k-way merge of their
+    sorted term tables) straight into the new segment's writer, so a merge holds one term's
+    postings at a time, never the whole segments'."""
+    builder.perdoc.close()
+    schema, lengths = builder.schema, builder.lengths
+    for column in lengths.values():
+        column.extend([0] * (builder.docnum - len(column)))
+    streams = [_sorted_postings(r, schema, i) for i, r in enumerate(readers)]
+    fw = builder.codec.field_writer(builder.storage, builder.segment)
+    try:
+        current = None
+        merged = heapq.merge(*streams, key=itemgetter(0, 1))  # stable: segments in order
+        for (fieldname, tbytes), group in groupby(merged, key=itemgetter(0, 1)):
+            ids: list[int] = []
+            weights = bytearray()
+            for _f, _t, number, docnums, ws in group:
+                docmap = docmaps[number]
+                for d, w in zip(docnums, ws, strict=True):
+                    if d in docmap:
+                        ids.append(docmap[d])
+                        weights.append(min(w, MAX_TF))
+            if not ids:
+                continue
+            if fieldname != current:
+                if current is not None:
+                    fw.finish_field()
+                fw.start_field(fieldname, schema[fieldname])
+                current = fieldname
+            known = lengths.get(fieldname)
+            fw.write_term(tbytes, ids, weights,
+                          [known[d] for d in ids] if known is not None else None)
+        if current is not None:
+            fw.finish_field()
+    finally:
+        fw.close()
+    builder.segment.set_doc_count(builder.docnum)
+    return builder.segment
 
 
 def _all_postings(reader: SegmentReader) -> Iterable[tuple[str, bytes, list[int], bytes]]:

@@ -152,3 +152,51 @@ def test_deleting_the_canonical_promotes_the_next_best(data_dir: Path) -> None:
         update_duplicates(store)
         assert store.get("copy").duplicate_of is None
         assert store.get("cut").duplicate_of == "copy"
+        with DedupIndex(data_dir) as index:  # the deleted copy's LSH rows went with it
+            rows = index.db.execute("SELECT count(*), count(DISTINCT n) FROM lsh").fetchone()
+            assert rows == (2 * 64, 2)
+
+
+def test_minhash_is_datasketchs_and_shingles_are_distinct_sorted() -> None:
+    import numpy as np
+    from datasketch import MinHash
+
+    from archive.dedup import NUM_PERM, dedup_key, minhash, shingles
+
+    key = dedup_key(BASE, mask_digits=True)
+    hashed = shingles(key)
+    assert hashed.dtype == np.uint32 and len(hashed) > 100
+    assert (np.diff(hashed.astype(np.int64)) > 0).all()  # sorted, distinct
+    assert len(hashed) <= len({key[i:i + 5] for i in range(len(key) - 4)})
+    for values in (hashed, hashed[:3], np.arange(10_000, dtype=np.uint32)):  # >1 chunk too
+        reference = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=int, scheme="affine32")
+        reference.update_batch(values.tolist())
+        assert (minhash(values) == reference.hashvalues).all()
+    assert list(shingles("abc")) == list(shingles("abc")) and len(shingles("abc")) == 1
+    assert len(shingles("")) == 0
+
+
+def test_an_index_of_older_signatures_is_rebuilt(data_dir: Path) -> None:
+    import sqlite3
+
+    docs = [record(f"r{i}", edit_sentences(BASE, 9 + i)) for i in range(3)]
+    docs += [record("other", report("徐州市", 2023, seed=2))]
+    with build(data_dir, docs) as store:
+        first = {r.id: r.duplicate_of for r in store.iter_documents()}
+        for r in store.iter_documents():
+            store.set_duplicate_of(r.id, None)
+        # What version 1 left behind: its own tables, no "signatures" state, clusters applied.
+        db = sqlite3.connect(data_dir / "dedup.sqlite3")
+        db.execute("CREATE TABLE sigs (doc_id TEXT PRIMARY KEY, exact TEXT, sig BLOB, prefix BLOB)")
+        db.execute("CREATE TABLE bands (key INTEGER, doc_id TEXT)")
+        db.execute("DELETE FROM state WHERE key = 'signatures'")
+        db.commit()
+        db.close()
+        with DedupIndex(data_dir) as index:
+            assert index.behind(store)
+        update_duplicates(store)
+        assert {r.id: r.duplicate_of for r in store.iter_documents()} == first
+        with DedupIndex(data_dir) as index:
+            assert not index.behind(store)
+            tables = {r[0] for r in index.db.execute("SELECT name FROM sqlite_master")}
+        assert not tables & {"sigs", "bands"}

@@ -269,3 +269,40 @@ def test_filters_follow_updates_of_metadata(tmp_path: Path):
     update(tmp_path)
     assert recs[2].id not in found(tmp_path, "医", Filters(canonical=True))
     assert recs[2].id in found(tmp_path, "医")
+
+
+_GRAM_CHARS = "医共体卫生健康衛醫abcXYZ0123 ，。_-İßΣﬁ𠀀𠮷²Ⅰǅ\n\t"
+
+
+def test_gram_counts_are_term_counts() -> None:
+    """The numpy term counting of the bulk builder gives the same terms and frequencies as
+    the reference `term_counts`, and its keys sort like the terms' UTF-8 bytes."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from search.analysis import gram_counts, gram_key, gram_term, term_counts
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=st.sampled_from(_GRAM_CHARS) | st.characters(), max_size=60))
+    def check(value: str) -> None:
+        keys, counts = gram_counts(value)
+        terms = [gram_term(k) for k in keys.tolist()]
+        assert dict(zip(terms, counts.tolist(), strict=True)) == dict(term_counts(value))
+        assert [t.encode("utf-8") for t in terms] == sorted(t.encode("utf-8") for t in terms)
+        assert [gram_key(t) for t in terms] == keys.tolist()
+
+    check()
+
+
+def test_bulk_builder_flushes_before_its_docnum_space_runs_out(tmp_path: Path) -> None:
+    from search.schema import index_fields
+    from search.segments import MAX_DOCS, SegmentBuilder
+
+    search_index._empty_index(tmp_path / "ix")
+    with search_index.IndexWriter(tmp_path / "ix") as writer:
+        builder = SegmentBuilder(writer.storage, writer.schema, "MAIN")
+        builder.docnum = MAX_DOCS
+        row = dict(_records(1)[0].to_json(), region_province=None, region_city=None,
+                   region_county=None)
+        with pytest.raises(ValueError, match="at most"):
+            builder.add(index_fields(row))
