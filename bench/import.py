@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import html
-import importlib.util
 import json
 import os
 import resource
@@ -43,14 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _bench_search():
-    """bench/search.py as a module (its name clashes with the `search` package)."""
-    spec = importlib.util.spec_from_file_location("bench_search", ROOT / "bench" / "search.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_search"] = module
-    spec.loader.exec_module(module)
-    return module
+from benchlib import load_bench_search  # noqa: E402
+
+_bench_search = load_bench_search
 
 
 PAGE = """<!DOCTYPE html>

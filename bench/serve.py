@@ -22,7 +22,6 @@ Target (issue 15): the search page's p95 <= 300 ms at 20,000 documents.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import time
@@ -42,13 +41,7 @@ FILTERED = [
 ]
 
 
-def load_bench_search():  # bench/search.py as a module (bench/ is not a package)
-    spec = importlib.util.spec_from_file_location("bench_search", ROOT / "bench" / "search.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_search"] = module
-    spec.loader.exec_module(module)
-    return module
+from benchlib import load_bench_search  # noqa: E402
 
 
 def cli_args(params: dict[str, str]) -> list[str]:

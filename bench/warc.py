@@ -29,16 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import report_page  # noqa: E402
+from benchlib import CITIES, SENTENCES  # noqa: E402
 
-SENTENCES = [
-    "{city}深入推进紧密型县域医共体建设，组建医共体{a}个，县域内就诊率达到{p}%。",
-    "全年完成家庭医生签约服务{a}万人，重点人群签约率达到{p}%，满意度持续提升。",
-    "加强疾病预防控制体系建设，新建发热门诊{a}个，传染病报告及时率达到100%。",
-    "推进公立医院高质量发展，{a}家医院完成薪酬制度改革，医疗服务收入占比提高到{p}%。",
-    "实施基层卫生人才工程，招聘医学毕业生{b}名，培训乡村医生{b}人次。",
-]
-CITIES = ["扬州市", "遵义市", "洛阳市", "宜宾市", "赣州市", "六安市", "湖州市", "大同市"]
+from tests.conftest import report_page  # noqa: E402
 
 
 def write_pages(folder: Path, n: int) -> None:
