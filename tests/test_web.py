@@ -104,6 +104,22 @@ def test_browse_with_filters_and_paging(client: TestClient, data_dir: Path) -> N
     assert hit_ids(plans) == [h["id"] for h in expected["hits"]]
 
 
+def test_issuer_filter_and_official_fields_as_hra_search(client: TestClient,
+                                                         data_dir: Path) -> None:
+    """--issuer on the page as on the command line; the document page shows the official
+    fields and the body's data table as a table."""
+    expected = search_json(data_dir, "指标", "--issuer", "卫生健康")
+    html = client.get("/", params={"q": "指标", "issuer": "卫生健康"}).text
+    assert total(html) == expected["total"] >= 1
+    assert hit_ids(html) == [h["id"] for h in expected["hits"]]
+    assert "发布机构" in html and "卫生健康" in html  # the active filter, with its remove link
+    none = client.get("/", params={"q": "指标", "issuer": "不存在的机关"}).text
+    assert total(none) == 0
+    doc = client.get(f"/doc/{expected['hits'][0]['id']}").text
+    assert "遵卫健发〔2024〕9号" in doc and "2024-02-18" in doc
+    assert "<table" in doc and "<td>" in doc
+
+
 def test_facet_links_select_what_they_count(client: TestClient) -> None:
     html = client.get("/", params={"q": "医共体"}).text
     facets = re.findall(r'<a href="(\?[^"]+)">([^<]+)</a>\s*<span class="n">(\d+)</span>', html)
