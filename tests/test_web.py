@@ -117,7 +117,9 @@ def test_issuer_filter_and_official_fields_as_hra_search(client: TestClient,
     assert total(none) == 0
     doc = client.get(f"/doc/{expected['hits'][0]['id']}").text
     assert "遵卫健发〔2024〕9号" in doc and "2024-02-18" in doc
-    assert "<table" in doc and "<td>" in doc
+    text = doc[doc.index('id="text"'):]
+    assert text.index("<table") < text.index("</div>")  # the table in the body, in its place
+    assert "<td>县域内就诊率</td>" in text and "县域内就诊率\t" not in doc
 
 
 def test_facet_links_select_what_they_count(client: TestClient) -> None:
@@ -458,22 +460,32 @@ def test_active_filters_each_removable(client: TestClient) -> None:
                                                                 "type": "plan"}).text)
 
 
-def test_attachments_and_tables_of_any_record_shape() -> None:
+def test_attachments_and_body_of_any_record_shape() -> None:
     from types import SimpleNamespace
 
-    from archive.web.views import attachments, blocks
+    from archive.record import Record
+    from archive.web.views import attachments, body
 
     old = SimpleNamespace(attachments=["http://wjw.example.gov.cn/files/附件1.xlsx"])
     new = SimpleNamespace(attachments=[{"url": "http://x.cn/a.pdf", "name": "实施方案",
                                         "format": "pdf", "parent": "0123456789abcdef"}],
-                          blocks=[{"type": "paragraph", "text": "一、"},
-                                  {"type": "table", "rows": [["指标", "2023"], ["签约率", 45]]}])
+                          )
     assert attachments(old) == [{"url": "http://wjw.example.gov.cn/files/附件1.xlsx",
                                  "name": "附件1.xlsx", "details": {}}]
     assert attachments(new) == [{"url": "http://x.cn/a.pdf", "name": "实施方案",
                                  "details": {"format": "pdf", "parent": "0123456789abcdef"}}]
-    assert blocks(new) == [{"caption": "", "rows": [["指标", "2023"], ["签约率", "45"]]}]
-    assert blocks(old) == []
+    table = {"type": "table", "rows": [["指标", "2023年"], ["签约率", "45%"]]}
+    with_table = Record(id="0" * 16, url="http://x.cn/1.html", title="t", published=None,
+                        year=None, site=None, column=None, region=None, doc_type="plan",
+                        text="一、目标\n指标\t2023年\n签约率\t45%\n二、措施",
+                        blocks=[{"type": "p", "text": "一、目标"}, table,
+                                {"type": "p", "text": "二、措施"}])
+    assert body(with_table) == with_table.blocks  # the table in its place, between paragraphs
+    stored_before = Record(id="1" * 16, url="http://x.cn/2.html", title="t", published=None,
+                           year=None, site=None, column=None, region=None, doc_type="plan",
+                           text="一、目标\n二、措施")
+    assert body(stored_before) == [{"type": "p", "text": "一、目标"},
+                                   {"type": "p", "text": "二、措施"}]
 
 
 def test_archive_gone_while_serving_is_a_message(data_dir: Path, tmp_path: Path) -> None:

@@ -166,7 +166,7 @@ class Web:
         return self.page("document.html", record=record, copies=found["copies"],
                          versions=found["versions"], meta=metadata(record),
                          attachments=views.attachments(record),
-                         blocks=views.blocks(record))
+                         body=views.body(record))
 
     def raw_page(self, request: Request) -> Response:
         """The stored page, decoded, as HTML under `RAW_CSP` (``?as=text``: as plain text)."""
@@ -247,7 +247,7 @@ LABELS = {
     "site": "网站", "column": "栏目", "region": "地区", "doc_type": "类型",
     "full_length": "全文字数", "fetched_at": "抓取时间", "duplicate_of": "原件",
     "content_source": "来源标注", "issuer": "发文机关", "doc_number": "文号",
-    "written": "成文日期",
+    "written": "成文日期", "format": "格式", "parent": "所属网页", "flags": "标记",
 }
 #: Fields shown elsewhere on the page (text, flags, attachments, tables) or not worth a row.
 NOT_IN_TABLE = {"text", "truncated", "placeholders", "mojibake", "source_script",
@@ -262,5 +262,7 @@ def metadata(record: Any) -> list[tuple[str, str, Any]]:
         value = getattr(record, f.name)
         if f.name in NOT_IN_TABLE or value in (None, "", [], {}):
             continue
+        if f.name == "format" and value == "html":
+            continue  # a web page: only an attachment's format is worth a row
         rows.append((f.name, LABELS.get(f.name, f.name), value))
     return rows

@@ -92,13 +92,9 @@ def attachments(record: Any) -> list[dict[str, Any]]:
     return out
 
 
-def blocks(record: Any) -> list[dict[str, Any]]:
-    """The record's tables (``blocks`` of newer archives) as {caption, rows}: blocks that
-    have rows of cells; anything else is left to the text."""
-    out = []
-    for block in getattr(record, "blocks", None) or []:
-        rows = block.get("rows") if isinstance(block, dict) else None
-        if isinstance(rows, list) and rows and all(isinstance(r, list) for r in rows):
-            out.append({"caption": block.get("caption") or block.get("title") or "",
-                        "rows": [[str(c if c is not None else "") for c in r] for r in rows]})
-    return out
+def body(record: Any) -> list[dict[str, Any]]:
+    """The record's body in page order: ``{"type": "p", "text"}`` paragraphs and
+    ``{"type": "table", "rows"}`` data tables (`Record.block_list`: a record without tables is
+    its text's lines)."""
+    return [block for block in record.block_list()
+            if block.get("type") in ("p", "table")]
