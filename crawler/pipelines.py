@@ -136,12 +136,19 @@ class ArchivePipeline:
         elif result.kind == "off-topic" and not self.ctx.keep_off_topic:
             outcome = "skipped:off-topic"
         else:
-            if self.warc is None:
-                job = getattr(self.crawler.spider, "_job", None)
-                self.warc = WarcOutput(self.warc_dir, self.ctx.source_name, job)
-            outcome = self.warc.write(item, result.record.id, page_source)
+            outcome = self._write_warc(item, result.record.id, page_source)
         self.ctx.count_stored(outcome)
         return outcome
+
+    def _write_warc(self, item: PageItem, record_id: str | None, page_source: str | None,
+                    link: tuple[str | None, str | None] | None = None) -> str:
+        """Write a page (or an attachment, with its `link`: parent id and link text) to the
+        job's WARC file, opened at the first one."""
+        if self.warc is None:
+            assert self.warc_dir is not None
+            job = getattr(self.crawler.spider, "_job", None)
+            self.warc = WarcOutput(self.warc_dir, self.ctx.source_name, job)
+        return self.warc.write(item, record_id, page_source, link)
     def _store_attachment(self, item: PageItem, result: PageResult | None, error: str | None,
                           page_source: str | None) -> tuple[str, str, str | None]:
         """Archive a downloaded attachment: (outcome, message, title). Its raw bytes are kept
@@ -157,6 +164,13 @@ class ArchivePipeline:
             message = "not a document: the server sent a web page without an article (an error page?)"
         elif result is not None and record is None:
             outcome = f"skipped:{result.kind}"
+        if self.warc_dir is not None:  # a crawl node: the bytes go to the WARC, read unchanged
+            # by the archive host's import, which attaches the document to its parent there
+            link = (item.parent, item.link_text)
+            saved = self._write_warc(item, record.id if record else None, page_source, link)
+            outcome = saved if record is not None else outcome
+            self.ctx.count_stored(outcome)
+            return outcome, message, record.title if record is not None else item.link_text
         if record is not None:
             record = attach_to_parent(store, record, item.parent)
             self._warn_unextracted(record)

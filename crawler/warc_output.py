@@ -44,8 +44,10 @@ class WarcOutput:
         self._writer: WARCWriter | None = None
         self.pages = 0
 
-    def write(self, item: PageItem, record_id: str | None, source: str | None) -> str:
-        """Write a fetched page (with the id of the document it makes); returns "new"."""
+    def write(self, item: PageItem, record_id: str | None, source: str | None,
+              link: tuple[str | None, str | None] | None = None) -> str:
+        """Write a fetched page (with the id of the document it makes; for an attachment its
+        `link`: the parent page's id and the link text); returns "new"."""
         if self._writer is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._fh = self.part.open("wb")
@@ -57,7 +59,7 @@ class WarcOutput:
             fetched_at=item.fetched_at, sha256=hashlib.sha256(item.body).hexdigest(),
             body=item.body, source=source,
         )
-        write_page(self._writer, page, record_id)
+        write_page(self._writer, page, record_id, link)
         self._fh.flush()  # type: ignore[union-attr]
         self.pages += 1
         return "new"

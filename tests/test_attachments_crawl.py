@@ -168,3 +168,54 @@ def test_a_doc_without_a_converter_is_archived_and_reported_once(
         record = store.get(doc_id(url("/f/0.doc")))
         assert record is not None and record.flags == ["unextracted"] and record.text == ""
         assert record.title == "附件0" and record.parent == doc_id(url("/notice.html"))
+
+
+def test_a_crawl_node_writes_attachments_to_its_warc_and_the_host_attaches_them(
+        tmp_path: Path) -> None:
+    """With HRA_WARC_DIR (a crawl node for another machine) attachments go to the job's WARC
+    like pages, with their parent and link text; the archive host's import makes the same
+    documents as a crawl straight into the archive (the unreadable file kept as raw bytes)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    def serve(site: SiteServer) -> None:
+        links = ('<div class="fujian"><p><a href="/files/plan.docx">1.2024年全市卫生健康工作要点'
+                 '.docx</a></p><p><a href="/download?id=7">2.健康中国行动实施方案.docx</a></p>'
+                 '<p><a href="/files/locked.pdf">3.加密.pdf</a></p></div>')
+        site.page("/notice.html", report_html("关于印发2024年全市卫生健康工作要点的通知", 3,
+                                              extra=links))
+        site.route("/files/plan.docx", body=fx.docx_report(paragraphs=PLAN),
+                   content_type="application/octet-stream")
+        site.route("/download?id=7", body=fx.docx_report("健康中国行动实施方案",
+                                                         paragraphs=PROGRAM),
+                   content_type="application/octet-stream")
+        site.route("/files/locked.pdf", body=fx.pdf_prose(encrypt="secret"),
+                   content_type="application/pdf")
+
+    warcs, direct, host = tmp_path / "nodes", tmp_path / "direct", tmp_path / "host"
+    with SiteServer() as site:
+        serve(site)
+        node, events = crawl(tmp_path / "node", [site.url("/notice.html")],
+                             settings={"HRA_WARC_DIR": str(warcs)})
+        assert node.exit_code == 0, messages(events)
+        crawl(direct, [site.url("/notice.html")])
+    files = [str(p) for p in warcs.glob("*.warc.gz")]
+    assert len(files) == 1
+    result = CliRunner().invoke(cli, ["--data-dir", str(host), "import", "--json", *files])
+    summary = json.loads(result.output)
+    # the notice, two documents and the encrypted PDF (its raw bytes: no document)
+    assert summary["new"] == 4 and summary["failed"] == 0, summary
+
+    def documents(data_dir: Path) -> dict[str, tuple]:
+        with Store(data_dir) as store:
+            return {r.id: (r.title, r.parent, r.format, r.published, r.site, r.text)
+                    for r in store.iter_documents()}
+
+    got, want = documents(host), documents(direct)
+    assert got == want and len(got) == 3
+    with Store(host) as store:
+        locked = store.latest_page(doc_id(site.url("/files/locked.pdf")))
+        assert locked is not None and locked.body.startswith(b"%PDF")  # raw bytes kept
