@@ -278,6 +278,8 @@ def main() -> None:
     print(f"  peak RSS: crawl process and its pipeline workers {rss.crawl_mb() or crawl_rss:.0f} "
           f"MB together, hra parent (events, index updates) {self_rss:.0f} MB "
           f"(target: >= 100 pages/s, < 500 MB)")
+    for cmd, mb in sorted(rss.peaks.values(), key=lambda p: -p[1]):
+        print(f"    {mb:5.0f} MB  {cmd[:100]}")
     bare_rate = bare_fetched / bare_seconds
     print(f"  bare Scrapy spider, same site and settings: {bare_fetched} pages in "
           f"{bare_seconds:.1f} s, {bare_rate:.0f} pages/s, peak RSS {bare_rss:.0f} MB")

@@ -384,7 +384,7 @@ def is_furniture(line: Line) -> bool:
     text = line.text
     if line.in_unlikely and prose_score(line) == 0:
         return True
-    if BOILERPLATE.search(fold_width(text)) and len(text) < 200:
+    if len(text) < 200 and BOILERPLATE.search(fold_width(text)):
         return True
     return line.link_chars > 0.6 * len(text) and len(text) < 80
 
