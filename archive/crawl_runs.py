@@ -131,14 +131,16 @@ class DerivedUpdater:
             if not self._stop and self._due():
                 self.update()
 
-    def update(self) -> None:
-        """Apply every pending archive change to the derived indexes (now, in this thread)."""
+    def update(self, index_workers: int | None = 1) -> None:
+        """Apply every pending archive change to the derived indexes (now, in this thread).
+        While the crawl runs, a first index is built in this process (`index_workers` 1):
+        rebuild workers would compete with the crawl for the CPUs and add their memory."""
         self.cadence.reset()
         from archive.derived import update_derived
 
         try:
             with Store(self.data_dir) as store:
-                update_derived(store)
+                update_derived(store, index_workers=index_workers)
         except Exception as exc:  # the pages are archived; only the indexes lag behind
             self.errors.append(f"search index not updated ({type(exc).__name__}: {exc}); "
                                "the next crawl or `hra reindex` catches up")
@@ -150,7 +152,7 @@ class DerivedUpdater:
         self._stop = True
         self._wake.set()
         self._thread.join()
-        self.update()
+        self.update(index_workers=None)  # the crawl is over: a rebuild may use every CPU
         return time.monotonic() - started
 
 

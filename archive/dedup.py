@@ -121,13 +121,23 @@ def shingles(key: str) -> np.ndarray:
 
 @functools.cache
 def _permutations() -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """datasketch's permutations for our seed (affine, mod 2^32) and its input pre-mix."""
-    from datasketch import MinHash
-    from datasketch.minhash import _fmix
+    """datasketch's permutations for our seed (affine, mod 2^32) and its input pre-mix,
+    made as datasketch 2.0's ``MinHash._init_permutations`` and ``_fmix(hv, 32)`` make them
+    (tests/test_dedup.py compares with datasketch itself): importing datasketch would load
+    scipy too (0.5 s and 50 MB in every process that updates duplicates)."""
+    gen = np.random.RandomState(7)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a.reshape(-1, 1), b.reshape(-1, 1), _murmur_fmix32
 
-    template = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=int, scheme="affine32")
-    a, b = template.permutations
-    return a.reshape(-1, 1), b.reshape(-1, 1), lambda hv: _fmix(hv, 32)
+
+def _murmur_fmix32(hv: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer on ``uint32`` values (datasketch's pre-mix)."""
+    hv = hv ^ (hv >> np.uint32(16))
+    hv = hv * np.uint32(0x85EBCA6B)
+    hv = hv ^ (hv >> np.uint32(13))
+    hv = hv * np.uint32(0xC2B2AE35)
+    return hv ^ (hv >> np.uint32(16))
 
 
 def minhash(hashed: np.ndarray) -> np.ndarray:

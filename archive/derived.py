@@ -23,12 +23,14 @@ def update_derived(
     progress: Callable[[int, int], None] | None = None,
     *,
     recluster: bool = False,
+    index_workers: int | None = None,
 ) -> int:
     """Apply pending document changes to the duplicate clusters and the search index; returns
     how many documents the search index took in. `recluster` redoes all clustering (after
-    `hra reprocess`)."""
+    `hra reprocess`); `index_workers` bounds the processes of an index rebuild (1: in this
+    process, as a running crawl wants: its CPUs are busy)."""
     from archive.dedup import rebuild_duplicates, update_duplicates
     from search.index import update_index
 
     (rebuild_duplicates if recluster else update_duplicates)(store, progress=progress)
-    return update_index(store, progress=progress)
+    return update_index(store, progress=progress, workers=index_workers)

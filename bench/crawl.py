@@ -143,6 +143,7 @@ class RssSampler:
 
     def __init__(self) -> None:
         self.peaks: dict[int, tuple[str, float]] = {}
+        self.cpu: dict[int, float] = {}  # CPU seconds (user + system) at the last sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -170,12 +171,14 @@ class RssSampler:
             for pid in self._descendants(os.getpid()):
                 try:
                     status = Path(f"/proc/{pid}/status").read_text()
+                    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                     cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
                 except OSError:
                     continue
                 hwm = next((int(line.split()[1]) / 1024 for line in status.splitlines()
                             if line.startswith("VmHWM:")), 0.0)
                 self.peaks[pid] = (cmd.decode("utf-8", "replace").strip(), hwm)
+                self.cpu[pid] = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
     def crawl_mb(self) -> float:
         """The crawl child plus its text-pipeline workers (they run at the same time)."""
@@ -278,6 +281,10 @@ def main() -> None:
     print(f"  peak RSS: crawl process and its pipeline workers {rss.crawl_mb() or crawl_rss:.0f} "
           f"MB together, hra parent (events, index updates) {self_rss:.0f} MB "
           f"(target: >= 100 pages/s, < 500 MB)")
+    print(f"  per process (peak RSS, CPU seconds; the parent: {self_rss:.0f} MB, "
+          f"{sum(os.times()[:2]):.1f} s, the bare spider's run included):")
+    for pid, (cmd, mb) in sorted(rss.peaks.items(), key=lambda p: -p[1][1]):
+        print(f"    {mb:5.0f} MB {rss.cpu.get(pid, 0):5.1f} s  {cmd[:90]}")
     bare_rate = bare_fetched / bare_seconds
     print(f"  bare Scrapy spider, same site and settings: {bare_fetched} pages in "
           f"{bare_seconds:.1f} s, {bare_rate:.0f} pages/s, peak RSS {bare_rss:.0f} MB")

@@ -112,6 +112,7 @@ class Events:
         while (line := self._queue.get()) is not None:
             if self._broken:
                 continue
+            line, last = self._more(line)
             try:
                 view = memoryview(line)
                 while view:
@@ -123,6 +124,22 @@ class Events:
                 self._broken = True
                 if self.on_broken:
                     self.on_broken()
+            if last:
+                break
+
+    def _more(self, line: bytes) -> tuple[bytes, bool]:
+        """`line` and the events queued behind it, for one write (a busy crawl queues many);
+        whether the end (None) was among them."""
+        lines = [line]
+        while len(lines) < 256:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                return b"".join(lines), True
+            lines.append(more)
+        return b"".join(lines), False
 
     def close(self, timeout: float = 30.0) -> None:
         """Write out every queued event (the parent counts on them), then stop the thread."""

@@ -275,11 +275,12 @@ def update_index(
     *,
     timeout: float = LOCK_TIMEOUT,
     batch_size: int = BATCH,
+    workers: int | None = None,
 ) -> int:
     """Apply the archive's pending document changes to the index; returns documents applied.
 
-    Creates the index (a parallel `rebuild`) when there is none, when it was built for another
-    schema, or when the backlog is larger than the index. If another process holds the write
+    Creates the index (a parallel `rebuild`, with `workers` processes when given) when there is
+    none, when it was built for another schema, or when the backlog is larger than the index. If another process holds the write
     lock for longer than ``timeout`` seconds, logs a warning and returns 0: the changes stay in
     the queue for the next update (the other writer usually applies them itself).
     """
@@ -288,14 +289,14 @@ def update_index(
     path = current_path(store.data_dir)
     for _attempt in range(3):
         if path is None or read_state(path).get("schema") != SCHEMA_VERSION:
-            return rebuild(store, progress, timeout=timeout).documents
+            return rebuild(store, progress, timeout=timeout, workers=workers).documents
         applied = 0
         try:
             with IndexWriter(path, timeout) as writer:
                 backlog = store.last_change() - int(read_state(path).get("seq") or 0)
                 if backlog > REBUILD_BACKLOG and backlog > writer.doc_count():
                     writer.close()
-                    return rebuild(store, progress, timeout=timeout).documents
+                    return rebuild(store, progress, timeout=timeout, workers=workers).documents
                 applied = writer.catch_up(store, progress, batch_size)
         except IndexBusy as exc:
             log.warning("%s; pending changes stay queued for the next update", exc)

@@ -168,6 +168,12 @@ def test_minhash_is_datasketchs_and_shingles_are_distinct_sorted() -> None:
     assert hashed.dtype == np.uint32 and len(hashed) > 100
     assert (np.diff(hashed.astype(np.int64)) > 0).all()  # sorted, distinct
     assert len(hashed) <= len({key[i:i + 5] for i in range(len(key) - 4)})
+    from archive.dedup import _permutations
+
+    a, b, _ = _permutations()  # made as datasketch makes them, without importing it
+    template = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=int, scheme="affine32")
+    assert (a.ravel() == template.permutations[0]).all()
+    assert (b.ravel() == template.permutations[1]).all()
     for values in (hashed, hashed[:3], np.arange(10_000, dtype=np.uint32)):  # >1 chunk too
         reference = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=int, scheme="affine32")
         reference.update_batch(values.tolist())

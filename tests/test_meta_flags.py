@@ -122,3 +122,44 @@ def test_title_from_a_meta_tag_is_text() -> None:
     head = '<meta name="ArticleTitle" content="&lt;div&gt;书记市长这一周 | 奋马扬鞭争春色&lt;/div&gt;">'
     record = process_page(page("", "", head), "http://example.com/a.html").record
     assert record is not None and record.title == "书记市长这一周 | 奋马扬鞭争春色"
+
+
+def test_the_fast_reject_of_the_gbk_check_changes_no_answer():
+    """`_utf8_cjk` skips the decoding attempts when the bytes hold a sequence UTF-8 never has
+    (the common case for real Chinese text): the same answers as trying them all, on genuine
+    text and on UTF-8 read as GBK (mojibake), cut anywhere."""
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from archive.text.classify import _utf8_cjk
+    from archive.text.vocabulary import CJK
+
+    def reference(run: str) -> bool:
+        try:
+            raw = run.encode("gbk")
+        except UnicodeEncodeError:
+            return False
+        for a, b in ((0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2)):
+            try:
+                decoded = raw[a: len(raw) - b].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            return len(re.findall(f"[{CJK}]", decoded)) >= 2
+        return False
+
+    prose = "全市卫生健康工作取得新成效深入推进紧密型县域医共体建设基层医疗服务能力明显提升"
+    moji = prose.encode("utf-8").decode("gbk", "ignore")
+    assert _utf8_cjk(moji[:4], "gbk") and reference(moji[:4])
+    assert not _utf8_cjk(prose[:12], "gbk") and not reference(prose[:12])
+
+    @settings(max_examples=600, deadline=None)
+    @given(st.sampled_from([prose, moji]), st.integers(0, 30), st.integers(1, 30),
+           st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF) |
+                   st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=3))
+    def check(base: str, start: int, size: int, noise: str) -> None:
+        run = base[start: start + size] + noise
+        assert _utf8_cjk(run, "gbk") == reference(run)
+
+    check()

@@ -43,6 +43,10 @@ _QUESTION_WORD = re.compile(
 _SENTENCE_START = re.compile(r"[.!?。！？\n]")
 #: Runs that may be UTF-8 read as GBK (鍖婚櫌) or as Latin-1/cp1252 (å«ç”Ÿ).
 _CJK_RUN = re.compile(rf"[{CJK}]{{4,}}")
+#: Bytes that never occur in UTF-8, wherever it is cut: C0, C1, F5-FF; a lead byte followed by
+#: no continuation byte; a continuation byte after an ASCII byte; four continuation bytes.
+_NEVER_UTF8 = re.compile(
+    rb"[\xc0\xc1\xf5-\xff]|[\xc2-\xf4][\x00-\x7f\xc0-\xff]|[\x00-\x7f][\x80-\xbf]|[\x80-\xbf]{4}")
 _LATIN1_RUN = re.compile(r"[\u00c0-\u00ff][\u0080-\u00ff\u0152-\u0178\u02c6-\u02dc\u2013-\u2122]{2,}")
 
 # Health-sector vocabulary, weighted.
@@ -126,6 +130,8 @@ def _utf8_cjk(run: str, codec: str) -> bool:
         raw = run.encode(codec)
     except UnicodeEncodeError:
         return False
+    if _NEVER_UTF8.search(raw, 2, len(raw) - 2):
+        return False  # in every slice tried below: none can decode (the common case, fast)
     for a, b in ((0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2)):
         try:
             decoded = raw[a : len(raw) - b].decode("utf-8")

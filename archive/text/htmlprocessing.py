@@ -378,14 +378,54 @@ def prose_score(line: Line) -> float:
 # Clutter
 
 
+def split_anchored(pattern: re.Pattern[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A pattern of ``|`` alternatives as two: those anchored with ``^`` (without it: to
+    `match`) and the others (to `search`); ``bool(pattern.search(s))`` is
+    ``bool(anchored.match(s) or free.search(s))``, several times faster (the anchored ones
+    are no longer tried at every position)."""
+    if pattern.flags & re.MULTILINE:
+        raise ValueError("split_anchored: a MULTILINE pattern anchors at every line")
+    alternatives, depth, in_class, current, i = [], 0, False, "", 0
+    text = pattern.pattern
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            current += text[i : i + 2]
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+        elif char == "|" and depth == 0:
+            alternatives.append(current)
+            current, i = "", i + 1
+            continue
+        current += char
+        i += 1
+    alternatives.append(current)
+    anchored = [a[1:] for a in alternatives if a.startswith("^")]
+    free = [a for a in alternatives if not a.startswith("^")]
+    never = r"(?!x)x"  # matches nothing (a side without alternatives)
+    return (re.compile("|".join(anchored) or never, pattern.flags),
+            re.compile("|".join(free) or never, pattern.flags))
+
+
+_BOILERPLATE_AT_START, _BOILERPLATE_ANYWHERE = split_anchored(BOILERPLATE)
+
+
 def is_furniture(line: Line) -> bool:
     """Site furniture: navigation without prose, notices (copyright, ICP, reprint, download,
     prev/next, share, comments), short link-heavy lines."""
     text = line.text
     if line.in_unlikely and prose_score(line) == 0:
         return True
-    if BOILERPLATE.search(fold_width(text)) and len(text) < 200:
-        return True
+    if len(text) < 200:
+        folded = fold_width(text)  # BOILERPLATE, in two parts
+        if _BOILERPLATE_AT_START.match(folded) or _BOILERPLATE_ANYWHERE.search(folded):
+            return True
     return line.link_chars > 0.6 * len(text) and len(text) < 80
 
 

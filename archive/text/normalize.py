@@ -43,6 +43,8 @@ _ALNUM_WIDTH = {c: c - 0xFEE0 for c in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0
 #: All full-width ASCII (U+FF01-FF5E) to ASCII: a length-preserving copy for matchers.
 _ALL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _WIDE = re.compile("[\uff01-\uff5e\u3000]")
+_ALNUM_WIDE = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000]")
+_FOLD_BY_REPLACE = 12  # distinct characters up to which `_translate` replaces them one by one
 _HAS_TONE = re.compile(rf"[{_TONED}]")
 _SEPARATOR_IN_WORD = re.compile(rf"(?<=[{CJK}])[_＿]+(?=[{CJK}])")
 _CJK_RUN = re.compile(rf"[{CJK}]+")
@@ -76,7 +78,21 @@ def to_simplified(text: str) -> str:
 def fold_width(text: str) -> str:
     """`text` with full-width ASCII (U+FF01-FF5E) as ASCII and U+3000 as a space: the same
     length, so positions found in the copy hold in `text` (matchers' view of a faithful text)."""
-    return text.translate(_ALL_WIDTH)
+    return _translate(text, _ALL_WIDTH, _WIDE)
+
+
+def _translate(text: str, table: dict[int, int], chars: re.Pattern[str]) -> str:
+    """``text.translate(table)`` where `chars` matches the characters `table` maps. Chinese
+    text holds few distinct ones (，：；（）): replacing each one is several times faster than
+    `str.translate` with a dict, which looks up every character."""
+    if text.isascii():
+        return text
+    found = set(chars.findall(text))
+    if len(found) > _FOLD_BY_REPLACE:
+        return text.translate(table)
+    for char in found:
+        text = text.replace(char, chr(table[ord(char)]))
+    return text
 
 
 def has_wide(text: str) -> bool:
@@ -88,7 +104,7 @@ def normalize_markup(text: str) -> str:
     """NFC, full-width letters/digits to ASCII, pinyin annotations removed, t2s; punctuation,
     whitespace, markup and separators left alone (safe on a whole HTML page, where ``_``
     still separates a title from the site name)."""
-    text = unicodedata.normalize("NFC", text).translate(_ALNUM_WIDTH)
+    text = _translate(unicodedata.normalize("NFC", text), _ALNUM_WIDTH, _ALNUM_WIDE)
     text = strip_pinyin(text)
     return to_simplified(text)
 
