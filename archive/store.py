@@ -564,14 +564,15 @@ class Store:
         )
         return {r[0] for r in rows}
 
-    def attachment_links(self, ids: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
-        """Of `ids`, the documents read from attachments (format other than html): their
-        ``(parent, title)`` (one query) — what their bytes do not say (the article that links
-        them; the link text, their title when they have none of their own)."""
+    def document_links(self, ids: Iterable[str]) -> dict[str, tuple[str | None, str | None] | None]:
+        """Of `ids`, those the archive holds as documents (one query), each with what an
+        attachment's bytes do not say: ``(parent, title)`` (the article that links it; the link
+        text, its title when it has none of its own) for documents read from attachments
+        (format other than html), None for pages."""
         rows = self.db.execute(
-            "SELECT id, parent, title FROM documents WHERE format != 'html' AND id IN"
+            "SELECT id, format, parent, title FROM documents WHERE id IN"
             " (SELECT value FROM json_each(?))", (json.dumps(list(ids)),))
-        return {r[0]: (r[1], r[2]) for r in rows}
+        return {r[0]: (r[2], r[3]) if r[1] != "html" else None for r in rows}
 
     def copies_of(self, canonical: str) -> list[str]:
         """The ids of the documents marked as copies of `canonical` (``duplicate_of``)."""

@@ -138,7 +138,7 @@ def open_writer(fh: IO[bytes], filename: str, description: str) -> WARCWriter:
 def documents_of(store: Store, pages: Iterable[RawPage]
                  ) -> Iterator[tuple[RawPage, str | None, Link | None]]:
     """Each page with its document id when the archive holds that document, and an
-    attachment's parent and link text (two queries per 100 pages)."""
+    attachment's parent and link text (one query per 100 pages)."""
     batch: list[RawPage] = []
     for page in pages:
         batch.append(page)
@@ -150,11 +150,9 @@ def documents_of(store: Store, pages: Iterable[RawPage]
 
 def _with_documents(store: Store, batch: list[RawPage]
                     ) -> Iterator[tuple[RawPage, str | None, Link | None]]:
-    ids = {p.doc_id for p in batch}
-    held = store.existing_ids(ids) if batch else set()
-    links = store.attachment_links(ids) if batch else {}
+    held = store.document_links({p.doc_id for p in batch}) if batch else {}
     for page in batch:
-        yield page, page.doc_id if page.doc_id in held else None, links.get(page.doc_id)
+        yield page, page.doc_id if page.doc_id in held else None, held.get(page.doc_id)
 
 
 def export_warc(
