@@ -34,7 +34,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,10 +51,8 @@ from archive.outcomes import skip_reason
 from archive.page_processing import MAX_DOCUMENT_BYTES, MAX_PAGE_BYTES, PageError, process_page
 from archive.store import Store, is_disk_full
 from archive.text.decode import charset_from_headers
-from archive.text.documents import DOCUMENT_FORMATS, sniff_format
+from archive.text.documents import DOCUMENT_FORMATS, looks_like_document, sniff_format
 
-#: How the report files an archive keeps begin (PDF, ZIP: docx/xlsx, OLE: doc/wps/xls/et, RTF).
-_DOCUMENT_MAGIC = re.compile(rb"%PDF-|^PK\x03\x04|^\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1|^\s*\{\\rtf")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
 _PAGE_TYPES = ("response", "resource", "revisit")
 
@@ -185,7 +182,7 @@ class WarcReader:
         limit = MAX_PAGE_BYTES if html else MAX_DOCUMENT_BYTES
         stream = record.content_stream()
         head = stream.read(1024)
-        if not html and not _DOCUMENT_MAGIC.search(head):
+        if not html and not looks_like_document(head):
             self.skipped(uri, "not-html")  # an image, a script, robots.txt...
             return None
         body = head + stream.read(limit + 1 - len(head))

@@ -29,7 +29,7 @@ from archive.text.documents.common import (
 )
 
 __all__ = ["DOCUMENT_FORMATS", "DocumentError", "DocumentText", "extract_document",
-           "sniff_format"]
+           "looks_like_document", "sniff_format"]
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -39,18 +39,36 @@ def sniff_format(data: bytes, name: str | None = None) -> str | None:
     for anything else (images, archives, OFD). `name` (a file name or URL) only tells apart
     formats that share a container: .wps from .doc, .et from .xls."""
     head = data[:1024]
-    ext = file_extension(name)
-    if b"%PDF-" in head:
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
+    container = _container(head)
+    if container == "zip":
         return _zip_format(data)
-    if head.startswith(_OLE):
-        return _ole_format(data, ext)
-    if head.lstrip().startswith(b"{\\rtf"):
-        return "rtf"
+    if container == "ole":
+        return _ole_format(data, file_extension(name))
+    if container is not None:
+        return container  # pdf, rtf
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if stripped.startswith(b"<"):
         return "html"
+    return None
+
+
+def looks_like_document(head: bytes) -> bool:
+    """Whether the first bytes of a file (1 KiB is enough) are those of a report file
+    `sniff_format` reads: PDF, ZIP (docx, xlsx), OLE (doc, wps, xls, et) or RTF; for a reader
+    that must decide before reading the whole body."""
+    return _container(head[:1024]) is not None
+
+
+def _container(head: bytes) -> str | None:
+    """"pdf", "zip", "ole" or "rtf" from a file's first bytes, else None."""
+    if b"%PDF-" in head:
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if head.startswith(_OLE):
+        return "ole"
+    if head.lstrip().startswith(b"{\\rtf"):
+        return "rtf"
     return None
 
 
