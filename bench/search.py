@@ -595,7 +595,8 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def build_or_reuse(data_dir: Path, fts_db: Path, workers: int | None, reindex: bool) -> dict:
+def build_or_reuse(data_dir: Path, fts_db: Path, workers: int | None, reindex: bool,
+                   keep_fts: bool = False) -> dict:
     """Build our index and the FTS5 table unless the work directory has them (built by this
     code's schema version); returns the build figures (saved beside them)."""
     import json
@@ -625,7 +626,7 @@ def build_or_reuse(data_dir: Path, fts_db: Path, workers: int | None, reindex: b
         figures["ours"] = {"docs": ours.documents, "seconds": ours.seconds, "cpu": cpu,
                            "bytes": ours.index_bytes, "workers": ours.workers,
                            "segments": ours.segments, "terms": terms}
-    if reindex or not fts_db.exists() or "fts" not in figures:
+    if (reindex and not keep_fts) or not fts_db.exists() or "fts" not in figures:
         print("building FTS5 (trigram) ...", file=sys.stderr)
         cpu_before = _cpu_seconds()
         fts = build_fts(data_dir / "archive.sqlite3", fts_db)
@@ -720,6 +721,8 @@ def main() -> None:
                         help="generated archive, index and FTS5 table are kept here and reused")
     parser.add_argument("--reindex", action="store_true",
                         help="rebuild our index and FTS5 even if the work directory has them")
+    parser.add_argument("--keep-fts", action="store_true",
+                        help="with --reindex: rebuild only our index, reuse the FTS5 table")
     parser.add_argument("--workers", type=int, default=None, help="rebuild workers (default: cpus)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per query")
     parser.add_argument("--fts-repeats", type=int, default=None,
@@ -750,7 +753,7 @@ def main() -> None:
     print(f"{n} documents, {chars / n:.0f} characters each, {text_bytes / 1e6:.0f} MB of "
           f"UTF-8 text (titles + texts)", file=sys.stderr)
     fts_db = args.workdir / f"fts-{args.docs}-seed-{args.seed}.sqlite3"
-    figures = build_or_reuse(data_dir, fts_db, args.workers, args.reindex)
+    figures = build_or_reuse(data_dir, fts_db, args.workers, args.reindex, args.keep_fts)
     print("running queries ...", file=sys.stderr)
     only = set(args.only.split(",")) if args.only else None
     runs = run_queries(data_dir, fts_db, args.repeats, only, args.fts_repeats)

@@ -316,6 +316,17 @@ class GramTermsReader(base.TermsReader):
             return list(info[0]), info[1]
         return decode_postings(self._postfile.get(info[5], info[6]))
 
+    def postings_array(self, info: tuple) -> tuple[Any, bytes]:
+        """`postings_of` a stored (not inlined) list as a numpy ``int64`` array (merging)."""
+        import numpy as np
+
+        raw = zlib.decompress(self._postfile.get(info[5], info[6]))
+        dtype = {"B": "<u1", "H": "<u2", "I": "<u4"}[chr(raw[0])]
+        count = info[0]
+        size = np.dtype(dtype).itemsize
+        deltas = np.frombuffer(raw, dtype=dtype, count=count, offset=1)
+        return np.cumsum(deltas, dtype=np.int64), raw[1 + count * size:]
+
     def iter_postings(self) -> Iterator[tuple[str, bytes, list[int], bytes]]:
         """(field, term bytes, docnums, weights) of every term, in order (merging)."""
         for key, info in self._items_from(b""):

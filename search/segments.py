@@ -8,10 +8,12 @@ posting lists to the codec's writer (`search.codec.GramFieldWriter.write_term`);
 data goes through Whoosh's own ``W3PerDocWriter``. The result is a segment of a Whoosh index in
 `search.codec.GramCodec`'s format with the same postings, lengths and columns as Whoosh's own
 writer writes (tests/test_search_index.py compares them, with ``W3Codec`` and with this codec).
+A rebuild's segments are large (up to `MAX_DOCS` documents): `SegmentBuilder.spill` writes the
+postings buffered so far to sorted runs on disk and `finish` merges them back (`search.runs`).
 
 `read_term` reads a term's whole posting list at once; `column_values` and `field_lengths` read a
 segment's columns in bulk (through `search.whoosh_internals`); `merge_segments` combines
-segments, dropping deleted documents.
+segments, dropping deleted documents (or, when none is deleted, shifting whole posting lists).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import heapq
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import groupby
+from itertools import accumulate, groupby
 from operator import itemgetter
 from typing import Any
 
@@ -29,6 +31,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from search.analysis import MAX_TF, GramField, gram_key, gram_term
 from search.codec import INLINE, GramCodec, GramTermsReader
+from search.runs import InMemory, Run, merge_runs
 from search.whoosh_internals import (
     fixed_column_data,
     numeric_typecode,
@@ -59,8 +62,13 @@ class SegmentBuilder:
         self.grams: dict[str, list[Any]] = {}
         #: scorable field -> per-document length (for the blocks' min/max length)
         self.lengths: dict[str, array] = {}
+        #: gram field -> sorted postings written to disk by `spill`
+        self.runs: dict[str, list[Run]] = {}
         self.docnum = 0
         self.postcount = 0
+        #: gram field postings held in memory (`spill` writes them out; the other fields' are
+        #: a few per document)
+        self.buffered = 0
         self._grams = {name for name, f in schema.items() if isinstance(f, GramField)}
 
     def __len__(self) -> int:
@@ -91,6 +99,7 @@ class SegmentBuilder:
                     self.grams.setdefault(name, []).append(_packed(keys, docnum, counts))
                     length = int(counts.sum())
                     self.postcount += len(keys)
+                    self.buffered += len(keys)
                 else:
                     for tbytes, freq, weight, _vbytes in field.index(value):
                         entry = get(tbytes)
@@ -158,19 +167,33 @@ class SegmentBuilder:
 
     # -- writing -----------------------------------------------------------------------------
 
+    def spill(self) -> None:
+        """Write the gram fields' postings added so far to sorted runs on disk (`search.runs`),
+        so a large segment is built in bounded memory; `finish` merges them back."""
+        import numpy as np
+
+        for name, chunks in self.grams.items():
+            if chunks:
+                packed = np.concatenate(chunks)
+                chunks.clear()
+                packed.sort()
+                self.runs.setdefault(name, []).append(
+                    Run(packed, getattr(self.storage, "folder", None)))
+                self.buffered -= len(packed)
+
     def finish(self) -> Any:
         """Write the segment's files; returns the segment (doc count set) for the TOC."""
         self.perdoc.close()
         fw = self.codec.field_writer(self.storage, self.segment)
         try:
-            for name in sorted(self.postings.keys() | self.grams.keys()):
+            for name in sorted(self.postings.keys() | self.grams.keys() | self.runs.keys()):
                 field = self.schema[name]
                 lengths = self.lengths.get(name)
                 if lengths is not None and len(lengths) < self.docnum:
                     lengths.extend([0] * (self.docnum - len(lengths)))
                 fw.start_field(name, field)
-                if name in self.grams:
-                    _write_packed(fw, self.grams.pop(name), lengths)
+                if name in self.grams or name in self.runs:
+                    _write_packed(fw, self.grams.pop(name, []), lengths, self.runs.pop(name, []))
                     fw.finish_field()
                     continue
                 post = self.postings[name]
@@ -185,7 +208,12 @@ class SegmentBuilder:
                 fw.finish_field()
         finally:
             fw.close()
+            for runs in self.runs.values():
+                for run in runs:
+                    run.close()
+            self.runs.clear()
         self.postings.clear()
+        self.buffered = 0
         self.segment.set_doc_count(self.docnum)
         return self.segment
 
@@ -208,25 +236,38 @@ def _packed(keys: Any, docnum: int, counts: Any) -> Any:
     return (keys << np.uint64(_KEY_SHIFT)) | np.uint64(docnum << 8) | weights
 
 
-def _write_packed(fw: Any, chunks: list[Any], lengths: array | None) -> None:
-    """Write a gram field's postings (`_packed`, per document) term by term: one sort of all
-    of them, then runs of equal keys, converted to lists a block at a time."""
+def _write_packed(fw: Any, chunks: list[Any], lengths: array | None,
+                  runs: Sequence[Run] = ()) -> None:
+    """Write a gram field's postings (`_packed`, per document, and the runs `spill` wrote)
+    term by term: one sort of those in memory, then blocks of whole terms in key order (the
+    runs merged, `search.runs.merge_runs`), converted to lists a block at a time."""
     import numpy as np
 
     packed = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.uint64)
     chunks.clear()
-    if not len(packed):
-        return
     packed.sort()
+    # Whoosh's one-byte length code of each document (0 for none), and per posting below.
+    codes = np.zeros(MAX_DOCS, dtype=np.int16)
+    if lengths is not None:
+        codes[:len(lengths)] = [length_to_byte(n) for n in lengths]
+    if not runs:
+        if len(packed):
+            _write_block(fw, packed, codes)
+        return
+    sources: list[Any] = [*runs, InMemory(packed)] if len(packed) else list(runs)
+    for block in merge_runs(sources, _KEY_SHIFT):
+        _write_block(fw, block, codes)
+
+
+def _write_block(fw: Any, packed: Any, codes: Any) -> None:
+    """Write sorted postings holding all the postings of each term in them, term by term."""
+    import numpy as np
+
     shift = np.uint64(_KEY_SHIFT)
     keys = packed >> shift
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     del keys  # (memory) a block's keys are read back from ``packed``
     ends = np.append(starts[1:], len(packed))
-    # Whoosh's one-byte length code of each document (0 for none), and per posting below.
-    codes = np.zeros(MAX_DOCS, dtype=np.int16)
-    if lengths is not None:
-        codes[:len(lengths)] = [length_to_byte(n) for n in lengths]
     term = 0
     while term < len(starts):
         # the terms whose postings start within the next block (at least one term)
@@ -357,6 +398,9 @@ def merge_segments(
             builder.codec.field_writer(storage, builder.segment).close()
             return None
         if all(isinstance(terms_reader(r), GramTermsReader) for r in readers):
+            if all(not r.has_deletions() for r in readers):
+                bases = list(accumulate((r.doc_count_all() for r in readers), initial=0))
+                return _stream_appended(builder, readers, bases[:-1])
             return _stream_postings(builder, readers, docmaps)
         for reader, docmap in zip(readers, docmaps, strict=True):
             for fieldname, tbytes, ids, weights in _all_postings(reader):
@@ -429,6 +473,71 @@ def _stream_postings(
             known = lengths.get(fieldname)
             fw.write_term(tbytes, ids, weights,
                           [known[d] for d in ids] if known is not None else None)
+        if current is not None:
+            fw.finish_field()
+    finally:
+        fw.close()
+    builder.segment.set_doc_count(builder.docnum)
+    return builder.segment
+
+
+def _sorted_infos(reader: SegmentReader, schema: Any, number: int) -> Iterator[tuple]:
+    """(field, term bytes, number, raw info) of a `GramCodec` segment's terms of the schema's
+    fields, ordered by field name, then term."""
+    terms = terms_reader(reader)
+    for fieldname in sorted(set(terms.indexed_field_names()) & set(schema.names())):
+        for tbytes, info in terms.field_terms(fieldname):
+            yield fieldname, tbytes, number, info
+
+
+def _stream_appended(builder: SegmentBuilder, readers: list[SegmentReader],
+                     bases: list[int]) -> Any:
+    """`_stream_postings` for segments without deleted documents (the segments a rebuild's
+    workers write): each segment's documents follow the previous ones', so a term's merged
+    posting list is its lists one after another, each shifted by its segment's base. Lists
+    are shifted as arrays, and the length codes come from the term infos (the documents'
+    lengths do not change), so no posting passes through Python one at a time."""
+    import numpy as np
+
+    builder.perdoc.close()
+    schema = builder.schema
+    terms = [terms_reader(r) for r in readers]
+    streams = [_sorted_infos(r, schema, i) for i, r in enumerate(readers)]
+    fw = builder.codec.field_writer(builder.storage, builder.segment)
+    try:
+        current = None
+        merged = heapq.merge(*streams, key=itemgetter(0, 1))  # stable: segments in order
+        for (fieldname, tbytes), group in groupby(merged, key=itemgetter(0, 1)):
+            parts = list(group)
+            if fieldname != current:
+                if current is not None:
+                    fw.finish_field()
+                fw.start_field(fieldname, schema[fieldname])
+                current = fieldname
+            minlbs = [p[3][-2] for p in parts if p[3][-2]]
+            minlb = min(minlbs) if minlbs else 0
+            maxlb = max(p[3][-1] for p in parts)
+            if len(parts) == 1 and bases[parts[0][2]] == 0:
+                info = parts[0][3]
+                if len(info) == 4:
+                    fw.write_coded(tbytes, info[0], info[1], minlb, maxlb)
+                else:
+                    ids, weights = terms[parts[0][2]].postings_array(info)
+                    fw.write_coded(tbytes, ids, weights, minlb, maxlb)
+                continue
+            id_parts, weight_parts = [], []
+            for _f, _t, number, info in parts:
+                base = bases[number]
+                if len(info) == 4:
+                    id_parts.append(np.add(info[0], base, dtype=np.int64))
+                    weight_parts.append(info[1])
+                else:
+                    ids, weights = terms[number].postings_array(info)
+                    id_parts.append(ids + base)
+                    weight_parts.append(weights)
+            all_ids = np.concatenate(id_parts) if len(id_parts) > 1 else id_parts[0]
+            fw.write_coded(tbytes, all_ids if len(all_ids) > INLINE else all_ids.tolist(),
+                           b"".join(weight_parts), minlb, maxlb)
         if current is not None:
             fw.finish_field()
     finally:

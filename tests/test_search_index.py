@@ -92,6 +92,100 @@ def test_bulk_segments_are_whoosh_segments_with_the_same_postings(tmp_path: Path
         assert {h.docnum for h in hits} == {0, 4, 5}
 
 
+def test_spilled_runs_give_the_same_segment(tmp_path: Path, monkeypatch):
+    """A segment whose postings were spilled to sorted runs on disk (`SegmentBuilder.spill`)
+    and merged back in small slices equals one built in memory, posting for posting."""
+    from whoosh import index as wix
+
+    from search import runs
+    from search.schema import index_fields
+    from search.segments import SegmentBuilder
+
+    rows = [dict(r.to_json(), region_province="贵州省", region_city="遵义市",
+                 region_county=None, region="贵州省遵义市") for r in _records(23)]
+    dumps = []
+    for name, spill_every in (("memory", 0), ("spilled", 3), ("spilled-each", 1)):
+        path = tmp_path / name
+        search_index._empty_index(path)
+        with search_index.IndexWriter(path) as writer:
+            builder = SegmentBuilder(writer.storage, writer.schema, "MAIN")
+            for i, row in enumerate(rows, 1):
+                builder.add(index_fields(row))
+                if spill_every and i % spill_every == 0:
+                    builder.spill()
+                    assert builder.buffered == 0
+            if spill_every:
+                assert len(builder.runs["text"]) == len(rows) // spill_every
+                monkeypatch.setattr(runs, "STEP", 7)  # slices smaller than one term's postings
+            writer.add_segments([builder.finish()])
+            assert not builder.runs
+        dumps.append(_dump(wix.open_dir(str(path), indexname="MAIN")))
+    assert dumps[0] == dumps[1] == dumps[2]
+    assert max(len(v) for k, v in dumps[0].items() if k[0] == "text") > 2 * 7
+
+
+def test_merge_runs_yields_whole_keys_in_order() -> None:
+    import numpy as np
+
+    from search.runs import InMemory, merge_runs
+
+    rng = np.random.default_rng(5)
+    # key << 8 | value; key 3 is in every run and longer than a slice
+    arrays = [np.sort(np.concatenate([rng.integers(0, 40, 50, dtype=np.uint64) << np.uint64(8)
+                                      | rng.integers(0, 255, 50, dtype=np.uint64),
+                                      np.full(20, 3 << 8, dtype=np.uint64)]))
+              for _ in range(4)]
+    blocks = list(merge_runs([InMemory(a) for a in arrays], 8, step=6))
+    merged = np.concatenate(blocks)
+    assert merged.tolist() == sorted(np.concatenate(arrays).tolist())
+    seen: set[int] = set()
+    for block in blocks:
+        keys = set((block >> np.uint64(8)).tolist())
+        assert not keys & seen  # every key's postings come in one block
+        seen |= keys
+    assert list(merge_runs([InMemory(np.empty(0, dtype=np.uint64))], 8)) == []
+
+
+def test_merging_segments_without_deletions_shifts_whole_lists(tmp_path: Path, monkeypatch):
+    """Segments with no deleted documents are merged by shifting whole posting lists
+    (`search.segments._stream_appended`); the result equals the posting-by-posting merge."""
+    from whoosh import index as wix
+    from whoosh.reading import SegmentReader
+
+    from search import segments
+
+    recs = _records(29)
+    dumps = []
+    for name, general in (("appended", False), ("general", True)):
+        root = tmp_path / name
+        for start in range(0, len(recs), 4):  # several small segments, merged below
+            archive(root, recs[start:start + 4])
+            update(root)
+        path = search_index.current_path(root)
+        with search_index.IndexWriter(path) as writer:
+            assert len(writer.segments) > 1
+            assert not any(seg.has_deletions() for seg in writer.segments)
+            if general:
+                monkeypatch.setattr(SegmentReader, "has_deletions", lambda self: True)
+            called: list[int] = []
+
+            def appended(*args, called=called, real=segments._stream_appended):
+                called.append(1)
+                return real(*args)
+
+            monkeypatch.setattr(segments, "_stream_appended", appended)
+            merged = segments.merge_segments(writer.storage, writer.schema, "MAIN",
+                                             writer.segments)
+            writer.segments = [merged]
+            writer.commit()
+            assert called == ([] if general else [1])
+            monkeypatch.undo()
+        dumps.append(_dump(wix.open_dir(str(path), indexname="MAIN")))
+        assert found(root, "医共体") == containing(recs, "医共体")
+    assert dumps[0] == dumps[1]
+    assert len(dumps[0]) > 300
+
+
 def test_update_index_follows_the_change_log(tmp_path: Path):
     recs = archive(tmp_path, _records(5))
     assert update(tmp_path) == 5
@@ -190,9 +284,11 @@ def test_parallel_rebuild_equals_single_process(tmp_path: Path, monkeypatch):
     recs = archive(tmp_path, _records(40))
     monkeypatch.setattr(search_index, "PARALLEL_MIN_DOCS", 0)
     monkeypatch.setattr(search_build, "CHUNK", 7)
+    monkeypatch.setattr(search_build, "FLUSH_POSTINGS", 600)  # workers spill runs to disk
     with Store(tmp_path) as store:
         result = search_index.rebuild(store, workers=2)
-    # One segment per worker that got work: a worker that starts late may find none left.
+    # One segment per worker that got work (a worker that starts late may find none left),
+    # however often its buffer was spilled.
     assert result.workers == 2 and result.documents == 40 and 1 <= result.segments <= 2
     for query in ("医共体", "疫", "covid-19", "卫健委 医疗"):
         assert found(tmp_path, query) == containing_all(recs, query)
