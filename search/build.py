@@ -26,7 +26,7 @@ Progress = Callable[[int, int], None]
 #: to `search.segments.MAX_DOCS` documents, so a rebuild leaves few segments to look terms up
 #: in (100,000 documents: 8 instead of 56 when each flush wrote a segment).
 CHUNK = 200
-FLUSH_POSTINGS = 6_000_000
+FLUSH_POSTINGS = 3_000_000
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

@@ -17,8 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-#: Postings read from each run at a time (8 bytes each).
-STEP = 1 << 17
+#: Postings read from all the runs at a time (8 bytes each), shared out among them.
+STEP = 1 << 20
 
 
 class Source(Protocol):
@@ -61,10 +61,10 @@ class InMemory:
 def merge_runs(sources: Sequence[Source], shift: int, step: int | None = None) -> Iterator[Any]:
     """Every posting of the sources (each ascending), in ascending order, as arrays that hold
     all the postings of the keys in them (key: a posting ``>> shift``); ``step`` postings are
-    read from a source at a time (`STEP`)."""
+    read from a source at a time (`STEP` shared out among the sources)."""
     import numpy as np
 
-    step = step or STEP
+    step = step or max(STEP // max(len(sources), 1), 1)
     ushift = np.uint64(shift)
     empty = np.empty(0, dtype=np.uint64)
     buffers = [empty] * len(sources)

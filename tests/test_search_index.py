@@ -116,7 +116,7 @@ def test_spilled_runs_give_the_same_segment(tmp_path: Path, monkeypatch):
                     assert builder.buffered == 0
             if spill_every:
                 assert len(builder.runs["text"]) == len(rows) // spill_every
-                monkeypatch.setattr(runs, "STEP", 7)  # slices smaller than one term's postings
+                monkeypatch.setattr(runs, "STEP", 7 * 8)  # slices smaller than a term's postings
             writer.add_segments([builder.finish()])
             assert not builder.runs
         dumps.append(_dump(wix.open_dir(str(path), indexname="MAIN")))
