@@ -44,6 +44,12 @@ class Hit:
     is_health_report: bool = True
     duplicate_of: str | None = None
     flags: list[str] = field(default_factory=list)  # in words: `Record.flag_words`
+    # Official metadata (信息公开 pages) and what an attachment is and belongs to.
+    issuer: str | None = None
+    doc_number: str | None = None
+    written: str | None = None
+    format: str = "html"
+    parent: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The hit as ``hra search --json`` prints it."""
@@ -55,7 +61,9 @@ class Hit:
             "truncated": self.truncated, "full_length": self.full_length,
             "placeholders": self.placeholders, "mojibake": self.mojibake,
             "source_script": self.source_script, "is_health_report": self.is_health_report,
-            "duplicate_of": self.duplicate_of, "flags": self.flags,
+            "duplicate_of": self.duplicate_of, "flags": self.flags, "issuer": self.issuer,
+            "doc_number": self.doc_number, "written": self.written, "format": self.format,
+            "parent": self.parent,
         }
 
 
@@ -116,6 +124,7 @@ def make_hits(
             full_length=record.full_length, placeholders=record.placeholders,
             mojibake=record.mojibake, source_script=record.source_script or "simplified",
             is_health_report=record.is_health_report, duplicate_of=record.duplicate_of,
-            flags=record.flag_words(),
+            flags=record.flag_words(), issuer=record.issuer, doc_number=record.doc_number,
+            written=record.written, format=record.format or "html", parent=record.parent,
         ))
     return hits

@@ -14,7 +14,7 @@ from archive.urls import doc_id
 from tests import document_fixtures as fx
 from tests.conftest import require_program
 from tests.crawl_server import MB, SiteServer, report_html
-from tests.search_fixtures import found
+from tests.search_fixtures import found, search
 from tests.test_crawl_sites import crawl, messages, outcomes
 
 PLAN = [
@@ -127,6 +127,9 @@ def test_a_crawl_archives_the_attachments_of_an_article(tmp_path: Path) -> None:
         assert summary.counts.changed == 0 and summary.counts.unchanged == 6
         assert {d: store.get(d) for d in store.document_ids()} == before
     assert found(tmp_path, "医养结合机构") == {doc_id(url("/files/old.doc"))}
+    hit = search(tmp_path, "医养结合机构").hits[0]  # a hit says what it is and where it hangs
+    assert (hit.format, hit.parent) == ("doc", parent)
+    assert hit.to_json()["format"] == "doc" and hit.to_json()["parent"] == parent
     assert found(tmp_path, "门诊人次") >= {doc_id(url("/files/plan.docx")),
                                           doc_id(url("/files/indicators.xlsx"))}
 

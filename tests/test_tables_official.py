@@ -279,6 +279,21 @@ def test_search_finds_a_word_only_in_a_table_cell_and_filters_by_issuer(archive_
     assert "\\t" not in text and "指标名称 2022年" in text  # a row's cells shown with spaces
 
 
+def test_search_hits_carry_the_official_fields_and_count_by_issuer(archive_dir: Path) -> None:
+    result = hra("search", "卫生健康", "--facets", "--json", data_dir=archive_dir)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    fields = {h["issuer"]: (h["doc_number"], h["written"], h["format"], h["parent"])
+              for h in data["hits"]}
+    assert fields == {"滨江市卫生健康委员会": ("滨卫健发〔2023〕12号", "2023-12-20", "html", None),
+                      "滨江市教育局": ("滨教发〔2023〕7号", "2023-12-20", "html", None)}
+    assert data["facets"]["issuer"] == {"滨江市卫生健康委员会": 1, "滨江市教育局": 1}
+    out = hra("search", "卫生健康", "--facets", data_dir=archive_dir,
+              env={"COLUMNS": "200"}).stdout
+    assert "滨江市教育局 · 滨教发〔2023〕7号" in out
+    assert "issuer: 滨江市卫生健康委员会 1, 滨江市教育局 1" in out
+
+
 def test_show_prints_the_table_and_the_official_fields(archive_dir: Path) -> None:
     did = _ids(hra("search", "指标", "--json", data_dir=archive_dir).stdout)[0]
     shown = hra("show", did, data_dir=archive_dir, env={"COLUMNS": "160"})

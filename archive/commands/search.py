@@ -192,7 +192,10 @@ def _print_result(query: str | None, filters: str, result: Any) -> None:
         console.print(f"[bold]{number:>3}.[/] [bold]{title}[/]", highlight=False)
         meta = " · ".join(
             shown(v) for v in (hit.published or "no date", hit.region or "no region",
-                                     hit.doc_type, hit.site or "no site") if v)
+                               hit.doc_type, hit.site or "no site", hit.issuer,
+                               hit.doc_number,
+                               f"attachment ({hit.format})" if hit.format != "html" else None)
+            if v)
         copies = f" · {hit.copies} copies (hra dups {hit.id[:8]})" if hit.copies > 1 else ""
         console.print(f"     [dim]{meta} · id {shown(hit.id)}{copies}[/]", highlight=False)
         if hit.flags:

@@ -13,9 +13,11 @@ from markupsafe import Markup, escape
 
 from archive.export import TYPE_NAMES
 
-FACET_NAMES = {"year": "年度", "region": "省份", "doc_type": "类型", "site": "网站"}
+FACET_NAMES = {"year": "年度", "region": "省份", "doc_type": "类型", "site": "网站",
+               "issuer": "发布机构"}
 #: facet -> the search parameter a click on one of its values sets.
-FACET_PARAMS = {"year": "year", "region": "region", "doc_type": "type", "site": "site"}
+FACET_PARAMS = {"year": "year", "region": "region", "doc_type": "type", "site": "site",
+                "issuer": "issuer"}
 STATUS_NAMES = {"ok": "成功", "partial": "部分成功", "failed": "失败", "interrupted": "中断",
                 "running": "进行中", "never": "从未抓取"}
 KIND_NAMES = {"import": "导入", "crawl": "抓取", "reprocess": "重新处理"}
