@@ -181,11 +181,6 @@ def pagination_links(sel: Selector, url: str, html: str | None = None) -> list[s
     return list(dict.fromkeys(u for u in found if u != here))
 
 
-def looks_like_page_url(url: str) -> bool:
-    """A URL shaped like a further page of a list (index_2.html, ?page=3, ...)."""
-    return bool(_PAGE_URL.search(url))
-
-
 #: URL shapes of article pages on Chinese government CMSs (TRS, Hanweb, ...).
 _GOV_ARTICLE = re.compile(
     r"/t\d{8}_\d+\.s?html?$|/art/\d{4}/|/art_\d+_\d+\.html$|content_\d+\.s?html?$"
