@@ -362,7 +362,7 @@ def reprocess(archive_dir: ArchiveDir, keep_all: bool, as_json: bool) -> None:
 def _list_command() -> click.Command:
     """`hra list`: built when the command modules load (it shares search's filters)."""
     from archive.commands.search import filter_options
-    from search.params import describe_filters, has_filters, make_filters
+    from search.params import FilterOptions
 
     @click.command("list")
     @filter_options
@@ -370,9 +370,7 @@ def _list_command() -> click.Command:
     @click.option("--json", "as_json", is_flag=True, help="One JSON record per line (no text).")
     @data_dir_option
     @pass_archive_dir
-    def list_cmd(archive_dir: ArchiveDir, year: int | None, since: str | None,
-                 until: str | None, region: str | None, doc_type: str | None,
-                 site: str | None, issuer: str | None, complete: bool, all_versions: bool, limit: int,
+    def list_cmd(archive_dir: ArchiveDir, chosen: FilterOptions, limit: int,
                  as_json: bool) -> None:
         """List documents, newest first, with their flags.
 
@@ -385,13 +383,11 @@ def _list_command() -> click.Command:
           hra list --year 2024 --region 遵义 --type plan
           hra list --since 2024-01 --complete --json
         """
-        filtered = has_filters(year, since, until, region, doc_type, site, issuer, complete)
-        filters = make_filters(year, since, until, region, doc_type, site, issuer, complete,
-                               all_versions)
+        filters = chosen.filters()
         from search.selection import select_documents
 
         with archive_dir.store(readonly=True) as store:
-            total, records = select_documents(store, None, filters, filtered=filtered,
+            total, records = select_documents(store, None, filters, filtered=chosen.narrowing,
                                               sort="date")
             records_list = [r for _, r in zip(range(limit), records(), strict=False)]
         if as_json:
@@ -401,8 +397,7 @@ def _list_command() -> click.Command:
                 data.pop("blocks")
                 click.echo(json.dumps(data, ensure_ascii=False))
             return
-        described = describe_filters(year, since, until, region, doc_type, site, issuer, complete,
-                                     all_versions)
+        described = chosen.describe()
         table = Table(show_lines=False, title=f"{len(records_list)} of {total} document(s)"
                       + (f" with {shown(described)}" if described else ""))
         for col in ("id", "published", "type", "region", "site", "title", "flags"):
@@ -661,7 +656,7 @@ def _write_export(records: Callable[[], Iterator[Any]], total: int, fmt: str,
 def _export_command() -> click.Command:
     """`hra export`: built when the command modules load (it shares search's filters)."""
     from archive.commands.search import QueryCommand, filter_options, sort_option
-    from search.params import describe_filters, has_filters, make_filters, parse_query
+    from search.params import FilterOptions, parse_query
 
     @click.command("export", cls=QueryCommand)
     @click.argument("query", nargs=-1)
@@ -670,10 +665,8 @@ def _export_command() -> click.Command:
     @_export_options
     @data_dir_option
     @pass_archive_dir
-    def export(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None,
-               since: str | None, until: str | None, region: str | None, doc_type: str | None,
-               site: str | None, issuer: str | None, complete: bool, all_versions: bool, sort: str | None,
-               fmt: str, output: str | None, one_file: bool, no_text: bool,
+    def export(archive_dir: ArchiveDir, query: tuple[str, ...], chosen: FilterOptions,
+               sort: str | None, fmt: str, output: str | None, one_file: bool, no_text: bool,
                limit: int | None, force: bool) -> None:
         """Export documents as JSONL, CSV (opens in Excel), Markdown, text or Word.
 
@@ -695,11 +688,10 @@ def _export_command() -> click.Command:
 
         if output is not None:  # before the archive is opened: never write inside it
             refuse_inside(output, archive_dir.data_dir)
-        filtered = has_filters(year, since, until, region, doc_type, site, issuer, complete)
+        filtered = chosen.narrowing
         node = parse_query(" ".join(query)) if query else None
-        fields = (year, since, until, region, doc_type, site, issuer, complete, all_versions)
-        filters = make_filters(*fields)
-        title = export_title(" ".join(query) or None, describe_filters(*fields))
+        filters = chosen.filters()
+        title = export_title(" ".join(query) or None, chosen.describe())
         with archive_dir.store(readonly=True) as store:
             total, records = select_documents(store, node, filters, filtered=filtered,
                                               sort=sort, limit=limit)

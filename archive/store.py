@@ -192,7 +192,7 @@ _BOOL_FIELDS = ("truncated", "placeholders", "mojibake", "is_health_report")
 INDEX_COLUMNS = (
     "id", "url", "title", "published", "year", "site", "region", "region_province",
     "region_city", "region_county", "doc_type", "text", "truncated", "placeholders", "mojibake",
-    "is_health_report", "duplicate_of", "issuer",
+    "is_health_report", "duplicate_of", "issuer", "format",
 )
 #: An archive row as the search index reads it: `INDEX_COLUMNS` -> value as stored (flags are
 #: 0/1 integers, not booleans).

@@ -1,5 +1,5 @@
-"""Facets: counts of all matches (not just one page) by year, province, type, site and issuing
-office.
+"""Facets: counts of all matches (not just one page) by year, province, type, site, issuing
+office and format (html or an attachment's file format).
 
 Each facet is an exact-term field of the index (`search.schema`); a document without a value
 counts as ``(none)``. The values of each document are read once per index generation (every
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 #: Facet name (as shown and in ``--json``) -> the index field counted.
 FACETS = {"year": "year", "region": "province", "doc_type": "doc_type", "site": "site",
-          "issuer": "issuer"}
+          "issuer": "issuer", "format": "format"}
 #: Generations whose facet values are kept (the live one and the one it replaced).
 KEEP_GENERATIONS = 2
 
@@ -30,8 +30,8 @@ _LOCK = threading.Lock()
 
 def facet_counts(index: GenerationReader, docs: set[int],
                  names: Iterable[str] = FACETS) -> dict[str, dict[str, int]]:
-    """Counts of ``docs`` by year, province, document type, site and issuer, or the facets
-    ``names`` of them (most frequent first)."""
+    """Counts of ``docs`` by year, province, document type, site, issuer and format, or the
+    facets ``names`` of them (most frequent first)."""
     out: dict[str, dict[str, int]] = {}
     for name in names:
         values = facet_values(index, FACETS[name])

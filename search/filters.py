@@ -4,7 +4,8 @@ Every filter is a posting list (or a union of a few) of an exact-term field of t
 (`search.schema`): ``year``, ``published`` (a range of ``YYYY-MM-DD`` terms), ``region`` (any name
 of the document's province, city or county), ``doc_type``, ``site`` (site name, compared
 normalized) or ``host`` (URL host), ``issuer`` (any issuing office whose name contains the
-filter's, compared normalized), and the ``flags`` ``truncated`` and ``duplicate``. The result
+filter's, compared normalized), ``format`` (html, a file format, or any file: ``attachment``)
+and the ``flags`` ``truncated`` and ``duplicate``. The result
 is the context a query is then matched in (`search.boolean`).
 """
 
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     from search.reader import GenerationReader
 
 
+#: ``Filters.file_format`` of any attached file (every format but html).
+ATTACHMENT = "attachment"
+
+
 @dataclass
 class Filters:
     """Restrictions applied before the query (all optional)."""
@@ -29,6 +34,7 @@ class Filters:
     doc_type: str | None = None
     site: str | None = None  # site name (case-insensitive) or URL host
     issuer: str | None = None  # a part of the issuing office's name (发布机构/发文机关)
+    file_format: str | None = None  # html, pdf, docx, ... (`FILE_FORMATS`), or "attachment"
     complete: bool = False  # not truncated
     canonical: bool = False  # not marked as a duplicate of another document
 
@@ -51,11 +57,16 @@ def filtered(index: GenerationReader, filters: Filters) -> set[int]:
         restrictions.append(_site(index, filters.site))
     if filters.issuer:
         restrictions.append(_issuer(index, filters.issuer))
-    if not (restrictions or filters.complete or filters.canonical):
+    attachments_only = filters.file_format == ATTACHMENT
+    if filters.file_format and not attachments_only:
+        restrictions.append(index.postings("format", filters.file_format))
+    if not (restrictions or filters.complete or filters.canonical or attachments_only):
         return live  # shared: the matcher never changes its context
     docs = set(live)
     for allowed in sorted(restrictions, key=len):
         docs.intersection_update(allowed)
+    if attachments_only:
+        docs.difference_update(index.postings("format", "html"))
     if filters.complete:
         docs.difference_update(index.postings("flags", "truncated"))
     if filters.canonical:

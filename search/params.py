@@ -9,9 +9,12 @@ convert their own input (click options, URL parameters) into these values.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from archive.errors import HraError
+from archive.text.documents.common import DOCUMENT_FORMATS
+from search.filters import ATTACHMENT
 
 if TYPE_CHECKING:
     from search.filters import Filters
@@ -46,50 +49,75 @@ def date_bound(value: str, end: bool) -> str:
     return date(year, month, day).isoformat()
 
 
-def has_filters(year: int | None, since: str | None, until: str | None, region: str | None,
-                doc_type: str | None, site: str | None, issuer: str | None, complete: bool) -> bool:
-    """Whether any filter narrows the selection (--all-versions widens it: not a filter)."""
-    return any((year is not None, since, until, region, doc_type, site, issuer, complete))
+@dataclass(frozen=True)
+class FilterOptions:
+    """The filters every front end offers, as the user gave them (`--year`, `--since`, ...,
+    or the web page's parameters; dates already YYYY-MM-DD bounds)."""
+
+    year: int | None = None
+    since: str | None = None
+    until: str | None = None
+    region: str | None = None
+    doc_type: str | None = None
+    site: str | None = None
+    issuer: str | None = None
+    file_format: str | None = None
+    complete: bool = False
+    all_versions: bool = False
+
+    #: (field, option) of the options taking a value, in the order they are described.
+    VALUED = (("year", "--year"), ("since", "--since"), ("until", "--until"),
+              ("region", "--region"), ("doc_type", "--type"), ("site", "--site"),
+              ("issuer", "--issuer"), ("file_format", "--file-format"))
+
+    @property
+    def narrowing(self) -> bool:
+        """Whether any filter narrows the selection (--all-versions widens it: not a filter)."""
+        return self.complete or any(getattr(self, name) not in (None, "")
+                                    for name, _option in self.VALUED)
+
+    def describe(self) -> str:
+        """The filters as the options that set them (for headers): ``--year 2023 --region 遵义``."""
+        parts = [f"{option} {getattr(self, name)}" for name, option in self.VALUED
+                 if getattr(self, name) not in (None, "")]
+        parts += [flag for flag, on in (("--complete", self.complete),
+                                        ("--all-versions", self.all_versions)) if on]
+        return " ".join(parts)
+
+    def filters(self) -> Filters:
+        """The engine's Filters (HraError, exit 2, naming the option when a value is wrong)."""
+        if self.year is not None and (self.since or self.until):
+            raise HraError("use either --year or --since/--until", 2)
+        if self.since and self.until and self.since > self.until:
+            raise HraError(f"--since {self.since} is after --until {self.until}", 2)
+        if self.doc_type:
+            from archive.text.classify import DOC_TYPES
+
+            if self.doc_type.strip().lower() not in DOC_TYPES:
+                raise HraError(f"unknown --type {self.doc_type!r} (one of: "
+                               f"{', '.join(DOC_TYPES)})", 2)
+        if self.region is not None:
+            from archive.text.normalize import search_key
+            from search.regions import known_region
+
+            if not known_region(search_key(self.region)):
+                raise HraError(f"unknown --region {self.region!r}: not a province, city or county "
+                               "of the gazetteer (full or short name: 贵州省, 遵义市, 遵义, 红花岗区)",
+                               2)
+        file_format = self.file_format.strip().lower() if self.file_format else None
+        if file_format and file_format not in FILE_FORMATS:
+            raise HraError(f"unknown --file-format {self.file_format!r} (one of: "
+                           f"{', '.join(FILE_FORMATS)})", 2)
+        from search.filters import Filters
+
+        return Filters(year=self.year, since=self.since, until=self.until, region=self.region,
+                       doc_type=self.doc_type, site=self.site, issuer=self.issuer,
+                       file_format=file_format, complete=self.complete,
+                       canonical=not self.all_versions)
 
 
-def describe_filters(year: int | None, since: str | None, until: str | None,
-                     region: str | None, doc_type: str | None, site: str | None,
-                     issuer: str | None, complete: bool, all_versions: bool) -> str:
-    """The filters as the options that set them (for headers): ``--year 2023 --region 遵义``."""
-    parts = [f"--{name.replace('_', '-').replace('doc-type', 'type')} {value}"
-             for name, value in (("year", year), ("since", since), ("until", until),
-                                 ("region", region), ("doc_type", doc_type), ("site", site),
-                                 ("issuer", issuer))
-             if value not in (None, "")]
-    parts += [flag for flag, on in (("--complete", complete), ("--all-versions", all_versions))
-              if on]
-    return " ".join(parts)
-
-
-def make_filters(year: int | None, since: str | None, until: str | None, region: str | None,
-                 doc_type: str | None, site: str | None, issuer: str | None, complete: bool,
-                 all_versions: bool) -> Filters:
-    """The engine's Filters from the shared options (HraError, exit 2, when wrong)."""
-    if year is not None and (since or until):
-        raise HraError("use either --year or --since/--until", 2)
-    if since and until and since > until:
-        raise HraError(f"--since {since} is after --until {until}", 2)
-    if doc_type:
-        from archive.text.classify import DOC_TYPES
-
-        if doc_type.strip().lower() not in DOC_TYPES:
-            raise HraError(f"unknown --type {doc_type!r} (one of: {', '.join(DOC_TYPES)})", 2)
-    if region is not None:
-        from archive.text.normalize import search_key
-        from search.regions import known_region
-
-        if not known_region(search_key(region)):
-            raise HraError(f"unknown --region {region!r}: not a province, city or county of "
-                           "the gazetteer (full or short name: 贵州省, 遵义市, 遵义, 红花岗区)", 2)
-    from search.filters import Filters
-
-    return Filters(year=year, since=since, until=until, region=region, doc_type=doc_type,
-                   site=site, issuer=issuer, complete=complete, canonical=not all_versions)
+#: What `--file-format` takes: web pages, each file format an attachment may have, or any file.
+FILE_FORMATS = ("html", *DOCUMENT_FORMATS, ATTACHMENT)
 
 
 def parse_query(text: str) -> Node:

@@ -45,8 +45,9 @@ from archive.text.normalize import fold_width, has_wide, search_key
 from search.analysis import GramField
 
 #: Bump when the schema or the analysis changes: old indexes then need `hra reindex`.
-SCHEMA_VERSION = 4  # 2: stored text keeps full-width punctuation; flags wide, compat; 3: issuer;
-#                    4: key (the search keys of title and text, verification reads them)
+SCHEMA_VERSION = 5  # 2: stored text keeps full-width punctuation; flags wide, compat; 3: issuer;
+#                    4: key (the search keys of title and text, verification reads them);
+#                    5: format (html, or an attachment's file format)
 
 #: The archive columns the index reads, in fingerprint order: the rows `Store.index_rows` and
 #: `Store.iter_index_rows` return.
@@ -81,6 +82,7 @@ def make_schema() -> Schema:
         site=ID(),
         host=ID(),
         issuer=ID(),
+        format=ID(),
         duplicate_of=ID(),
         flags=Keywords(),
     )
@@ -197,6 +199,7 @@ def index_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "site": row.get("site") or None,
         "host": host or None,
         "issuer": row.get("issuer") or None,
+        "format": row.get("format") or "html",
         "duplicate_of": row.get("duplicate_of") or None,
         "flags": " ".join(flags) or None,
     }

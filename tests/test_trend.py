@@ -83,7 +83,7 @@ def test_terminal_chart_csv_and_png(data_dir: Path, tmp_path: Path) -> None:
 def test_the_chart_font_has_chinese_characters(data_dir: Path) -> None:
     from archive.store import Store
     from archive.trend_chart import cjk_font, render
-    from search.params import make_filters
+    from search.params import FilterOptions
     from search.trend import trend
 
     font = cjk_font()
@@ -93,7 +93,7 @@ def test_the_chart_font_has_chinese_characters(data_dir: Path) -> None:
             pytest.fail(f"HRA_REQUIRE_SHARED is set but {reason}", pytrace=False)
         pytest.skip(reason)
     with Store(data_dir, readonly=True) as store:
-        counts = trend(store, ["医共体"], "type", make_filters(*[None] * 7, False, False))
+        counts = trend(store, ["医共体"], "type", FilterOptions().filters())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         image = render(counts, "png")

@@ -6,6 +6,8 @@ Whoosh and the search engine load inside the command functions.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sys
 import time
 from collections.abc import Sequence
@@ -24,7 +26,7 @@ from archive.cli import (
     shown,
 )
 from archive.errors import HraError
-from search.params import date_bound, describe_filters, make_filters, parse_query
+from search.params import FilterOptions, date_bound, parse_query
 
 
 def _date_bound(end: bool) -> Any:
@@ -42,8 +44,15 @@ def _date_bound(end: bool) -> Any:
 
 
 def filter_options(command: Any) -> Any:
-    """The filters `hra search`, `hra list` and `hra export` share (same names, same meaning;
-    `make_filters` turns them into the engine's `Filters`)."""
+    """The filters `hra search`, `hra list`, `hra export` and `hra trend` share (same names, same
+    meaning), handed to the command as one `search.params.FilterOptions` argument, ``chosen``
+    (its ``filters()`` makes the engine's `Filters`)."""
+
+    @functools.wraps(command)
+    def packed(*args: Any, **kwargs: Any) -> Any:
+        chosen = FilterOptions(**{name: kwargs.pop(name) for name in FILTER_PARAMS})
+        return command(*args, chosen=chosen, **kwargs)
+
     options = [
         click.option("--year", type=int, help="Only reports about this year."),
         click.option("--since", callback=_date_bound(end=False), metavar="DATE",
@@ -58,13 +67,20 @@ def filter_options(command: Any) -> Any:
         click.option("--site", metavar="S", help="Site name as archived, or the URL's host."),
         click.option("--issuer", metavar="I",
                      help="Issuing office (发布机构/发文机关) contains I: --issuer 卫生健康."),
+        click.option("--file-format", metavar="F",
+                     help="Web pages (html), attachments of one format (pdf, docx, doc, wps, "
+                          "rtf, xlsx, xls, et) or any attachment (attachment)."),
         click.option("--complete", is_flag=True, help="Only documents that are not truncated."),
         click.option("--all-versions", is_flag=True,
                      help="Every copy of a reposted report (default: its canonical copy only)."),
     ]
     for option in reversed(options):
-        command = option(command)
-    return command
+        packed = option(packed)
+    return packed
+
+
+#: The parameters `filter_options` adds (the fields of `FilterOptions`).
+FILTER_PARAMS = tuple(f.name for f in dataclasses.fields(FilterOptions))
 
 
 def sort_option(command: Any) -> Any:
@@ -113,14 +129,13 @@ class QueryCommand(click.Command):
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--facets", is_flag=True,
-              help="Counts of all matches by year, region (province), type and site.")
+              help="Counts of all matches by year, region (province), type, site, issuer and "
+                   "format.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @data_dir_option
 @pass_archive_dir
-def search_cmd(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None, since: str | None,
-               until: str | None, region: str | None, doc_type: str | None, site: str | None,
-               issuer: str | None, complete: bool, all_versions: bool, sort: str | None, limit: int, page: int,
-               facets: bool, as_json: bool) -> None:
+def search_cmd(archive_dir: ArchiveDir, query: tuple[str, ...], chosen: FilterOptions,
+               sort: str | None, limit: int, page: int, facets: bool, as_json: bool) -> None:
     """Search the archive: every document containing the query's strings, ranked.
 
     Terms are ANDed; OR, -term / NOT term, "quoted phrases", (groups), title: and text:
@@ -139,11 +154,12 @@ def search_cmd(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None
       hra search 'title:工作总结 -疫情' --facets
       hra search --year 2024 --region 遵义 --type plan      # browse: no query, newest first
       hra search 指标 --issuer 卫生健康                      # issuing office (发布机构) contains
+      hra search 村医 --file-format attachment              # only attached files (PDF, Word, ...)
       hra search --json -- '-新冠 疫苗'                       # a query starting with '-'
     """
     text = " ".join(query)
     node = parse_query(text) if query else None
-    filters = make_filters(year, since, until, region, doc_type, site, issuer, complete, all_versions)
+    filters = chosen.filters()
     from search.selection import search_archive
 
     with archive_dir.store(readonly=True) as store:
@@ -157,9 +173,7 @@ def search_cmd(archive_dir: ArchiveDir, query: tuple[str, ...], year: int | None
     if as_json:
         print_json(result.to_json())
         return
-    described = describe_filters(year, since, until, region, doc_type, site, issuer, complete,
-                                 all_versions)
-    _print_result(text if query else None, described, result)
+    _print_result(text if query else None, chosen.describe(), result)
 
 
 def markup(text: str, spans: Sequence[tuple[int, int]], style: str = "bold red") -> str:

@@ -12,7 +12,7 @@ import click
 from archive.cli import ArchiveDir, console, data_dir_option, pass_archive_dir, print_json, shown
 from archive.commands.search import QueryCommand, filter_options
 from archive.errors import HraError
-from search.params import make_filters
+from search.params import FilterOptions
 
 BAR_WIDTH = 40
 COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red")
@@ -32,11 +32,8 @@ COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red")
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @data_dir_option
 @pass_archive_dir
-def trend_cmd(archive_dir: ArchiveDir, terms: tuple[str, ...], by: str, year: int | None,
-              since: str | None, until: str | None, region: str | None, doc_type: str | None,
-              site: str | None, issuer: str | None, complete: bool, all_versions: bool,
-              png: Path | None,
-              csv_path: Path | None, as_json: bool) -> None:
+def trend_cmd(archive_dir: ArchiveDir, terms: tuple[str, ...], by: str, chosen: FilterOptions,
+              png: Path | None, csv_path: Path | None, as_json: bool) -> None:
     """Count the documents matching each TERM per year, province or type, and chart them.
 
     Each TERM is a query of its own (quote one with spaces: '家庭医生 签约'); reposted
@@ -52,8 +49,7 @@ def trend_cmd(archive_dir: ArchiveDir, terms: tuple[str, ...], by: str, year: in
     """
     from search.trend import trend
 
-    filters = make_filters(year, since, until, region, doc_type, site, issuer, complete,
-                           all_versions)
+    filters = chosen.filters()
     with archive_dir.store(readonly=True) as store:
         result = trend(store, list(terms), by, filters)
     for path in (png, csv_path):

@@ -13,14 +13,15 @@ from archive.errors import HraError
 
 if TYPE_CHECKING:
     from search.filters import Filters
+    from search.params import FilterOptions
     from search.query import Node
 
 PAGE_SIZES = (10, 20, 50, 100)
 MAX_PAGE = 1000
 MAX_TEXT = 500
 #: The parameters of a search, in the order links write them.
-NAMES = ("q", "year", "since", "until", "region", "type", "site", "issuer", "complete", "all",
-         "sort", "limit", "page")
+NAMES = ("q", "year", "since", "until", "region", "type", "site", "issuer", "format", "complete",
+         "all", "sort", "limit", "page")
 _YES = {"1", "on", "true", "yes"}
 _NO = {"", "0", "off", "false", "no"}
 _DOC_ID = re.compile(r"[0-9a-f]{16}")
@@ -42,18 +43,28 @@ class SearchParams:
     doc_type: str | None = None
     site: str | None = None
     issuer: str | None = None
+    file_format: str | None = None
     complete: bool = False
     all_versions: bool = False
     sort: str | None = None
     limit: int = 20
     page: int = 1
 
+    def options(self, dates: bool = False) -> FilterOptions:
+        """The filters as `hra search` takes them (``dates``: since and until as the first and
+        last day they mean)."""
+        from search.params import FilterOptions
+
+        since, until = ((self._day(self.since, False), self._day(self.until, True)) if dates
+                        else (self.since, self.until))
+        return FilterOptions(year=self.year, since=since, until=until, region=self.region,
+                             doc_type=self.doc_type, site=self.site, issuer=self.issuer,
+                             file_format=self.file_format, complete=self.complete,
+                             all_versions=self.all_versions)
+
     @property
     def filtered(self) -> bool:
-        from search.params import has_filters
-
-        return has_filters(self.year, self.since, self.until, self.region, self.doc_type,
-                           self.site, self.issuer, self.complete)
+        return self.options().narrowing
 
     def node(self) -> Node | None:
         """The parsed query (None: browse)."""
@@ -62,17 +73,10 @@ class SearchParams:
         return parse_query(self.q) if self.q.strip() else None
 
     def filters(self) -> Filters:
-        from search.params import make_filters
-
-        return make_filters(self.year, self._day(self.since, False), self._day(self.until, True),
-                            self.region, self.doc_type, self.site, self.issuer,
-                            self.complete, self.all_versions)
+        return self.options(dates=True).filters()
 
     def describe(self) -> str:
-        from search.params import describe_filters
-
-        return describe_filters(self.year, self.since, self.until, self.region, self.doc_type,
-                                self.site, self.issuer, self.complete, self.all_versions)
+        return self.options().describe()
 
     @staticmethod
     def _day(value: str | None, end: bool) -> str | None:
@@ -85,7 +89,7 @@ class SearchParams:
         raw: dict[str, Any] = {
             "q": self.q, "year": self.year, "since": self.since, "until": self.until,
             "region": self.region, "type": self.doc_type, "site": self.site,
-            "issuer": self.issuer,
+            "issuer": self.issuer, "format": self.file_format,
             "complete": "1" if self.complete else None, "all": "1" if self.all_versions else None,
             "sort": self.sort, "limit": None if self.limit == 20 else self.limit,
             "page": None if self.page == 1 else self.page,
@@ -95,11 +99,13 @@ class SearchParams:
     def active(self) -> list[tuple[str, str, str]]:
         """The filters set, as (label, value, link without it) for the page to list."""
         from archive.export import TYPE_NAMES
+        from archive.web.views import FORMAT_NAMES
 
         shown = [("年度", "year", self.year), ("发布自", "since", self.since),
                  ("发布至", "until", self.until), ("地区", "region", self.region),
                  ("类型", "type", TYPE_NAMES.get(self.doc_type or "", self.doc_type)),
                  ("网站", "site", self.site), ("发布机构", "issuer", self.issuer),
+                 ("格式", "format", FORMAT_NAMES.get(self.file_format or "", self.file_format)),
                  ("仅完整", "complete", "是" if self.complete else None),
                  ("含全部副本", "all", "是" if self.all_versions else None)]
         return [(label, str(value), self.link(**{name: None}))
@@ -128,7 +134,7 @@ def search_params(query: Mapping[str, str]) -> SearchParams:
         year=_int(query, "year", 1, 9999),
         since=_date(query, "since"), until=_date(query, "until"),
         region=_text(query, "region"), doc_type=_text(query, "type"), site=_text(query, "site"),
-        issuer=_text(query, "issuer"),
+        issuer=_text(query, "issuer"), file_format=_text(query, "format"),
         complete=_flag(query, "complete"), all_versions=_flag(query, "all"),
         sort=_choice(query, "sort", ("relevance", "date")),
         limit=_int(query, "limit", 1, max(PAGE_SIZES)) or 20,

@@ -14,10 +14,14 @@ from markupsafe import Markup, escape
 from archive.export import TYPE_NAMES
 
 FACET_NAMES = {"year": "年度", "region": "省份", "doc_type": "类型", "site": "网站",
-               "issuer": "发布机构"}
+               "issuer": "发布机构", "format": "格式"}
 #: facet -> the search parameter a click on one of its values sets.
 FACET_PARAMS = {"year": "year", "region": "region", "doc_type": "type", "site": "site",
-                "issuer": "issuer"}
+                "issuer": "issuer", "format": "format"}
+#: The values of the format filter (`search.params.FILE_FORMATS`), named for the page.
+FORMAT_NAMES = {"html": "网页", "attachment": "附件（任何格式）", "pdf": "PDF", "docx": "Word (DOCX)",
+                "doc": "Word (DOC)", "wps": "WPS 文字", "rtf": "RTF", "xlsx": "Excel (XLSX)",
+                "xls": "Excel (XLS)", "et": "WPS 表格"}
 STATUS_NAMES = {"ok": "成功", "partial": "部分成功", "failed": "失败", "interrupted": "中断",
                 "running": "进行中", "never": "从未抓取"}
 KIND_NAMES = {"import": "导入", "crawl": "抓取", "reprocess": "重新处理"}
@@ -26,10 +30,11 @@ KIND_NAMES = {"import": "导入", "crawl": "抓取", "reprocess": "重新处理"
 def install(env: Environment) -> None:
     """The filters and names the templates use."""
     env.filters.update(highlight=highlight, safe_url=safe_url, type_name=type_name,
+                       format_name=lambda f: FORMAT_NAMES.get(f, f),
                        status_name=lambda s: STATUS_NAMES.get(s, s), when=when,
                        kind_name=lambda k: KIND_NAMES.get(k, k))
     env.globals.update(FACET_NAMES=FACET_NAMES, FACET_PARAMS=FACET_PARAMS,
-                       TYPE_NAMES=TYPE_NAMES)
+                       TYPE_NAMES=TYPE_NAMES, FORMAT_NAMES=FORMAT_NAMES)
 
 
 def highlight(text: str | None, spans: Sequence[tuple[int, int]] = ()) -> Markup:
