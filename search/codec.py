@@ -59,6 +59,15 @@ _TRAILER = struct.Struct("!QQ4s")
 _BIG_ENDIAN = sys.byteorder == "big"
 
 
+def length_codes(lengths: Sequence[int]) -> tuple[int, int]:
+    """Whoosh's one-byte codes of the smallest non-zero and the largest of a posting list's
+    document lengths (0 for none), as a term's info keeps them."""
+    nonzero = [n for n in lengths if n]
+    if not nonzero:
+        return 0, (length_to_byte(max(lengths)) if lengths else 0)
+    return length_to_byte(min(nonzero)), length_to_byte(max(lengths))
+
+
 def _typecode(deltas: Sequence[int]) -> str:
     top = max(deltas)
     return "B" if top < 0x100 else "H" if top < 0x10000 else "I"
@@ -172,13 +181,7 @@ class GramFieldWriter(base.FieldWriter):
         lengths: Sequence[int] | None = None,
     ) -> None:
         """Add one term with its whole posting list (ascending docnums; per-posting lengths)."""
-        if lengths:
-            nonzero = [n for n in lengths if n]
-            minlb = length_to_byte(min(nonzero)) if nonzero else 0
-            maxlb = length_to_byte(max(lengths))
-        else:
-            minlb = maxlb = 0
-        self.write_coded(btext, ids, weights, minlb, maxlb)
+        self.write_coded(btext, ids, weights, *length_codes(lengths or ()))
 
     def write_coded(self, btext: bytes, ids: Any, weights: bytes | bytearray, minlb: int,
                     maxlb: int) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import sys
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import accumulate, groupby
 from operator import itemgetter
 from typing import Any
@@ -30,7 +30,7 @@ from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from search.analysis import MAX_TF, GramField, gram_key, gram_term
-from search.codec import INLINE, GramCodec, GramTermsReader
+from search.codec import INLINE, GramCodec, GramTermsReader, length_codes
 from search.runs import InMemory, Run, merge_runs
 from search.whoosh_internals import (
     fixed_column_data,
@@ -430,57 +430,6 @@ def _column_source(reader: SegmentReader, fieldname: str) -> Any:
     return [field.to_column_value(v) for v in column_values(reader, fieldname)]
 
 
-def _sorted_postings(reader: SegmentReader, schema: Any, number: int) -> Iterator[tuple]:
-    """(field, term bytes, number, docnums, weights) of a `GramCodec` segment's terms of the
-    schema's fields, ordered by field name, then term."""
-    terms = terms_reader(reader)
-    for fieldname in sorted(set(terms.indexed_field_names()) & set(schema.names())):
-        for tbytes, info in terms.field_terms(fieldname):
-            yield (fieldname, tbytes, number, *terms.postings_of(info))
-
-
-def _stream_postings(
-    builder: SegmentBuilder, readers: list[SegmentReader], docmaps: list[dict[int, int]]
-) -> Any:
-    """Finish a merge: the segments' posting lists merged term by term (a k-way merge of their
-    sorted term tables) straight into the new segment's writer, so a merge holds one term's
-    postings at a time, never the whole segments'."""
-    builder.perdoc.close()
-    schema, lengths = builder.schema, builder.lengths
-    for column in lengths.values():
-        column.extend([0] * (builder.docnum - len(column)))
-    streams = [_sorted_postings(r, schema, i) for i, r in enumerate(readers)]
-    fw = builder.codec.field_writer(builder.storage, builder.segment)
-    try:
-        current = None
-        merged = heapq.merge(*streams, key=itemgetter(0, 1))  # stable: segments in order
-        for (fieldname, tbytes), group in groupby(merged, key=itemgetter(0, 1)):
-            ids: list[int] = []
-            weights = bytearray()
-            for _f, _t, number, docnums, ws in group:
-                docmap = docmaps[number]
-                for d, w in zip(docnums, ws, strict=True):
-                    if d in docmap:
-                        ids.append(docmap[d])
-                        weights.append(min(w, MAX_TF))
-            if not ids:
-                continue
-            if fieldname != current:
-                if current is not None:
-                    fw.finish_field()
-                fw.start_field(fieldname, schema[fieldname])
-                current = fieldname
-            known = lengths.get(fieldname)
-            fw.write_term(tbytes, ids, weights,
-                          [known[d] for d in ids] if known is not None else None)
-        if current is not None:
-            fw.finish_field()
-    finally:
-        fw.close()
-    builder.segment.set_doc_count(builder.docnum)
-    return builder.segment
-
-
 def _sorted_infos(reader: SegmentReader, schema: Any, number: int) -> Iterator[tuple]:
     """(field, term bytes, number, raw info) of a `GramCodec` segment's terms of the schema's
     fields, ordered by field name, then term."""
@@ -490,60 +439,105 @@ def _sorted_infos(reader: SegmentReader, schema: Any, number: int) -> Iterator[t
             yield fieldname, tbytes, number, info
 
 
-def _stream_appended(builder: SegmentBuilder, readers: list[SegmentReader],
-                     bases: list[int]) -> Any:
-    """`_stream_postings` for segments without deleted documents (the segments a rebuild's
-    workers write): each segment's documents follow the previous ones', so a term's merged
-    posting list is its lists one after another, each shifted by its segment's base. Lists
-    are shifted as arrays, and the length codes come from the term infos (the documents'
-    lengths do not change), so no posting passes through Python one at a time."""
-    import numpy as np
+#: A term's merged postings from its (field, term, segment number, raw info) parts:
+#: (docnums, weights, smallest and largest length code), or None when none is left.
+Combine = Callable[[str, list[tuple]], tuple[Any, bytes, int, int] | None]
 
+
+def _stream_terms(builder: SegmentBuilder, readers: list[SegmentReader],
+                  combine: Combine) -> Any:
+    """Finish a merge: the segments' term tables merged term by term (a k-way merge) straight
+    into the new segment's writer, each term's posting lists combined by ``combine``, so a
+    merge holds one term's postings at a time, never the whole segments'."""
     builder.perdoc.close()
     schema = builder.schema
-    terms = [terms_reader(r) for r in readers]
     streams = [_sorted_infos(r, schema, i) for i, r in enumerate(readers)]
     fw = builder.codec.field_writer(builder.storage, builder.segment)
     try:
         current = None
         merged = heapq.merge(*streams, key=itemgetter(0, 1))  # stable: segments in order
         for (fieldname, tbytes), group in groupby(merged, key=itemgetter(0, 1)):
-            parts = list(group)
+            postings = combine(fieldname, list(group))
+            if postings is None:
+                continue
             if fieldname != current:
                 if current is not None:
                     fw.finish_field()
                 fw.start_field(fieldname, schema[fieldname])
                 current = fieldname
-            minlbs = [p[3][-2] for p in parts if p[3][-2]]
-            minlb = min(minlbs) if minlbs else 0
-            maxlb = max(p[3][-1] for p in parts)
-            if len(parts) == 1 and bases[parts[0][2]] == 0:
-                info = parts[0][3]
-                if len(info) == 4:
-                    fw.write_coded(tbytes, info[0], info[1], minlb, maxlb)
-                else:
-                    ids, weights = terms[parts[0][2]].postings_array(info)
-                    fw.write_coded(tbytes, ids, weights, minlb, maxlb)
-                continue
-            id_parts, weight_parts = [], []
-            for _f, _t, number, info in parts:
-                base = bases[number]
-                if len(info) == 4:
-                    id_parts.append(np.add(info[0], base, dtype=np.int64))
-                    weight_parts.append(info[1])
-                else:
-                    ids, weights = terms[number].postings_array(info)
-                    id_parts.append(ids + base)
-                    weight_parts.append(weights)
-            all_ids = np.concatenate(id_parts) if len(id_parts) > 1 else id_parts[0]
-            fw.write_coded(tbytes, all_ids if len(all_ids) > INLINE else all_ids.tolist(),
-                           b"".join(weight_parts), minlb, maxlb)
+            fw.write_coded(tbytes, *postings)
         if current is not None:
             fw.finish_field()
     finally:
         fw.close()
     builder.segment.set_doc_count(builder.docnum)
     return builder.segment
+
+
+def _stream_postings(
+    builder: SegmentBuilder, readers: list[SegmentReader], docmaps: list[dict[int, int]]
+) -> Any:
+    """Merge segments posting by posting: deleted documents dropped, the others renumbered
+    (``docmaps``), length codes from the documents' lengths."""
+    terms = [terms_reader(r) for r in readers]
+    lengths = builder.lengths
+    for column in lengths.values():
+        column.extend([0] * (builder.docnum - len(column)))
+
+    def combine(fieldname: str, parts: list[tuple]) -> tuple[Any, bytes, int, int] | None:
+        ids: list[int] = []
+        weights = bytearray()
+        for _f, _t, number, info in parts:
+            docmap = docmaps[number]
+            docnums, ws = terms[number].postings_of(info)
+            for d, w in zip(docnums, ws, strict=True):
+                if d in docmap:
+                    ids.append(docmap[d])
+                    weights.append(min(w, MAX_TF))
+        if not ids:
+            return None
+        known = lengths.get(fieldname)
+        minlb, maxlb = length_codes([known[d] for d in ids]) if known is not None else (0, 0)
+        return ids, bytes(weights), minlb, maxlb
+
+    return _stream_terms(builder, readers, combine)
+
+
+def _stream_appended(builder: SegmentBuilder, readers: list[SegmentReader],
+                     bases: list[int]) -> Any:
+    """Merge segments without deleted documents (the segments a rebuild's workers write):
+    each segment's documents follow the previous ones', so a term's merged posting list is its
+    lists one after another, each shifted by its segment's base. Lists are shifted as arrays,
+    and the length codes come from the term infos (the documents' lengths do not change), so
+    no posting passes through Python one at a time."""
+    import numpy as np
+
+    terms = [terms_reader(r) for r in readers]
+
+    def combine(_fieldname: str, parts: list[tuple]) -> tuple[Any, bytes, int, int]:
+        minlbs = [p[3][-2] for p in parts if p[3][-2]]
+        minlb = min(minlbs) if minlbs else 0
+        maxlb = max(p[3][-1] for p in parts)
+        if len(parts) == 1 and bases[parts[0][2]] == 0:
+            info = parts[0][3]
+            if len(info) == 4:
+                return info[0], info[1], minlb, maxlb
+            return (*terms[parts[0][2]].postings_array(info), minlb, maxlb)
+        id_parts, weight_parts = [], []
+        for _f, _t, number, info in parts:
+            base = bases[number]
+            if len(info) == 4:
+                id_parts.append(np.add(info[0], base, dtype=np.int64))
+                weight_parts.append(info[1])
+            else:
+                ids, weights = terms[number].postings_array(info)
+                id_parts.append(ids + base)
+                weight_parts.append(weights)
+        all_ids = np.concatenate(id_parts) if len(id_parts) > 1 else id_parts[0]
+        return (all_ids if len(all_ids) > INLINE else all_ids.tolist(), b"".join(weight_parts),
+                minlb, maxlb)
+
+    return _stream_terms(builder, readers, combine)
 
 
 def _all_postings(reader: SegmentReader) -> Iterable[tuple[str, bytes, list[int], bytes]]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from archive.errors import HraError
+from search.params import FilterOptions
 
 if TYPE_CHECKING:
     from search.filters import Filters
-    from search.params import FilterOptions
     from search.query import Node
 
 PAGE_SIZES = (10, 20, 50, 100)
@@ -32,39 +32,18 @@ class BadRequest(Exception):
 
 
 @dataclass(frozen=True)
-class SearchParams:
-    """What the search page was asked for (strings as given, numbers checked)."""
+class SearchParams(FilterOptions):
+    """What the search page was asked for (strings as given, numbers checked): the filters of
+    `hra search` (`FilterOptions`, since and until as given), the query, sort and page."""
 
     q: str = ""
-    year: int | None = None
-    since: str | None = None
-    until: str | None = None
-    region: str | None = None
-    doc_type: str | None = None
-    site: str | None = None
-    issuer: str | None = None
-    file_format: str | None = None
-    complete: bool = False
-    all_versions: bool = False
     sort: str | None = None
     limit: int = 20
     page: int = 1
 
-    def options(self, dates: bool = False) -> FilterOptions:
-        """The filters as `hra search` takes them (``dates``: since and until as the first and
-        last day they mean)."""
-        from search.params import FilterOptions
-
-        since, until = ((self._day(self.since, False), self._day(self.until, True)) if dates
-                        else (self.since, self.until))
-        return FilterOptions(year=self.year, since=since, until=until, region=self.region,
-                             doc_type=self.doc_type, site=self.site, issuer=self.issuer,
-                             file_format=self.file_format, complete=self.complete,
-                             all_versions=self.all_versions)
-
     @property
     def filtered(self) -> bool:
-        return self.options().narrowing
+        return self.narrowing
 
     def node(self) -> Node | None:
         """The parsed query (None: browse)."""
@@ -73,10 +52,9 @@ class SearchParams:
         return parse_query(self.q) if self.q.strip() else None
 
     def filters(self) -> Filters:
-        return self.options(dates=True).filters()
-
-    def describe(self) -> str:
-        return self.options().describe()
+        """The engine's Filters, since and until as the first and last day they mean."""
+        return FilterOptions.filters(replace(self, since=self._day(self.since, False),
+                                             until=self._day(self.until, True)))
 
     @staticmethod
     def _day(value: str | None, end: bool) -> str | None:
