@@ -61,6 +61,10 @@ def test_search_by_file_format(data_dir: Path) -> None:
     assert formats(data_dir, "--file-format", "attachment") == ["docx", "xlsx"]
     facets = json.loads(hra(data_dir, "search", "--facets", "--json").stdout)["facets"]
     assert facets["format"] == {"docx": 1, "html": 1, "xlsx": 1}
+    assert facets["issuer"] == {"(none)": 3}
+    # a facet no match has a value of is left out of the human list (kept in --json)
+    shown = hra(data_dir, "search", "--facets").stdout
+    assert "format: docx 1, html 1, xlsx 1" in shown and "issuer:" not in shown
 
 
 def test_a_wrong_file_format_is_one_line_and_exit_2(data_dir: Path) -> None:
@@ -100,5 +104,6 @@ def test_the_web_page_filters_and_counts_formats(data_dir: Path) -> None:
         assert "附件（DOCX）" in page.text  # the hit says it is an attachment
         everything = client.get("/", params={"q": "医共体"}).text
         assert '?q=%E5%8C%BB%E5%85%B1%E4%BD%93&amp;format=docx' in everything  # facet link
+        assert 'data-facet="format"' in everything and 'data-facet="issuer"' not in everything
         bad = client.get("/", params={"q": "医共体", "format": "zip"})
         assert bad.status_code == 400 and "--file-format" in bad.text

@@ -292,6 +292,9 @@ def test_search_hits_carry_the_official_fields_and_count_by_issuer(archive_dir: 
               env={"COLUMNS": "200"}).stdout
     assert "滨江市教育局 · 滨教发〔2023〕7号" in out
     assert "issuer: 滨江市卫生健康委员会 1, 滨江市教育局 1" in out
+    none = hra("search", "卫生健康", "--facets", "--file-format", "pdf", data_dir=archive_dir,
+               env={"COLUMNS": "200"}).stdout
+    assert "0 document(s)" in none and "year:" not in none and "issuer:" not in none
 
 
 def test_show_prints_the_table_and_the_official_fields(archive_dir: Path) -> None:
