@@ -83,6 +83,10 @@ def encode_postings(ids: Sequence[int], weights: bytes | bytearray) -> bytes:
     return zlib.compress(code.encode("ascii") + packed.tobytes() + bytes(weights), 3)
 
 
+#: The numpy dtype of each delta typecode (little-endian, as stored).
+_NUMPY_DELTAS = {"B": "<u1", "H": "<u2", "I": "<u4"}
+
+
 def encode_postings_array(ids: Any, weights: bytes) -> bytes:
     """`encode_postings` of a numpy array of ascending docnums (the same bytes)."""
     import numpy as np
@@ -90,8 +94,19 @@ def encode_postings_array(ids: Any, weights: bytes) -> bytes:
     deltas = np.diff(ids, prepend=0)
     top = int(deltas.max())
     code = "B" if top < 0x100 else "H" if top < 0x10000 else "I"
-    packed = deltas.astype({"B": "<u1", "H": "<u2", "I": "<u4"}[code]).tobytes()
+    packed = deltas.astype(_NUMPY_DELTAS[code]).tobytes()
     return zlib.compress(code.encode("ascii") + packed + weights, 3)
+
+
+def decode_postings_array(blob: bytes) -> tuple[Any, bytes]:
+    """`decode_postings` with the docnums as a numpy ``int64`` array (merging)."""
+    import numpy as np
+
+    raw = zlib.decompress(blob)
+    dtype = np.dtype(_NUMPY_DELTAS[chr(raw[0])])
+    count = (len(raw) - 1) // (dtype.itemsize + 1)
+    deltas = np.frombuffer(raw, dtype=dtype, count=count, offset=1)
+    return np.cumsum(deltas, dtype=np.int64), raw[1 + count * dtype.itemsize:]
 
 
 def decode_postings(blob: bytes) -> tuple[list[int], bytes]:
@@ -321,14 +336,7 @@ class GramTermsReader(base.TermsReader):
 
     def postings_array(self, info: tuple) -> tuple[Any, bytes]:
         """`postings_of` a stored (not inlined) list as a numpy ``int64`` array (merging)."""
-        import numpy as np
-
-        raw = zlib.decompress(self._postfile.get(info[5], info[6]))
-        dtype = {"B": "<u1", "H": "<u2", "I": "<u4"}[chr(raw[0])]
-        count = info[0]
-        size = np.dtype(dtype).itemsize
-        deltas = np.frombuffer(raw, dtype=dtype, count=count, offset=1)
-        return np.cumsum(deltas, dtype=np.int64), raw[1 + count * size:]
+        return decode_postings_array(self._postfile.get(info[5], info[6]))
 
     def iter_postings(self) -> Iterator[tuple[str, bytes, list[int], bytes]]:
         """(field, term bytes, docnums, weights) of every term, in order (merging)."""

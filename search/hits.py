@@ -81,6 +81,13 @@ class SearchResult:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
+    def shown_facets(self) -> dict[str, dict[str, int]]:
+        """The facets worth showing a reader: those where some match has a value (an archive
+        without 信息公开 pages has no issuer; no facet has values when nothing matches).
+        ``--json`` keeps them all."""
+        return {name: counts for name, counts in (self.facets or {}).items()
+                if list(counts) not in ([], ["(none)"])}
+
     def to_json(self) -> dict[str, Any]:
         """The result as ``hra search --json`` prints it."""
         data: dict[str, Any] = {

@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING
 
 from archive.errors import HraError
 from archive.text.documents.common import DOCUMENT_FORMATS
-from search.filters import ATTACHMENT
+from search.filters import ATTACHMENT, Filters
 
 if TYPE_CHECKING:
-    from search.filters import Filters
     from search.query import Node
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
@@ -108,8 +107,6 @@ class FilterOptions:
         if file_format and file_format not in FILE_FORMATS:
             raise HraError(f"unknown --file-format {self.file_format!r} (one of: "
                            f"{', '.join(FILE_FORMATS)})", 2)
-        from search.filters import Filters
-
         return Filters(year=self.year, since=self.since, until=self.until, region=self.region,
                        doc_type=self.doc_type, site=self.site, issuer=self.issuer,
                        file_format=file_format, complete=self.complete,

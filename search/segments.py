@@ -65,7 +65,6 @@ class SegmentBuilder:
         #: gram field -> sorted postings written to disk by `spill`
         self.runs: dict[str, list[Run]] = {}
         self.docnum = 0
-        self.postcount = 0
         #: gram field postings held in memory (`spill` writes them out; the other fields' are
         #: a few per document)
         self.buffered = 0
@@ -98,7 +97,6 @@ class SegmentBuilder:
                     keys, counts = gram_counts(value)
                     self.grams.setdefault(name, []).append(_packed(keys, docnum, counts))
                     length = int(counts.sum())
-                    self.postcount += len(keys)
                     self.buffered += len(keys)
                 else:
                     for tbytes, freq, weight, _vbytes in field.index(value):
@@ -108,7 +106,6 @@ class SegmentBuilder:
                         entry.append(base | min(max(round(weight), 1), MAX_TF))
                         if field.scorable:
                             length += freq
-                        self.postcount += 1
             self._set_length(name, field, docnum, length)
             pdw.add_field(name, field, value if field.stored else None, length)
             if field.column_type is not None:
@@ -151,9 +148,7 @@ class SegmentBuilder:
         entry = post.get(key)
         if entry is None:
             post[key] = entry = array("Q")
-        before = len(entry)
         entry.extend(d << 8 | min(w, MAX_TF) for d, w in zip(docnums, weights, strict=True))
-        self.postcount += len(entry) - before
 
     def _set_length(self, name: str, field: Any, docnum: int, length: int) -> None:
         if not field.scorable:
@@ -505,8 +500,8 @@ def _stream_postings(
 
 def _stream_appended(builder: SegmentBuilder, readers: list[SegmentReader],
                      bases: list[int]) -> Any:
-    """Merge segments without deleted documents (the segments a rebuild's workers write):
-    each segment's documents follow the previous ones', so a term's merged posting list is its
+    """Merge segments without deleted documents (an update's segments that no later change
+    has touched, the usual case of the tiered merge): each segment's documents follow the previous ones', so a term's merged posting list is its
     lists one after another, each shifted by its segment's base. Lists are shifted as arrays,
     and the length codes come from the term infos (the documents' lengths do not change), so
     no posting passes through Python one at a time."""
@@ -518,11 +513,6 @@ def _stream_appended(builder: SegmentBuilder, readers: list[SegmentReader],
         minlbs = [p[3][-2] for p in parts if p[3][-2]]
         minlb = min(minlbs) if minlbs else 0
         maxlb = max(p[3][-1] for p in parts)
-        if len(parts) == 1 and bases[parts[0][2]] == 0:
-            info = parts[0][3]
-            if len(info) == 4:
-                return info[0], info[1], minlb, maxlb
-            return (*terms[parts[0][2]].postings_array(info), minlb, maxlb)
         id_parts, weight_parts = [], []
         for _f, _t, number, info in parts:
             base = bases[number]

@@ -248,18 +248,13 @@ def test_hand_built_warc_with_revisits_and_non_html(tmp_path: Path) -> None:
                 b"GET /a.html HTTP/1.1\r\nHost: wjw.example.cn\r\n\r\n",
                 ctype="application/http; msgtype=request")
         _record(writer, "response", "https://wjw.example.cn/a.html", page)
+        of_a = {"WARC-Payload-Digest": digest,
+                "WARC-Profile": "http://netpreserve.org/warc/1.0/revisit/identical-payload-digest",
+                "WARC-Refers-To-Target-URI": "https://wjw.example.cn/a.html"}
         _record(writer, "revisit", "https://wjw.example.cn/a.html", page,
-                date="2024-04-01T00:00:00Z",
-                extra={"WARC-Payload-Digest": digest,
-                       "WARC-Profile": "http://netpreserve.org/warc/1.0/revisit/"
-                                       "identical-payload-digest",
-                       "WARC-Refers-To-Target-URI": "https://wjw.example.cn/a.html"})
+                date="2024-04-01T00:00:00Z", extra=of_a)
         _record(writer, "revisit", "https://mirror.example.org/copy.html", page,
-                date="2024-04-02T00:00:00Z",
-                extra={"WARC-Payload-Digest": digest,
-                       "WARC-Profile": "http://netpreserve.org/warc/1.0/revisit/"
-                                       "identical-payload-digest",
-                       "WARC-Refers-To-Target-URI": "https://wjw.example.cn/a.html"})
+                date="2024-04-02T00:00:00Z", extra=of_a)
         _record(writer, "response", "https://wjw.example.cn/logo.png", b"\x89PNG\r\n\x1a\n",
                 ctype="image/png")
         _record(writer, "response", "https://wjw.example.cn/missing.html",

@@ -221,9 +221,7 @@ def _print_result(query: str | None, filters: str, result: Any) -> None:
                       highlight=False)
     if result.facets is not None:
         console.print()
-        for name, counts in result.facets.items():
-            if list(counts) in ([], ["(none)"]):
-                continue  # no match has a value (an archive without 信息公开 pages: issuer)
+        for name, counts in result.shown_facets().items():
             items = list(counts.items())
             more = f", … {len(items) - 12} more" if len(items) > 12 else ""
             shown_counts = ", ".join(f"{shown(k)} {n}" for k, n in items[:12])

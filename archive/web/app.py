@@ -134,7 +134,7 @@ class Web:
             from search.selection import select_documents
 
             _total, records = select_documents(store, params.node(), params.filters(),
-                                               filtered=params.filtered, sort=params.sort)
+                                               filtered=params.narrowing, sort=params.sort)
             title = export_title(params.q or None, params.describe())
             yield b""  # the selection is made: errors so far are the request's
             yield from export_chunks(records, fmt, title=title)

@@ -41,10 +41,6 @@ class SearchParams(FilterOptions):
     limit: int = 20
     page: int = 1
 
-    @property
-    def filtered(self) -> bool:
-        return self.narrowing
-
     def node(self) -> Node | None:
         """The parsed query (None: browse)."""
         from search.params import parse_query
